@@ -1,0 +1,64 @@
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.db import models
+
+from core.models import ZERO, MoneyField, currency_field
+
+
+class UserManager(DjangoUserManager["User"]):
+    """Users sign in with their email address; there is no username."""
+
+    def _create_user_with_email(
+        self, email: str, password: str | None, **extra_fields: Any
+    ) -> "User":
+        if not email:
+            raise ValueError("A user needs an email address.")
+        user = self.model(email=self.normalize_email(email), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(  # type: ignore[override]
+        self, email: str, password: str | None = None, **extra_fields: Any
+    ) -> "User":
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user_with_email(email, password, **extra_fields)
+
+    def create_superuser(  # type: ignore[override]
+        self, email: str, password: str | None = None, **extra_fields: Any
+    ) -> "User":
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user_with_email(email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """A customer or a member of staff.
+
+    `balance` is the user's stored value. Only the ledger services in `payments.services` change
+    it, under a row lock and with a ledger entry each time, so it always equals the sum of the
+    user's ledger entries.
+    """
+
+    username = None  # type: ignore[assignment]
+    email = models.EmailField("email address", unique=True)
+    balance = MoneyField(default=ZERO, editable=False)
+    balance_currency = currency_field()
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    objects: ClassVar[UserManager] = UserManager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(balance__gte=0), name="user_balance_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email

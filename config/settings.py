@@ -1,0 +1,180 @@
+"""Settings for every environment, read from the environment (and a `.env` file if present).
+
+The defaults are for development on one machine and nothing else: DEBUG is off unless asked for,
+and with DEBUG off a missing secret is an error, never a silent fallback. `.env.example` lists
+every variable this module reads.
+"""
+
+from pathlib import Path
+
+import django_stubs_ext
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+# Lets classes be written ModelAdmin[Payment] for the type checker; a no-op otherwise.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"  # local state of the zero-setup run: SQLite file, broker folders
+
+env = environ.Env()
+# The process environment always wins over the file. Tests set DJANGO_ENV_FILE to "" so that a
+# developer's .env never changes what the suite runs against.
+_env_file = env.str("DJANGO_ENV_FILE", default=str(BASE_DIR / ".env"))
+if _env_file:
+    environ.Env.read_env(_env_file, overwrite=False)
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is not set. For development copy .env.example to .env "
+        "(bin/run does it for you); in production take it from the secret store."
+    )
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "core",
+    "accounts",
+    "orders",
+    "payments",
+    "gateways",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+# SQLite by default so a newcomer needs nothing; MySQL / MariaDB through DATABASE_URL, e.g.
+# mysql://payments:payments@127.0.0.1:3306/payments
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+}
+_database = DATABASES["default"]
+# Persistent connections: reconnecting per request costs ~45% of a database endpoint's
+# throughput on MariaDB (STACK-NOTES.md); health checks drop a connection the server closed.
+_database["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+_database["CONN_HEALTH_CHECKS"] = True
+if _database["ENGINE"] == "django.db.backends.mysql":
+    _database["OPTIONS"] = {
+        "charset": "utf8mb4",
+        # Strict mode: a value that does not fit is an error, never silently truncated.
+        "init_command": "SET sql_mode='STRICT_ALL_TABLES'",
+        # Row locks by unique key take no gap locks under READ COMMITTED.
+        "isolation_level": "read committed",
+    }
+    _database["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+elif _database["ENGINE"] == "django.db.backends.sqlite3":
+    _database["OPTIONS"] = {
+        # The web server and the worker share the file: wait for a lock instead of failing,
+        # let readers run beside a writer (WAL), and take the write lock when a transaction
+        # starts so two writers never deadlock upgrading a read lock.
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL;",
+        "transaction_mode": "IMMEDIATE",
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Internationalisation ---------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hant", "繁體中文")]
+# Stored in UTC; shown in Taiwan time, where ECPay and most customers are.
+TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="Asia/Taipei")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+
+# --- Django REST framework --------------------------------------------------------------------
+REST_FRAMEWORK = {
+    # Money leaves the API as strings so no client parses it into a float by accident.
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+
+# --- Celery -----------------------------------------------------------------------------------
+# With no broker configured the default run still uses a real worker process: kombu's filesystem
+# transport passes messages through a folder, so it needs no server.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost/")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = Path(env.str("CELERY_FILESYSTEM_BROKER_DIR", default=str(VAR_DIR / "broker")))
+    for _folder in ("queue", "processed", "control"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Producers write where the worker reads: one folder for both directions.
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
+        "store_processed": False,
+    }
+CELERY_TASK_ALWAYS_EAGER = False  # eager mode is for unit tests only (tests/settings.py)
+# Tasks record their outcome in the database; nobody reads Celery results.
+CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged only after it ran, and put back if its worker dies: every task is safe
+# to run twice, so redelivery is the failure mode we want.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Logging ----------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+}

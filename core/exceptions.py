@@ -1,0 +1,33 @@
+"""The one base for errors the domain raises on purpose.
+
+Each carries a stable machine-readable `code`, the HTTP status an entry point should answer with,
+and optional per-field messages, so the API, the admin and commands can all report it the same way.
+"""
+
+from typing import Any
+
+
+class DomainError(Exception):
+    code = "domain_error"
+    http_status = 400
+    default_message = "The request cannot be carried out."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        fields: dict[str, list[str]] | None = None,
+        **extra: Any,
+    ) -> None:
+        self.message = message or self.default_message
+        self.fields = fields or {}
+        self.extra = extra
+        super().__init__(self.message)
+
+
+class IllegalTransition(DomainError):
+    """A status change the aggregate's transition table does not allow. Nothing was saved."""
+
+    code = "illegal_transition"
+    http_status = 409
+    default_message = "That status change is not allowed."

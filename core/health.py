@@ -1,0 +1,38 @@
+"""Checks that the service's dependencies answer, for /healthz and the operators.
+
+Each check has the same shape: it returns None when the dependency answered, or a short reason
+when it did not. Reasons name the kind of failure only: exception texts can carry hostnames or
+credentials.
+"""
+
+from django.conf import settings
+from django.db import connection
+from kombu import Connection
+
+BROKER_TIMEOUT_SECONDS = 2
+
+
+def database_problem() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as error:  # any failure means "not healthy"; the type says which
+        return type(error).__name__
+    return None
+
+
+def broker_problem() -> str | None:
+    broker = Connection(
+        settings.CELERY_BROKER_URL,
+        transport_options=getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}),
+        connect_timeout=BROKER_TIMEOUT_SECONDS,
+    )
+    try:
+        # One attempt, no retry loop: a health check must answer within the probe's timeout.
+        broker.ensure_connection(max_retries=1, interval_start=0, timeout=BROKER_TIMEOUT_SECONDS)
+    except Exception as error:
+        return type(error).__name__
+    finally:
+        broker.release()
+    return None

@@ -1,0 +1,68 @@
+"""Demo data for a development machine: a member of staff, a customer and a few orders."""
+
+import secrets
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import User
+from accounts.services import user_create, user_set_password
+from core.models import Currency
+from orders.models import Order
+from orders.pricing import ItemLine
+from orders.services import order_create
+
+STAFF_EMAIL = "staff@example.com"
+CUSTOMER_EMAIL = "customer@example.com"
+
+DEMO_ORDERS = [
+    [ItemLine(sku="TEA-001", name="Oolong tea 150 g", unit_price=Decimal("450"), quantity=2)],
+    [
+        ItemLine(sku="CUP-002", name="Celadon tea cup", unit_price=Decimal("320"), quantity=1),
+        ItemLine(sku="TEA-003", name="Black tea 100 g", unit_price=Decimal("280"), quantity=1),
+    ],
+    [ItemLine(sku="POT-004", name="Yixing teapot", unit_price=Decimal("2400"), quantity=1)],
+]
+
+
+class Command(BaseCommand):
+    help = (
+        "Create demo data for development: a staff user and a customer (each given a fresh "
+        "random password, printed), and three orders waiting for payment. Safe to run again."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG:
+            raise CommandError(
+                "seed_demo prints the passwords of the users it creates: "
+                "development only (DJANGO_DEBUG=true)."
+            )
+        staff_password = self._user_with_fresh_password(STAFF_EMAIL, "Staff", is_staff=True)
+        customer_password = self._user_with_fresh_password(CUSTOMER_EMAIL, "Customer")
+
+        customer = User.objects.get(email=CUSTOMER_EMAIL)
+        if not Order.objects.filter(user=customer).exists():
+            for items in DEMO_ORDERS:
+                order_create(user=customer, items=items, currency=Currency.TWD)
+        orders = Order.objects.filter(user=customer).order_by("created_at")
+
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))
+        self.stdout.write(f"  staff:    {STAFF_EMAIL}  password: {staff_password}")
+        self.stdout.write(f"  customer: {CUSTOMER_EMAIL}  password: {customer_password}")
+        for order in orders:
+            self.stdout.write(
+                f"  order {order.number}: {order.total} {order.currency}, {order.status}"
+            )
+
+    def _user_with_fresh_password(
+        self, email: str, first_name: str, *, is_staff: bool = False
+    ) -> str:
+        password = secrets.token_urlsafe(12)
+        user = User.objects.filter(email=email).first()
+        if user is None:
+            user_create(email=email, password=password, first_name=first_name, is_staff=is_staff)
+        else:
+            user_set_password(user=user, password=password)
+        return password

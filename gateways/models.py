@@ -1,0 +1,69 @@
+from django.db import models
+
+
+class Gateway(models.TextChoices):
+    """Where a payment's money moves. `balance` is the customer's own stored value."""
+
+    ECPAY = "ecpay", "ECPay"
+    CARD = "card", "Card provider"
+    WALLET = "wallet", "Wallet"
+    BANK_APP = "bank_app", "Bank app"
+    BALANCE = "balance", "Balance"
+
+
+class CallbackOutcome(models.TextChoices):
+    RECEIVED = "received", "Received, not yet processed"
+    ACCEPTED = "accepted", "Accepted"
+    DUPLICATE = "duplicate", "Duplicate of one already applied"
+    REJECTED = "rejected", "Rejected"
+
+
+class GatewayCallback(models.Model):
+    """One inbound notification from a gateway, exactly as it arrived.
+
+    Written before anything else is done with the request, so nothing a gateway sends is ever
+    lost: rejected and duplicate deliveries are kept too, with the reason.
+    """
+
+    gateway = models.CharField(max_length=16, choices=Gateway.choices)
+    # The gateway's own id of what the callback is about (ECPay MerchantTradeNo, wallet paymentId).
+    external_reference = models.CharField(max_length=64, blank=True)
+    body = models.TextField(blank=True)
+    content_type = models.CharField(max_length=128, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    # None until checked; False is kept as evidence of a forged or corrupted delivery.
+    signature_valid = models.BooleanField(null=True)
+    outcome = models.CharField(
+        max_length=16, choices=CallbackOutcome.choices, default=CallbackOutcome.RECEIVED
+    )
+    outcome_reason = models.CharField(max_length=255, blank=True)
+    payment = models.ForeignKey(
+        "payments.Payment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="callbacks",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(gateway__in=Gateway.values), name="callback_gateway_known"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(outcome__in=CallbackOutcome.values),
+                name="callback_outcome_known",
+            ),
+        ]
+        indexes = [
+            # A callback's deliveries by the gateway's reference: dedupe and staff search.
+            models.Index(fields=["external_reference", "gateway"], name="callback_reference_idx"),
+            # Staff queues: rejected or unprocessed callbacks, newest first.
+            models.Index(fields=["outcome", "created_at"], name="callback_outcome_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_gateway_display()} callback {self.pk} ({self.outcome})"

@@ -1,0 +1,56 @@
+from django.db import models
+from django.db.models import Q
+
+from core.models import TimeStampedModel
+
+
+class NotificationChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SNS = "sns", "Amazon SNS"
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class Notification(TimeStampedModel):
+    """One message about a payment to one recipient on one channel.
+
+    Unique per (payment, event, channel, recipient): a retried or redelivered task finds the row
+    it already wrote instead of sending a second message.
+    """
+
+    payment = models.ForeignKey(
+        "payments.Payment", on_delete=models.CASCADE, related_name="notifications"
+    )
+    # The payment event the message is about: completed, failed, refunded.
+    event = models.CharField(max_length=32)
+    channel = models.CharField(max_length=8, choices=NotificationChannel.choices)
+    # An email address or an SNS topic ARN.
+    recipient = models.CharField(max_length=255)
+    status = models.CharField(
+        max_length=8, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["payment", "event", "channel", "recipient"],
+                name="notification_once_per_recipient",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=NotificationStatus.values), name="notification_status_known"
+            ),
+        ]
+        indexes = [
+            # Retry sweeps and staff lists: failed or pending messages, oldest first.
+            models.Index(fields=["status", "created_at"], name="notification_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.recipient}: {self.event}"

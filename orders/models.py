@@ -1,0 +1,150 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from core.models import ZERO, MoneyField, TimeStampedModel, currency_field
+
+ORDER_NUMBER_DIGITS = 12
+
+
+def new_order_number() -> str:
+    """A random 12-digit public order number (e.g. 492500005643); sequential ones leak volume."""
+    first = str(secrets.randbelow(9) + 1)
+    rest = "".join(str(secrets.randbelow(10)) for _ in range(ORDER_NUMBER_DIGITS - 1))
+    return first + rest
+
+
+class OrderStatus(models.TextChoices):
+    PENDING_PAYMENT = "pending_payment", "Waiting for payment"
+    PAID = "paid", "Paid"
+    CANCELLED = "cancelled", "Cancelled"
+    REFUNDED = "refunded", "Refunded"
+
+
+# The only moves an order's status may make; `orders.services.order_transition` enforces them.
+ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
+    OrderStatus.PENDING_PAYMENT: frozenset({OrderStatus.PAID, OrderStatus.CANCELLED}),
+    OrderStatus.PAID: frozenset({OrderStatus.REFUNDED}),
+    OrderStatus.CANCELLED: frozenset(),
+    OrderStatus.REFUNDED: frozenset(),
+}
+
+
+class Order(TimeStampedModel):
+    number = models.CharField(max_length=ORDER_NUMBER_DIGITS, default=new_order_number)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
+    )
+    status = models.CharField(
+        max_length=20, choices=OrderStatus.choices, default=OrderStatus.PENDING_PAYMENT
+    )
+    currency = currency_field()
+    subtotal = MoneyField(default=ZERO)
+    shipping_fee = MoneyField(default=ZERO)
+    discount = MoneyField(default=ZERO)
+    total = MoneyField(default=ZERO)
+
+    class Meta:
+        constraints = [
+            # Serves lookups by the public number (customer pages, callbacks, staff search).
+            models.UniqueConstraint(fields=["number"], name="order_number_unique"),
+            models.CheckConstraint(
+                condition=Q(status__in=OrderStatus.values), name="order_status_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(subtotal__gte=0, shipping_fee__gte=0, discount__gte=0, total__gte=0),
+                name="order_amounts_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(total=F("subtotal") + F("shipping_fee") - F("discount")),
+                name="order_total_adds_up",
+            ),
+        ]
+        indexes = [
+            # A customer's orders, newest first.
+            models.Index(fields=["user", "created_at"], name="order_user_created_idx"),
+            # Staff lists filtered by status over a date range.
+            models.Index(fields=["status", "created_at"], name="order_status_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Order {self.number}"
+
+
+class OrderItem(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    sku = models.CharField(max_length=64)
+    name = models.CharField(max_length=200)
+    unit_price = MoneyField()
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(unit_price__gte=0), name="order_item_price_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1), name="order_item_quantity_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.name}"
+
+
+class OrderEvent(models.Model):
+    """Append-only audit trail of an order's status changes."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=64)
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # An order's timeline in time order.
+            models.Index(fields=["order", "created_at"], name="order_event_timeline_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} ({self.from_status} → {self.to_status})"
+
+
+class PaymentHeader(models.Model):
+    """The order's record of how it was paid, written once when a payment completes.
+
+    One per order (the primary key is the order), so a second header cannot exist even if two
+    payments for the same order complete at once.
+    """
+
+    order = models.OneToOneField(
+        Order, on_delete=models.PROTECT, primary_key=True, related_name="payment_header"
+    )
+    payment = models.OneToOneField(
+        "payments.Payment", on_delete=models.PROTECT, related_name="order_header"
+    )
+    gateway = models.CharField(max_length=16)
+    method = models.CharField(max_length=16)
+    # The gateway's id of the payment (ECPay TradeNo, wallet paymentId, card charge id).
+    gateway_payment_id = models.CharField(max_length=64, blank=True)
+    is_paid = models.BooleanField()
+    total_paid = MoneyField()
+    currency = currency_field()
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(total_paid__gte=0), name="payment_header_total_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Payment header of {self.order}"

@@ -1,0 +1,87 @@
+"""Every write to orders."""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import User
+from core.exceptions import IllegalTransition
+from orders.models import ORDER_TRANSITIONS, Order, OrderEvent, OrderItem
+from orders.pricing import Cost, ItemLine, calculate_cost
+
+# A random 12-digit number collides about once in 10^12 draws; a few tries always suffice.
+_ORDER_NUMBER_TRIES = 5
+
+
+def order_create(*, user: User, items: Sequence[ItemLine], currency: str) -> Order:
+    """Create an order waiting for payment, priced by `orders.pricing`."""
+    cost = calculate_cost(items=items, currency=currency)
+    # The number is drawn at random; on the rare collision with an existing one, draw again.
+    for _ in range(_ORDER_NUMBER_TRIES - 1):
+        try:
+            return _order_insert(user=user, items=items, currency=currency, cost=cost)
+        except IntegrityError:
+            continue
+    return _order_insert(user=user, items=items, currency=currency, cost=cost)
+
+
+def _order_insert(*, user: User, items: Sequence[ItemLine], currency: str, cost: Cost) -> Order:
+    with transaction.atomic():
+        order = Order.objects.create(
+            user=user,
+            currency=currency,
+            subtotal=cost.subtotal,
+            shipping_fee=cost.shipping_fee,
+            discount=cost.discount,
+            total=cost.total,
+        )
+        OrderItem.objects.bulk_create(
+            OrderItem(
+                order=order,
+                sku=item.sku,
+                name=item.name,
+                unit_price=item.unit_price,
+                quantity=item.quantity,
+            )
+            for item in items
+        )
+        OrderEvent.objects.create(order=order, type="created", to_status=order.status)
+    return order
+
+
+def order_transition(
+    *,
+    order_id: int,
+    to: str,
+    event: str,
+    data: Mapping[str, Any] | None = None,
+    actor: User | None = None,
+) -> Order:
+    """Move an order to status `to`: the only code that changes `Order.status`.
+
+    Locks the order row; a repeat of a move already made is a no-op; a move the transition table
+    does not allow raises `IllegalTransition` and saves nothing.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        from_status = order.status
+        if from_status == to:
+            return order
+        if to not in ORDER_TRANSITIONS[from_status]:
+            raise IllegalTransition(
+                f"A {from_status} order cannot become {to}.",
+                from_status=from_status,
+                to_status=to,
+            )
+        order.status = to
+        order.save(update_fields=["status", "updated_at"])
+        OrderEvent.objects.create(
+            order=order,
+            type=event,
+            from_status=from_status,
+            to_status=to,
+            data=dict(data or {}),
+            actor=actor,
+        )
+    return order

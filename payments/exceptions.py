@@ -1,0 +1,25 @@
+from core.exceptions import DomainError
+
+
+class InvalidPayment(DomainError):
+    code = "invalid_payment"
+    default_message = "The payment request is not valid."
+
+
+class IdempotencyKeyReused(DomainError):
+    """The key was used before for a different payment: replaying it would be a guess."""
+
+    code = "idempotency_key_reused"
+    http_status = 422
+    default_message = "This Idempotency-Key was already used with different parameters."
+
+
+class InsufficientBalance(DomainError):
+    code = "insufficient_balance"
+    http_status = 409
+    default_message = "The balance is too low for this amount."
+
+
+class CurrencyMismatch(DomainError):
+    code = "currency_mismatch"
+    default_message = "The amount's currency is not the balance's currency."

@@ -1,0 +1,226 @@
+import secrets
+import string
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from core.models import ZERO, MoneyField, TimeStampedModel, currency_field
+from gateways.models import Gateway
+
+_PUBLIC_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_payment_public_id() -> str:
+    """`pay_` and 24 random characters: safe to show, unguessable, not the primary key."""
+    return "pay_" + "".join(secrets.choice(_PUBLIC_ID_ALPHABET) for _ in range(24))
+
+
+class PaymentKind(models.TextChoices):
+    ORDER = "order", "Order"
+    DEPOSIT = "deposit", "Deposit"
+    WITHDRAWAL = "withdrawal", "Withdrawal"
+
+
+class PaymentMethod(models.TextChoices):
+    CARD = "card", "Card"
+    ATM = "atm", "ATM transfer"
+    CVS = "cvs", "Convenience store code"
+    BARCODE = "barcode", "Convenience store barcode"
+    WEB_ATM = "webatm", "WebATM"
+    WALLET = "wallet", "Wallet"
+    BANK_APP = "bank_app", "Bank app"
+    BALANCE = "balance", "Balance"
+
+
+class PaymentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+    REFUNDED = "refunded", "Refunded"
+
+
+# The only moves a payment's status may make; `payments.services.payment_transition` enforces
+# them. A partial refund keeps the payment `completed` and raises `refunded_amount`.
+PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    PaymentStatus.PENDING: frozenset(
+        {PaymentStatus.PROCESSING, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED}
+    ),
+    PaymentStatus.PROCESSING: frozenset({PaymentStatus.COMPLETED, PaymentStatus.FAILED}),
+    PaymentStatus.COMPLETED: frozenset({PaymentStatus.REFUNDED}),
+    PaymentStatus.FAILED: frozenset(),
+    PaymentStatus.CANCELLED: frozenset(),
+    PaymentStatus.EXPIRED: frozenset(),
+    PaymentStatus.REFUNDED: frozenset(),
+}
+
+
+class Payment(TimeStampedModel):
+    """One attempt to move money, for an order, a deposit or a withdrawal."""
+
+    public_id = models.CharField(max_length=32, default=new_payment_public_id, editable=False)
+    kind = models.CharField(max_length=16, choices=PaymentKind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments"
+    )
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
+    gateway = models.CharField(max_length=16, choices=Gateway.choices)
+    method = models.CharField(max_length=16, choices=PaymentMethod.choices)
+    amount = MoneyField()
+    currency = currency_field()
+    refunded_amount = MoneyField(default=ZERO)
+    status = models.CharField(
+        max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
+    )
+    # The three references below are NULL, not "", until known: NULLs never collide in their
+    # unique indexes, empty strings would.
+    # ECPay's MerchantTradeNo: ours, sent to ECPay, at most 20 letters and digits, never reused.
+    merchant_trade_no = models.CharField(max_length=20, null=True, blank=True)  # noqa: DJ001
+    # The gateway's own id of the payment (ECPay TradeNo, wallet paymentId, card charge id).
+    gateway_reference = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    card_brand = models.CharField(max_length=16, blank=True)
+    card_last4 = models.CharField(max_length=4, blank=True)
+    failure_reason = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0, refunded_amount__lte=F("amount")),
+                name="payment_refund_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=PaymentStatus.values), name="payment_status_known"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind=PaymentKind.ORDER, order__isnull=False)
+                    | (~Q(kind=PaymentKind.ORDER) & Q(order__isnull=True))
+                ),
+                name="payment_order_iff_kind_order",
+            ),
+            models.CheckConstraint(
+                condition=Q(gateway__in=Gateway.values), name="payment_gateway_known"
+            ),
+            # NULLs never collide in a unique index (MariaDB and SQLite alike), so payments
+            # without a reference yet do not conflict with each other.
+            models.UniqueConstraint(
+                fields=["merchant_trade_no"], name="payment_merchant_trade_no_unique"
+            ),
+            # Reference first: staff search by any gateway reference uses this index too.
+            models.UniqueConstraint(
+                fields=["gateway_reference", "gateway"], name="payment_gateway_reference_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"], name="payment_idempotency_key_per_user"
+            ),
+            # Served by lookups by public id (API, admin search).
+            models.UniqueConstraint(fields=["public_id"], name="payment_public_id_unique"),
+        ]
+        indexes = [
+            # Staff work queues and reconciliation: payments in a status, oldest first.
+            models.Index(fields=["status", "created_at"], name="payment_status_created_idx"),
+            # A customer's payments, newest first.
+            models.Index(fields=["user", "created_at"], name="payment_user_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class PaymentEvent(models.Model):
+    """One line of a payment's audit timeline: a status change or a step of its processing.
+
+    Append-only: a saved event is never changed. It is also the seeds' ProcessPaidOrder log,
+    with `is_error` on failed attempts.
+    """
+
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=64)
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    is_error = models.BooleanField(default=False)
+    # The member of staff who caused it; empty for the system's own steps.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # A payment's timeline in time order.
+            models.Index(fields=["payment", "created_at"], name="payment_event_timeline_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} ({self.from_status} → {self.to_status})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ValueError("Payment events are append-only.")
+        super().save(*args, **kwargs)
+
+
+class LedgerEntryType(models.TextChoices):
+    DEPOSIT = "deposit", "Deposit"
+    WITHDRAWAL = "withdrawal", "Withdrawal"
+    ORDER_PAYMENT = "order_payment", "Order paid from balance"
+    REFUND = "refund", "Refund to balance"
+
+
+CREDIT_ENTRY_TYPES = frozenset({LedgerEntryType.DEPOSIT, LedgerEntryType.REFUND})
+DEBIT_ENTRY_TYPES = frozenset({LedgerEntryType.WITHDRAWAL, LedgerEntryType.ORDER_PAYMENT})
+
+
+class LedgerEntry(models.Model):
+    """One change to a user's balance. The balance always equals the sum of the user's entries."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
+    )
+    entry_type = models.CharField(max_length=16, choices=LedgerEntryType.choices)
+    # Signed: credits are positive, debits negative.
+    amount = MoneyField()
+    currency = currency_field()
+    balance_after = MoneyField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(entry_type__in=CREDIT_ENTRY_TYPES, amount__gt=0)
+                    | Q(entry_type__in=DEBIT_ENTRY_TYPES, amount__lt=0)
+                ),
+                name="ledger_entry_sign_matches_type",
+            ),
+            models.CheckConstraint(
+                condition=Q(balance_after__gte=0), name="ledger_entry_balance_not_negative"
+            ),
+            # A payment moves a balance at most once per kind of entry: posting it again is a
+            # no-op, never a second credit.
+            models.UniqueConstraint(
+                fields=["payment", "entry_type"], name="ledger_entry_once_per_payment"
+            ),
+        ]
+        indexes = [
+            # A user's ledger in time order (wallet page, check_ledger).
+            models.Index(fields=["user", "created_at"], name="ledger_entry_user_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entry_type} {self.amount} {self.currency}"

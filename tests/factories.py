@@ -1,0 +1,44 @@
+"""Test data. Factories build rows directly; the code under test goes through the services."""
+
+from decimal import Decimal
+
+import factory
+
+from accounts.models import User
+from core.models import Currency
+from gateways.models import Gateway
+from orders.models import Order
+from payments.models import Payment, PaymentKind, PaymentMethod
+
+
+class UserFactory(factory.django.DjangoModelFactory[User]):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"customer{n}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", "correct horse battery staple")
+
+
+class OrderFactory(factory.django.DjangoModelFactory[Order]):
+    class Meta:
+        model = Order
+
+    user = factory.SubFactory(UserFactory)
+    currency = Currency.TWD
+    subtotal = Decimal("900.00")
+    shipping_fee = Decimal("60.00")
+    discount = Decimal("0.00")
+    total = Decimal("960.00")
+
+
+class PaymentFactory(factory.django.DjangoModelFactory[Payment]):
+    class Meta:
+        model = Payment
+
+    user = factory.SubFactory(UserFactory)
+    kind = PaymentKind.DEPOSIT
+    gateway = Gateway.CARD
+    method = PaymentMethod.CARD
+    amount = Decimal("500.00")
+    currency = Currency.TWD

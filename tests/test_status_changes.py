@@ -1,0 +1,44 @@
+"""Statuses change in one place per aggregate: nothing else in the code assigns `status`."""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+APPS = ["accounts", "core", "gateways", "notifications", "orders", "payments"]
+# The transition functions, by file: the only places allowed to assign `.status`.
+TRANSITION_FUNCTIONS = {
+    ("payments/services.py", "payment_transition"),
+    ("orders/services.py", "order_transition"),
+}
+
+
+def status_assignments() -> set[tuple[str, str]]:
+    found = set()
+    for app in APPS:
+        for path in (ROOT / app).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            tree = ast.parse(path.read_text(), filename=str(path))
+            for function in ast.walk(tree):
+                if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                for node in ast.walk(function):
+                    targets = []
+                    if isinstance(node, ast.Assign):
+                        targets = node.targets
+                    elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+                        targets = [node.target]
+                    if any(isinstance(t, ast.Attribute) and t.attr == "status" for t in targets):
+                        found.add((str(path.relative_to(ROOT)), function.name))
+                    if (
+                        isinstance(node, ast.Call)
+                        and isinstance(node.func, ast.Attribute)
+                        and node.func.attr == "update"
+                        and any(keyword.arg == "status" for keyword in node.keywords)
+                    ):
+                        found.add((str(path.relative_to(ROOT)), function.name))
+    return found
+
+
+def test_only_the_transition_functions_assign_status():
+    assert status_assignments() == TRANSITION_FUNCTIONS
