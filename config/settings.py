@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "core",
     "accounts",
     "orders",
@@ -135,6 +136,13 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 REST_FRAMEWORK = {
     # Money leaves the API as strings so no client parses it into a float by accident.
     "COERCE_DECIMAL_TO_STRING": True,
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
+    "UNAUTHENTICATED_USER": None,
 }
 
 # --- Celery -----------------------------------------------------------------------------------
@@ -165,6 +173,18 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    # Settle gateway operations left without an answer (timeouts, a worker that died mid-call).
+    "settle-unknown-operations": {
+        "task": "payments.tasks.operations_settle_unknown",
+        "schedule": 60.0,
+    },
+    # Retry notifications whose channel failed.
+    "retry-failed-notifications": {
+        "task": "notifications.tasks.notifications_retry_failed",
+        "schedule": 300.0,
+    },
+}
 
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {
@@ -178,3 +198,45 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# --- Gateways ---------------------------------------------------------------------------------
+# The simulators (/simulators/...) stand in for the gateways on one machine. Never in production.
+SIMULATORS_ENABLED = env.bool("SIMULATORS_ENABLED", default=DEBUG)
+
+# Card provider (seed 002's PROVIDER_EXAMPLE_REQUEST_URI). The default is the simulator as
+# bin/run serves it, in a process of its own.
+CARD_PROVIDER_URL = env.str("CARD_PROVIDER_URL", default="http://127.0.0.1:8100/simulators/card")
+CARD_PROVIDER_API_KEY = env.str("CARD_PROVIDER_API_KEY", default="sim_dev_key")
+CARD_PROVIDER_CONNECT_TIMEOUT_SECONDS = env.float(
+    "CARD_PROVIDER_CONNECT_TIMEOUT_SECONDS", default=3.0
+)
+CARD_PROVIDER_TIMEOUT_SECONDS = env.float("CARD_PROVIDER_TIMEOUT_SECONDS", default=10.0)
+# Simulator only: share of charges that fail with a transient error at random (seed 000: 0.3),
+# and how long a "timeout" test card makes the caller wait (longer than the timeout above).
+CARD_SIMULATOR_TRANSIENT_FAILURE_RATE = env.float(
+    "CARD_SIMULATOR_TRANSIENT_FAILURE_RATE", default=0.0
+)
+CARD_SIMULATOR_SLOW_SECONDS = env.float("CARD_SIMULATOR_SLOW_SECONDS", default=15.0)
+
+# --- Payment pipeline -------------------------------------------------------------------------
+# Transient gateway errors are retried PIPELINE_RETRY_MAX times, the first after
+# PIPELINE_RETRY_DELAY_SECONDS, each next one PIPELINE_RETRY_BACKOFF times longer, plus up to
+# PIPELINE_RETRY_JITTER_SECONDS at random so retries of many payments do not arrive together.
+PIPELINE_RETRY_MAX = env.int("PIPELINE_RETRY_MAX", default=3)
+PIPELINE_RETRY_DELAY_SECONDS = env.float("PIPELINE_RETRY_DELAY_SECONDS", default=5.0)
+PIPELINE_RETRY_BACKOFF = env.float("PIPELINE_RETRY_BACKOFF", default=2.0)
+PIPELINE_RETRY_JITTER_SECONDS = env.float("PIPELINE_RETRY_JITTER_SECONDS", default=1.0)
+# While a gateway is paused, its payments look again this often.
+PIPELINE_PAUSED_RECHECK_SECONDS = env.float("PIPELINE_PAUSED_RECHECK_SECONDS", default=30.0)
+# Gateway operations with no answer for this long are settled by asking the gateway.
+OPERATION_SETTLE_AFTER_SECONDS = env.int("OPERATION_SETTLE_AFTER_SECONDS", default=60)
+
+# --- Notifications ----------------------------------------------------------------------------
+# Console in development; Amazon SES in production: EMAIL_BACKEND=django_ses.SESBackend.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="payments@example.com")
+AWS_REGION = env.str("AWS_REGION", default="ap-northeast-1")
+# django-ses reads its region from here.
+AWS_SES_REGION_NAME = AWS_REGION
+# Topic that payment events are published to; empty: SNS is off.
+NOTIFICATIONS_SNS_TOPIC_ARN = env.str("NOTIFICATIONS_SNS_TOPIC_ARN", default="")

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from gateways.models import GatewayCallback
+from gateways.models import GatewayCallback, GatewaySwitch
 
 
 @admin.register(GatewayCallback)
@@ -15,3 +15,8 @@ class GatewayCallbackAdmin(admin.ModelAdmin[GatewayCallback]):
     )
     list_filter = ("gateway", "outcome", "signature_valid")
     search_fields = ("external_reference",)
+
+
+@admin.register(GatewaySwitch)
+class GatewaySwitchAdmin(admin.ModelAdmin[GatewaySwitch]):
+    list_display = ("gateway", "paused", "reason", "changed_by", "changed_at")

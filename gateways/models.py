@@ -67,3 +67,28 @@ class GatewayCallback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_gateway_display()} callback {self.pk} ({self.outcome})"
+
+
+class GatewaySwitch(models.Model):
+    """Staff's pause switch for one gateway (seed 002's "restrict processing").
+
+    While a gateway is paused its payments wait in the pipeline and look again later; none fails
+    for it. No row means the gateway runs.
+    """
+
+    gateway = models.CharField(max_length=16, choices=Gateway.choices)
+    paused = models.BooleanField(default=False)
+    reason = models.CharField(max_length=255, blank=True)
+    changed_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["gateway"], name="gateway_switch_one_per_gateway"),
+        ]
+
+    def __str__(self) -> str:
+        state = "paused" if self.paused else "running"
+        return f"{self.get_gateway_display()}: {state}"

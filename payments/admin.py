@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from payments.models import LedgerEntry, Payment, PaymentEvent
+from payments.models import GatewayOperation, LedgerEntry, Payment, PaymentEvent
 
 
 @admin.register(Payment)
@@ -36,3 +36,12 @@ class LedgerEntryAdmin(admin.ModelAdmin[LedgerEntry]):
     list_filter = ("entry_type",)
     list_select_related = ("user",)
     readonly_fields = ("amount", "balance_after")
+
+
+@admin.register(GatewayOperation)
+class GatewayOperationAdmin(admin.ModelAdmin[GatewayOperation]):
+    list_display = ("idempotency_key", "payment", "kind", "amount", "status", "created_at")
+    list_filter = ("status", "kind", "gateway")
+    search_fields = ("idempotency_key", "external_id", "payment__public_id")
+    list_select_related = ("payment",)
+    readonly_fields = ("amount", "currency", "status", "external_id", "idempotency_key")

@@ -52,7 +52,8 @@ PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
     ),
     PaymentStatus.PROCESSING: frozenset({PaymentStatus.COMPLETED, PaymentStatus.FAILED}),
     PaymentStatus.COMPLETED: frozenset({PaymentStatus.REFUNDED}),
-    PaymentStatus.FAILED: frozenset(),
+    # Only a dead letter (failed with needs_review) is taken up again, by payment_reprocess.
+    PaymentStatus.FAILED: frozenset({PaymentStatus.PROCESSING}),
     PaymentStatus.CANCELLED: frozenset(),
     PaymentStatus.EXPIRED: frozenset(),
     PaymentStatus.REFUNDED: frozenset(),
@@ -84,10 +85,18 @@ class Payment(TimeStampedModel):
     merchant_trade_no = models.CharField(max_length=20, null=True, blank=True)  # noqa: DJ001
     # The gateway's own id of the payment (ECPay TradeNo, wallet paymentId, card charge id).
     gateway_reference = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    # All that is kept of a card: the provider's token, brand, last four digits and expiry.
+    card_token = models.CharField(max_length=64, blank=True)
     card_brand = models.CharField(max_length=16, blank=True)
     card_last4 = models.CharField(max_length=4, blank=True)
+    card_exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    card_exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
     failure_reason = models.TextField(blank=True)
+    # Charge attempts made so far (each is a GatewayOperation).
     attempts = models.PositiveIntegerField(default=0)
+    # Set when a person must look: the pipeline crashed or gave up (a dead letter), or the
+    # money does not add up. Cleared only by staff.
+    needs_review = models.BooleanField(default=False)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -131,6 +140,8 @@ class Payment(TimeStampedModel):
             models.Index(fields=["status", "created_at"], name="payment_status_created_idx"),
             # A customer's payments, newest first.
             models.Index(fields=["user", "created_at"], name="payment_user_created_idx"),
+            # The review queue and reprocess_payments: dead letters, oldest first.
+            models.Index(fields=["needs_review", "created_at"], name="payment_review_idx"),
         ]
 
     def __str__(self) -> str:
@@ -224,3 +235,66 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entry_type} {self.amount} {self.currency}"
+
+
+class OperationKind(models.TextChoices):
+    CHARGE = "charge", "Charge"
+    REFUND = "refund", "Refund"
+
+
+class OperationStatus(models.TextChoices):
+    PENDING = "pending", "Sent, no answer yet"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Outcome unknown"
+
+
+# `payments.services.operation_settle` enforces these. UNKNOWN is a real state: the request may
+# have taken effect, and only asking the gateway (never repeating the call) settles it.
+OPERATION_TRANSITIONS: dict[str, frozenset[str]] = {
+    OperationStatus.PENDING: frozenset(
+        {OperationStatus.SUCCEEDED, OperationStatus.FAILED, OperationStatus.UNKNOWN}
+    ),
+    OperationStatus.UNKNOWN: frozenset({OperationStatus.SUCCEEDED, OperationStatus.FAILED}),
+    OperationStatus.SUCCEEDED: frozenset(),
+    OperationStatus.FAILED: frozenset(),
+}
+
+
+class GatewayOperation(TimeStampedModel):
+    """One outbound call that moves money (a charge or a refund), recorded before it is sent.
+
+    Its idempotency key goes to the gateway with the call, so a repeat cannot charge twice and
+    an operation left without an answer can be looked up by it.
+    """
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="operations")
+    gateway = models.CharField(max_length=16, choices=Gateway.choices)
+    kind = models.CharField(max_length=16, choices=OperationKind.choices)
+    idempotency_key = models.CharField(max_length=64)
+    amount = MoneyField()
+    currency = currency_field()
+    status = models.CharField(
+        max_length=16, choices=OperationStatus.choices, default=OperationStatus.PENDING
+    )
+    # The gateway's id of the charge or refund, once known.
+    external_id = models.CharField(max_length=64, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.CharField(max_length=255, blank=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="operation_key_unique"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="operation_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=OperationStatus.values), name="operation_status_known"
+            ),
+        ]
+        indexes = [
+            # The janitor: pending and unknown operations, oldest first.
+            models.Index(fields=["status", "created_at"], name="operation_status_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.idempotency_key} ({self.status})"

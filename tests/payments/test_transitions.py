@@ -32,6 +32,7 @@ def test_the_table_covers_every_status_and_names_the_documented_moves():
                 ("processing", "completed"),
                 ("processing", "failed"),
                 ("completed", "refunded"),
+                ("failed", "processing"),
             ]
         )
         == LEGAL_MOVES
