@@ -92,3 +92,8 @@ class GatewaySwitch(models.Model):
     def __str__(self) -> str:
         state = "paused" if self.paused else "running"
         return f"{self.get_gateway_display()}: {state}"
+
+
+# The card simulator's models live in its own package; importing them here is what makes Django
+# register them (and migrate them) as part of this app.
+from gateways.card.simulator.models import SimulatedCardToken, SimulatedCharge, SimulatedRefund  # noqa: E402, F401

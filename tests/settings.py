@@ -9,6 +9,8 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key")
 from config.settings import *  # noqa: F403
 
 DEBUG = False
+# The gateway simulators stand in for the outside world (routed only when this is set).
+SIMULATORS_ENABLED = True
 # Hashing passwords properly is slow on purpose; tests need no protection.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
