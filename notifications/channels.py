@@ -1,0 +1,91 @@
+"""The two ways a notification reaches someone: an email to the customer, a message on SNS.
+
+Every channel has the same shape, `send(*, payment, event, recipient)`, and raises on failure;
+`notifications.services` records the outcome. Both build their content from `message_context`,
+the one place that decides what a message may say about a payment: never card data beyond the
+brand and the last four digits.
+"""
+
+import json
+from typing import Protocol
+
+import boto3
+from botocore.config import Config
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+from notifications.models import NotificationChannel
+from payments.models import Payment, PaymentStatus
+
+# Fail fast and let the retry sweep try again later, rather than hold a worker for minutes on
+# botocore's defaults (60 s timeouts, several retries).
+_SNS_CLIENT_CONFIG = Config(
+    connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 2}
+)
+
+
+class ChannelSend(Protocol):
+    def __call__(self, *, payment: Payment, event: str, recipient: str) -> None: ...
+
+
+def message_context(*, payment: Payment, event: str) -> dict[str, str]:
+    """What a message about `event` may say about the payment. Money leaves as a string."""
+    return {
+        "event": event,
+        "payment_id": payment.public_id,
+        "status": payment.status,
+        "amount": str(payment.amount),
+        "currency": payment.currency,
+        "order_number": payment.order.number if payment.order else "",
+        "failure_reason": payment.failure_reason if event == PaymentStatus.FAILED else "",
+        "card_brand": payment.card_brand,
+        "card_last4": payment.card_last4,
+    }
+
+
+def _subject(*, event: str, context: dict[str, str]) -> str:
+    # A header must be one line; the template's closing newline would make it two.
+    return render_to_string(f"notifications/payment_{event}_subject.txt", context).strip()
+
+
+def email_send(*, payment: Payment, event: str, recipient: str) -> None:
+    """Email the customer, text and HTML, through `settings.EMAIL_BACKEND` (SES in production)."""
+    context = message_context(payment=payment, event=event)
+    message = EmailMultiAlternatives(
+        subject=_subject(event=event, context=context),
+        body=render_to_string(f"notifications/payment_{event}.txt", context),
+        to=[recipient],
+    )
+    message.attach_alternative(
+        render_to_string(f"notifications/payment_{event}.html", context), "text/html"
+    )
+    message.send()
+
+
+def sns_publish(*, payment: Payment, event: str, recipient: str) -> None:
+    """Publish the event as JSON to the topic `recipient` (an ARN).
+
+    boto3 finds credentials and, in tests, the endpoint (`AWS_ENDPOINT_URL_SNS`) in the
+    environment. A session per call: boto3's default session is not safe to share across threads.
+    """
+    context = message_context(payment=payment, event=event)
+    body = {key: context[key] for key in ("event", "payment_id", "status", "amount", "currency")}
+    if context["order_number"]:
+        body["order_number"] = context["order_number"]
+    if context["failure_reason"]:
+        body["failure_reason"] = context["failure_reason"]
+    client = boto3.session.Session().client(
+        "sns", region_name=settings.AWS_REGION, config=_SNS_CLIENT_CONFIG
+    )
+    client.publish(
+        TopicArn=recipient,
+        Subject=_subject(event=event, context=context),
+        Message=json.dumps(body),
+    )
+
+
+CHANNELS: dict[str, ChannelSend] = {
+    NotificationChannel.EMAIL: email_send,
+    NotificationChannel.SNS: sns_publish,
+}

@@ -1,0 +1,173 @@
+"""Every write to notifications: one per payment event, channel and recipient, each sent once.
+
+Sending is claim, send, record. A conditional UPDATE claims the row (pending, failed or stuck
+→ sending), so of any number of concurrent senders exactly one sends; the channel is called
+outside any transaction or lock; a second UPDATE records sent or failed. A channel's failure is
+recorded, logged and retried by the sweep, never raised into the payment pipeline.
+"""
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from notifications.channels import CHANNELS
+from notifications.models import Notification, NotificationChannel, NotificationStatus
+from payments.models import Payment, PaymentStatus
+
+logger = logging.getLogger(__name__)
+
+NOTIFIED_EVENTS = frozenset({PaymentStatus.COMPLETED, PaymentStatus.FAILED, PaymentStatus.REFUNDED})
+# A notification still `sending` after this long lost its worker mid-send: no channel call
+# takes nearly this long (see the timeouts in `notifications.channels`).
+STUCK_SENDING_AFTER = timedelta(minutes=10)
+# The sweep gives up after this many tries (about an hour at its five-minute beat), so rows
+# that can never be sent do not crowd out newer ones; they stay `failed` for staff to see.
+MAX_ATTEMPTS = 12
+_LAST_ERROR_MAX_CHARS = 500
+
+
+def notify_payment_event(*, payment_id: int, event: str) -> list[Notification]:
+    """Tell the customer (email) and the SNS topic, if one is set, that a payment `event` happened.
+
+    Writes one notification per channel and recipient, then sends each one not sent yet. Safe
+    to call again for the same event: the unique constraint finds the rows already written and
+    the claim in `notification_send` skips what is sent. Call it outside a transaction, so each
+    claim commits before its channel is called. Raises only for a bad event or payment, never
+    for a channel's failure.
+    """
+    if event not in NOTIFIED_EVENTS:
+        raise ValueError(f"No notification for payment event {event!r}.")
+    payment = Payment.objects.select_related("user").get(pk=payment_id)
+    recipients = [(NotificationChannel.EMAIL, payment.user.email)]
+    if settings.NOTIFICATIONS_SNS_TOPIC_ARN:
+        recipients.append((NotificationChannel.SNS, settings.NOTIFICATIONS_SNS_TOPIC_ARN))
+    notifications = [
+        _notification_get_or_create(
+            payment=payment, event=event, channel=channel, recipient=recipient
+        )
+        for channel, recipient in recipients
+    ]
+    return [notification_send(notification_id=notification.pk) for notification in notifications]
+
+
+def notification_send(*, notification_id: int) -> Notification:
+    """Send one notification, unless it is sent already or another sender has claimed it.
+
+    The claim is one conditional UPDATE: two concurrent callers cannot both win it. A channel
+    error marks the row failed (with `last_error`) and is logged, not raised. Every claim counts
+    as an attempt, so a message that kills its worker is not retried forever. The one case that
+    can send twice: a worker that dies after the channel took the message but before the row
+    says so; after `STUCK_SENDING_AFTER` the sweep sends it again.
+    """
+    claimed = _notification_set_status(
+        notification_id=notification_id,
+        to=NotificationStatus.SENDING,
+        allowed_from=_claimable(now=timezone.now()),
+        attempts=F("attempts") + 1,
+    )
+    notification = Notification.objects.select_related("payment__order").get(pk=notification_id)
+    if not claimed:
+        return notification
+
+    send = CHANNELS[notification.channel]
+    try:
+        send(
+            payment=notification.payment,
+            event=notification.event,
+            recipient=notification.recipient,
+        )
+    # Whatever a channel raises (network, AWS, SMTP, a template) is the channel failing: the
+    # payment pipeline must go on, and the sweep tries again.
+    except Exception as error:
+        last_error = _error_text(error)
+        logger.warning("Notification %s failed: %s", notification_id, last_error)
+        _notification_set_status(
+            notification_id=notification_id,
+            to=NotificationStatus.FAILED,
+            allowed_from=Q(status=NotificationStatus.SENDING),
+            last_error=last_error,
+        )
+    else:
+        _notification_set_status(
+            notification_id=notification_id,
+            to=NotificationStatus.SENT,
+            allowed_from=Q(status=NotificationStatus.SENDING),
+            sent_at=timezone.now(),
+        )
+    notification.refresh_from_db()
+    return notification
+
+
+def notification_retry_failed(*, older_than_seconds: int = 60, limit: int = 100) -> int:
+    """Send again, oldest first, notifications that failed at least `older_than_seconds` ago and
+    ones stuck in `sending` (their worker died). Returns how many it tried.
+
+    Rows that reached `MAX_ATTEMPTS` are left alone. Overlapping sweeps are harmless: each row
+    is sent by whichever sweep claims it.
+    """
+    now = timezone.now()
+    failed_long_enough = Q(
+        status=NotificationStatus.FAILED,
+        updated_at__lte=now - timedelta(seconds=older_than_seconds),
+    )
+    due = list(
+        Notification.objects.filter(failed_long_enough | _stuck_sending(now=now))
+        .filter(attempts__lt=MAX_ATTEMPTS)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for notification_id in due:
+        notification_send(notification_id=notification_id)
+    return len(due)
+
+
+def _notification_get_or_create(
+    *, payment: Payment, event: str, channel: str, recipient: str
+) -> Notification:
+    # The unique constraint decides a race between two creators, not a read before the write.
+    # The savepoint keeps a caller's transaction usable after the IntegrityError.
+    try:
+        with transaction.atomic():
+            return Notification.objects.create(
+                payment=payment, event=event, channel=channel, recipient=recipient
+            )
+    except IntegrityError:
+        return Notification.objects.get(
+            payment=payment, event=event, channel=channel, recipient=recipient
+        )
+
+
+def _error_text(error: Exception) -> str:
+    # The exception's type and message: boto3 and smtplib put the endpoint and the provider's
+    # answer there, not credentials, and a message's content never reaches an exception.
+    return f"{type(error).__name__}: {error}"[:_LAST_ERROR_MAX_CHARS]
+
+
+def _stuck_sending(*, now: datetime) -> Q:
+    return Q(status=NotificationStatus.SENDING, updated_at__lt=now - STUCK_SENDING_AFTER)
+
+
+def _claimable(*, now: datetime) -> Q:
+    return Q(status__in=[NotificationStatus.PENDING, NotificationStatus.FAILED]) | _stuck_sending(
+        now=now
+    )
+
+
+def _notification_set_status(
+    *, notification_id: int, to: str, allowed_from: Q, **changes: Any
+) -> bool:
+    """The only code that changes `Notification.status`: one conditional UPDATE.
+
+    The row changes only if it still matches `allowed_from`, checked by the database in the
+    same statement, so of concurrent callers at most one wins. Returns whether this one did.
+    `updated_at` is set by hand: `update()` skips `auto_now`, and the stuck check reads it.
+    """
+    updated = Notification.objects.filter(allowed_from, pk=notification_id).update(
+        status=to, updated_at=timezone.now(), **changes
+    )
+    return updated == 1

@@ -1,0 +1,337 @@
+"""Customer notifications: email through Django's mail, SNS through a real moto server."""
+
+import re
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from notifications.channels import CHANNELS, email_send
+from notifications.models import Notification, NotificationChannel, NotificationStatus
+from notifications.services import (
+    MAX_ATTEMPTS,
+    notification_retry_failed,
+    notification_send,
+    notify_payment_event,
+)
+from payments.models import PaymentKind, PaymentStatus
+from tests.aws import topic_arn
+from tests.factories import OrderFactory, PaymentFactory
+from tests.processes import free_port
+
+CARD_TOKEN = "tok_4242424242424242_secret"
+
+
+def order_payment(**fields):
+    order = OrderFactory.create()
+    return PaymentFactory.create(
+        kind=PaymentKind.ORDER,
+        order=order,
+        user=order.user,
+        amount=order.total,
+        card_token=CARD_TOKEN,
+        card_brand="visa",
+        card_last4="4242",
+        card_exp_month=12,
+        card_exp_year=2031,
+        **fields,
+    )
+
+
+def by_channel(notifications):
+    return {notification.channel: notification for notification in notifications}
+
+
+@pytest.mark.django_db
+def test_completed_payment_emails_the_customer_once_in_text_and_html(mailoutbox):
+    payment = order_payment(status=PaymentStatus.COMPLETED)
+
+    [notification] = notify_payment_event(payment_id=payment.pk, event="completed")
+
+    assert (notification.channel, notification.status) == ("email", NotificationStatus.SENT)
+    assert notification.recipient == payment.user.email
+    assert notification.attempts == 1
+    assert notification.sent_at is not None
+    [email] = mailoutbox
+    assert email.to == [payment.user.email]
+    assert email.subject == "Payment received: 960.00 TWD"
+    [(html, mimetype)] = email.alternatives
+    assert mimetype == "text/html"
+    for body in (email.body, html):
+        assert "We have received your payment for order" in body
+        assert payment.public_id in body
+        assert "960.00 TWD" in body
+        assert payment.order.number in body
+        assert "visa ending in 4242" in body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("event", "subject", "says"),
+    [
+        ("completed", "Payment received: 500.00 TWD", "We have received your payment."),
+        ("failed", "Payment failed: 500.00 TWD", "Your payment did not go through"),
+        ("refunded", "Payment refunded: 500.00 TWD", "We have refunded your payment."),
+    ],
+)
+def test_each_event_has_its_own_subject_and_text(event, subject, says, mailoutbox):
+    payment = PaymentFactory.create(status=event)
+
+    notify_payment_event(payment_id=payment.pk, event=event)
+
+    [email] = mailoutbox
+    assert email.subject == subject
+    assert says in email.body
+    assert says in email.alternatives[0][0]
+    assert "Order:" not in email.body
+
+
+@pytest.mark.django_db
+def test_failed_payment_says_why_escaped_in_html_only(mailoutbox):
+    payment = PaymentFactory.create(
+        status=PaymentStatus.FAILED, failure_reason="Declined <do not honour> & more"
+    )
+
+    notify_payment_event(payment_id=payment.pk, event="failed")
+
+    [email] = mailoutbox
+    assert "did not go through: Declined <do not honour> & more." in email.body
+    assert "Declined &lt;do not honour&gt; &amp; more" in email.alternatives[0][0]
+
+
+@pytest.mark.django_db
+def test_sns_message_is_published_once_and_reads_back(sns_topic, mailoutbox):
+    payment = order_payment(status=PaymentStatus.COMPLETED)
+
+    notifications = by_channel(notify_payment_event(payment_id=payment.pk, event="completed"))
+
+    assert notifications["sns"].recipient == sns_topic.arn
+    assert notifications["sns"].status == NotificationStatus.SENT
+    assert sns_topic.published() == [
+        {
+            "subject": "Payment received: 960.00 TWD",
+            "body": {
+                "event": "completed",
+                "payment_id": payment.public_id,
+                "status": "completed",
+                "amount": "960.00",
+                "currency": "TWD",
+                "order_number": payment.order.number,
+            },
+        }
+    ]
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.django_db
+def test_sns_message_of_a_failed_payment_carries_the_reason(sns_topic):
+    payment = PaymentFactory.create(status=PaymentStatus.FAILED, failure_reason="Card expired")
+
+    notify_payment_event(payment_id=payment.pk, event="failed")
+
+    [message] = sns_topic.published()
+    assert message["body"]["failure_reason"] == "Card expired"
+    assert "order_number" not in message["body"]
+
+
+@pytest.mark.django_db
+def test_notifying_the_same_event_twice_sends_nothing_more(sns_topic, mailoutbox):
+    payment = order_payment(status=PaymentStatus.COMPLETED)
+
+    first = notify_payment_event(payment_id=payment.pk, event="completed")
+    again = notify_payment_event(payment_id=payment.pk, event="completed")
+
+    assert [notification.pk for notification in again] == [n.pk for n in first]
+    assert Notification.objects.filter(payment=payment).count() == 2
+    assert len(mailoutbox) == 1
+    assert len(sns_topic.published()) == 1
+    assert {notification.attempts for notification in again} == {1}
+
+
+@pytest.mark.django_db
+def test_sns_is_off_when_no_topic_is_set(mailoutbox):
+    payment = PaymentFactory.create(status=PaymentStatus.COMPLETED)
+
+    notifications = notify_payment_event(payment_id=payment.pk, event="completed")
+
+    assert [notification.channel for notification in notifications] == ["email"]
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.django_db
+def test_an_event_without_a_message_is_refused():
+    payment = PaymentFactory.create()
+
+    with pytest.raises(ValueError, match="pending"):
+        notify_payment_event(payment_id=payment.pk, event="pending")
+
+    assert not Notification.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_missing_topic_is_recorded_as_failed_and_does_not_stop_the_email(settings, mailoutbox):
+    settings.NOTIFICATIONS_SNS_TOPIC_ARN = topic_arn("no-such-topic", settings.AWS_REGION)
+    payment = PaymentFactory.create(status=PaymentStatus.COMPLETED)
+
+    notifications = by_channel(notify_payment_event(payment_id=payment.pk, event="completed"))
+
+    sns = notifications["sns"]
+    assert sns.status == NotificationStatus.FAILED
+    assert sns.attempts == 1
+    assert sns.sent_at is None
+    assert "NotFound" in sns.last_error
+    assert notifications["email"].status == NotificationStatus.SENT
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.django_db
+def test_an_unreachable_sns_endpoint_is_recorded_as_failed(monkeypatch, sns_topic, mailoutbox):
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SNS", f"http://127.0.0.1:{free_port()}")
+    payment = PaymentFactory.create(status=PaymentStatus.COMPLETED)
+
+    notifications = by_channel(notify_payment_event(payment_id=payment.pk, event="completed"))
+
+    assert notifications["sns"].status == NotificationStatus.FAILED
+    assert "Could not connect" in notifications["sns"].last_error
+    assert notifications["email"].status == NotificationStatus.SENT
+    assert sns_topic.published() == []
+
+
+@pytest.mark.django_db
+def test_the_sweep_sends_a_failed_message_once_when_the_topic_is_back(
+    make_topic, settings, mailoutbox
+):
+    name = f"payments-{uuid.uuid4().hex}"
+    settings.NOTIFICATIONS_SNS_TOPIC_ARN = topic_arn(name, settings.AWS_REGION)
+    payment = PaymentFactory.create(status=PaymentStatus.COMPLETED)
+    notify_payment_event(payment_id=payment.pk, event="completed")
+    topic = make_topic(name)
+
+    tried = notification_retry_failed(older_than_seconds=0)
+    tried_again = notification_retry_failed(older_than_seconds=0)
+
+    assert (tried, tried_again) == (1, 0)
+    assert len(topic.published()) == 1
+    assert len(mailoutbox) == 1
+    sns = Notification.objects.get(channel=NotificationChannel.SNS)
+    assert (sns.status, sns.attempts) == (NotificationStatus.SENT, 2)
+    assert sns.sent_at is not None
+
+
+@pytest.mark.django_db
+def test_the_sweep_leaves_a_fresh_failure_for_later(settings):
+    settings.NOTIFICATIONS_SNS_TOPIC_ARN = topic_arn("no-such-topic", settings.AWS_REGION)
+    payment = PaymentFactory.create(status=PaymentStatus.COMPLETED)
+    notify_payment_event(payment_id=payment.pk, event="completed")
+
+    assert notification_retry_failed(older_than_seconds=60) == 0
+
+
+def email_notification(*, status, attempts=0, idle=timedelta(0)):
+    """An email notification as a crashed or failed sender left it, last touched `idle` ago."""
+    payment = PaymentFactory.create(status=PaymentStatus.COMPLETED)
+    notification = Notification.objects.create(
+        payment=payment,
+        event="completed",
+        channel=NotificationChannel.EMAIL,
+        recipient=payment.user.email,
+        status=status,
+        attempts=attempts,
+    )
+    Notification.objects.filter(pk=notification.pk).update(updated_at=timezone.now() - idle)
+    return notification
+
+
+@pytest.mark.django_db
+def test_the_sweep_takes_over_a_message_whose_sender_died(mailoutbox):
+    stuck = email_notification(status="sending", attempts=1, idle=timedelta(minutes=11))
+    busy = email_notification(status="sending", attempts=1, idle=timedelta(minutes=1))
+
+    assert notification_retry_failed() == 1
+
+    [email] = mailoutbox
+    assert email.to == [stuck.recipient]
+    stuck.refresh_from_db()
+    busy.refresh_from_db()
+    assert (stuck.status, stuck.attempts) == (NotificationStatus.SENT, 2)
+    assert (busy.status, busy.attempts) == (NotificationStatus.SENDING, 1)
+
+
+@pytest.mark.django_db
+def test_the_sweep_gives_up_after_the_last_attempt(mailoutbox):
+    email_notification(status="failed", attempts=MAX_ATTEMPTS, idle=timedelta(hours=1))
+
+    assert notification_retry_failed() == 0
+    assert mailoutbox == []
+
+
+@pytest.mark.django_db
+def test_a_message_another_sender_holds_is_left_alone(mailoutbox):
+    held = email_notification(status="sending", attempts=1)
+
+    notification = notification_send(notification_id=held.pk)
+
+    assert (notification.status, notification.attempts) == (NotificationStatus.SENDING, 1)
+    assert mailoutbox == []
+
+
+@pytest.mark.django_db
+def test_no_message_carries_card_data_beyond_brand_and_last4(sns_topic, mailoutbox):
+    payment = order_payment(status=PaymentStatus.COMPLETED, failure_reason="Declined")
+
+    for event in ("completed", "failed", "refunded"):
+        notify_payment_event(payment_id=payment.pk, event=event)
+
+    texts = [str(message) for message in sns_topic.published()]
+    for email in mailoutbox:
+        texts += [email.subject, email.body, email.alternatives[0][0]]
+    assert len(texts) == 3 + 3 * 3
+    for text in texts:
+        assert CARD_TOKEN not in text
+        assert "2031" not in text
+        # A card number is 13 to 19 digits; the 12-digit order number is not one.
+        assert not re.search(r"\d{13,}", text)
+    assert all("visa ending in 4242" in email.body for email in mailoutbox)
+
+
+SENDERS = 8
+
+
+@pytest.mark.mysql
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_senders_of_one_message_send_it_once(monkeypatch, mailoutbox):
+    """8 threads, each with its own connection, send the same pending notification at once."""
+    notification = email_notification(status="pending")
+    barrier = threading.Barrier(SENDERS)
+    unexpected: list[BaseException] = []
+
+    def slow_email_send(**message):
+        # Keeps the winner mid-send while the others try to claim the row.
+        time.sleep(0.3)
+        email_send(**message)
+
+    monkeypatch.setitem(CHANNELS, NotificationChannel.EMAIL, slow_email_send)
+
+    def send() -> None:
+        try:
+            barrier.wait()
+            notification_send(notification_id=notification.pk)
+        except BaseException as error:  # surfaced below: a thread must not fail silently
+            unexpected.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(SENDERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert unexpected == []
+    assert len(mailoutbox) == 1
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts) == (NotificationStatus.SENT, 1)
