@@ -136,12 +136,14 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 REST_FRAMEWORK = {
     # Money leaves the API as strings so no client parses it into a float by accident.
     "COERCE_DECIMAL_TO_STRING": True,
+    # Token first: a caller with no credentials gets 401 with a WWW-Authenticate header.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "core.api.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["core.api.DecimalJSONParser"],
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -234,6 +236,8 @@ OPERATION_SETTLE_AFTER_SECONDS = env.int("OPERATION_SETTLE_AFTER_SECONDS", defau
 # --- Notifications ----------------------------------------------------------------------------
 # Console in development; Amazon SES in production: EMAIL_BACKEND=django_ses.SESBackend.
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Where django.core.mail.backends.filebased.EmailBackend writes messages.
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="payments@example.com")
 AWS_REGION = env.str("AWS_REGION", default="ap-northeast-1")
 # django-ses reads its region from here.

@@ -1,13 +1,22 @@
 """Every write to orders."""
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.models import User
 from core.exceptions import IllegalTransition
-from orders.models import ORDER_TRANSITIONS, Order, OrderEvent, OrderItem
+from orders.models import (
+    ORDER_TRANSITIONS,
+    Order,
+    OrderEvent,
+    OrderItem,
+    OrderStatus,
+    PaymentHeader,
+)
 from orders.pricing import Cost, ItemLine, calculate_cost
 
 # A random 12-digit number collides about once in 10^12 draws; a few tries always suffice.
@@ -85,3 +94,40 @@ def order_transition(
             actor=actor,
         )
     return order
+
+
+def order_mark_paid(
+    *,
+    order_id: int,
+    payment_id: int,
+    gateway: str,
+    method: str,
+    gateway_payment_id: str,
+    total_paid: Decimal,
+    currency: str,
+) -> PaymentHeader:
+    """Write the order's payment header and mark it paid, once.
+
+    Returns the order's header: the one just written, or the one an earlier payment wrote (the
+    caller compares its payment to know whether the order was already paid).
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        existing = PaymentHeader.objects.filter(order=order).first()
+        if existing is not None:
+            return existing
+        header = PaymentHeader.objects.create(
+            order=order,
+            payment_id=payment_id,
+            gateway=gateway,
+            method=method,
+            gateway_payment_id=gateway_payment_id,
+            is_paid=True,
+            total_paid=total_paid,
+            currency=currency,
+            paid_at=timezone.now(),
+        )
+        order_transition(
+            order_id=order_id, to=OrderStatus.PAID, event="paid", data={"payment_id": payment_id}
+        )
+    return header

@@ -23,3 +23,20 @@ class InsufficientBalance(DomainError):
 class CurrencyMismatch(DomainError):
     code = "currency_mismatch"
     default_message = "The amount's currency is not the balance's currency."
+
+
+class CardRejected(DomainError):
+    code = "card_rejected"
+    default_message = "The card provider did not accept this card."
+
+
+class GatewayUnavailable(DomainError):
+    code = "gateway_unavailable"
+    http_status = 503
+    default_message = "The payment provider cannot be reached right now. Try again shortly."
+
+
+class GatewayFailure(DomainError):
+    code = "gateway_error"
+    http_status = 502
+    default_message = "The payment provider answered with an error."

@@ -1,22 +1,37 @@
-"""Every write to payments and balances.
+"""Every write to payments, their gateway operations, and balances.
 
-Lock order, everywhere: a payment row before its user's row. Nothing here calls a gateway; a
-network call never happens while one of these transactions holds a lock.
+Lock order, everywhere: a payment row, then its order's row, then its user's row. Nothing here
+calls a gateway: a network call never happens while one of these transactions holds a lock.
 """
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
 from core.exceptions import IllegalTransition
 from core.models import ZERO
+from gateways.base import (
+    CardDetails,
+    CardToken,
+    OutcomeUnknownError,
+    PaymentDeclinedError,
+    PermanentGatewayError,
+    TransientGatewayError,
+)
+from gateways.card import get_card_gateway
+from gateways.models import Gateway
 from orders.models import Order
+from orders.services import order_mark_paid
 from payments.exceptions import (
+    CardRejected,
     CurrencyMismatch,
+    GatewayFailure,
+    GatewayUnavailable,
     IdempotencyKeyReused,
     InsufficientBalance,
     InvalidPayment,
@@ -24,17 +39,23 @@ from payments.exceptions import (
 from payments.models import (
     CREDIT_ENTRY_TYPES,
     DEBIT_ENTRY_TYPES,
+    OPERATION_TRANSITIONS,
     PAYMENT_TRANSITIONS,
+    GatewayOperation,
     LedgerEntry,
+    LedgerEntryType,
+    OperationKind,
+    OperationStatus,
     Payment,
     PaymentEvent,
     PaymentKind,
+    PaymentMethod,
     PaymentStatus,
 )
 
 # Fields a transition may set together with the status, in the same locked save.
 _TRANSITION_FIELDS = frozenset(
-    {"failure_reason", "gateway_reference", "refunded_amount", "card_brand", "card_last4"}
+    {"failure_reason", "gateway_reference", "refunded_amount", "needs_review"}
 )
 
 
@@ -47,9 +68,10 @@ def payment_create(
     amount: Decimal,
     currency: str,
     order: Order | None = None,
+    card: CardToken | None = None,
     idempotency_key: str | None = None,
 ) -> Payment:
-    """Create a pending payment and its first event.
+    """Create a pending payment and its first event. Of a card, only its token is kept.
 
     With an idempotency key, a second call with the same key and the same parameters returns
     the first payment; with different parameters it raises `IdempotencyKeyReused`. The unique
@@ -72,9 +94,22 @@ def payment_create(
         "currency": currency,
         "order_id": order.pk if order else None,
     }
+    card_fields = (
+        {
+            "card_token": card.token,
+            "card_brand": card.brand,
+            "card_last4": card.last4,
+            "card_exp_month": card.exp_month,
+            "card_exp_year": card.exp_year,
+        }
+        if card
+        else {}
+    )
     try:
         with transaction.atomic():
-            payment = Payment.objects.create(user=user, idempotency_key=idempotency_key, **wanted)
+            payment = Payment.objects.create(
+                user=user, idempotency_key=idempotency_key, **wanted, **card_fields
+            )
             PaymentEvent.objects.create(
                 payment=payment, type="created", to_status=payment.status, data={"kind": kind}
             )
@@ -85,6 +120,42 @@ def payment_create(
         if any(getattr(payment, field) != value for field, value in wanted.items()):
             raise IdempotencyKeyReused() from None
     return payment
+
+
+def payment_create_with_card(
+    *,
+    user: User,
+    kind: str,
+    order: Order | None,
+    amount: Decimal,
+    currency: str,
+    card: CardDetails,
+    idempotency_key: str | None = None,
+) -> Payment:
+    """Tokenize the card with the provider at once, then create the pending card payment.
+
+    The card number and CVC go no further than the provider's tokenize call: the payment keeps
+    only the token, brand, last four digits and expiry.
+    """
+    try:
+        token = get_card_gateway().tokenize(card)
+    except PaymentDeclinedError:
+        raise CardRejected() from None
+    except PermanentGatewayError:
+        raise GatewayFailure() from None
+    except (TransientGatewayError, OutcomeUnknownError):
+        raise GatewayUnavailable() from None
+    return payment_create(
+        user=user,
+        kind=kind,
+        gateway=Gateway.CARD,
+        method=PaymentMethod.CARD,
+        amount=amount,
+        currency=currency,
+        order=order,
+        card=token,
+        idempotency_key=idempotency_key,
+    )
 
 
 def payment_transition(
@@ -138,6 +209,207 @@ def payment_transition(
             actor=actor,
         )
     return payment
+
+
+def payment_event_record(
+    *, payment_id: int, type: str, data: Mapping[str, Any] | None = None, is_error: bool = False
+) -> PaymentEvent:
+    """Write a timeline event that changes no status (a step ran, an attempt was made)."""
+    return PaymentEvent.objects.create(
+        payment_id=payment_id, type=type, data=dict(data or {}), is_error=is_error
+    )
+
+
+def payment_complete(*, payment_id: int, gateway_reference: str) -> Payment:
+    """Mark a processing payment completed and apply what its money pays for, atomically.
+
+    An order payment writes the order's payment header and marks the order paid; a deposit
+    credits the balance. Running it again changes nothing: the transition is a no-op and each
+    effect is written at most once (unique header per order, one ledger entry per payment).
+    If the order was meanwhile paid by another payment, this one still completes (the money was
+    taken) but is flagged for review as a double payment.
+    """
+    with transaction.atomic():
+        payment = payment_transition(
+            payment_id=payment_id,
+            to=PaymentStatus.COMPLETED,
+            event="completed",
+            data={"gateway_reference": gateway_reference},
+            changes={"gateway_reference": gateway_reference},
+        )
+        if payment.kind == PaymentKind.ORDER:
+            header = order_mark_paid(
+                # Never None for kind order: the payment_order_iff_kind_order constraint.
+                order_id=cast(int, payment.order_id),
+                payment_id=payment.pk,
+                gateway=payment.gateway,
+                method=payment.method,
+                gateway_payment_id=gateway_reference,
+                total_paid=payment.amount,
+                currency=payment.currency,
+            )
+            if header.payment_id != payment.pk:
+                payment_flag_for_review(
+                    payment_id=payment.pk,
+                    reason="order_already_paid",
+                    data={"paid_by": header.payment_id},
+                )
+        elif payment.kind == PaymentKind.DEPOSIT:
+            balance_credit(
+                user_id=payment.user_id,
+                amount=payment.amount,
+                currency=payment.currency,
+                entry_type=LedgerEntryType.DEPOSIT,
+                payment_id=payment.pk,
+            )
+    return payment
+
+
+def payment_fail(*, payment_id: int, reason: str, needs_review: bool) -> Payment:
+    """Mark a payment failed with `reason`; `needs_review` makes it a dead letter for staff.
+
+    A payment that failed before it was ever processing passes through processing first, so
+    the timeline keeps the status machine's shape.
+    """
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if payment.status == PaymentStatus.PENDING:
+            payment_transition(
+                payment_id=payment_id, to=PaymentStatus.PROCESSING, event="processing"
+            )
+        return payment_transition(
+            payment_id=payment_id,
+            to=PaymentStatus.FAILED,
+            event="failed",
+            data={"reason": reason, "needs_review": needs_review},
+            is_error=True,
+            changes={"failure_reason": reason[:1000], "needs_review": needs_review},
+        )
+
+
+def payment_flag_for_review(
+    *, payment_id: int, reason: str, data: Mapping[str, Any] | None = None
+) -> None:
+    """Ask a person to look at a payment, whatever its status, and say why on the timeline."""
+    with transaction.atomic():
+        Payment.objects.filter(pk=payment_id).update(needs_review=True, updated_at=timezone.now())
+        payment_event_record(
+            payment_id=payment_id,
+            type="flagged_for_review",
+            data={"reason": reason, **(data or {})},
+        )
+
+
+def payment_reprocess(*, payment_id: int, actor: User | None = None) -> Payment:
+    """Take a dead letter (failed, needs review) back to processing so the pipeline runs again.
+
+    Safe whatever happened before: the pipeline never charges again once a charge succeeded.
+    Raises `IllegalTransition` for any other payment.
+    """
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if payment.status != PaymentStatus.FAILED or not payment.needs_review:
+            raise IllegalTransition(
+                "Only a failed payment that needs review can be reprocessed.",
+                from_status=payment.status,
+                to_status=PaymentStatus.PROCESSING,
+            )
+        return payment_transition(
+            payment_id=payment_id,
+            to=PaymentStatus.PROCESSING,
+            event="reprocessed",
+            actor=actor,
+            changes={"needs_review": False, "failure_reason": ""},
+        )
+
+
+class OperationInFlight(Exception):
+    """Another charge of this payment was sent and has no answer yet: do not send one more."""
+
+
+def operation_start(*, payment_id: int, kind: str) -> GatewayOperation:
+    """Record an outbound money call before it is sent, and count the attempt.
+
+    Under the payment's lock, so two deliveries of the same task cannot both start a charge:
+    the second finds the first one pending and gets `OperationInFlight`. Each attempt has its own
+    idempotency key, sent to the gateway with the call.
+    """
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        earlier = GatewayOperation.objects.filter(payment_id=payment_id, kind=kind)
+        if earlier.filter(
+            status__in=[OperationStatus.PENDING, OperationStatus.UNKNOWN, OperationStatus.SUCCEEDED]
+        ).exists():
+            raise OperationInFlight()
+        number = earlier.count() + 1
+        operation = GatewayOperation.objects.create(
+            payment=payment,
+            gateway=payment.gateway,
+            kind=kind,
+            idempotency_key=f"{payment.public_id}-{kind}-{number}",
+            amount=payment.amount,
+            currency=payment.currency,
+        )
+        if kind == OperationKind.CHARGE:
+            Payment.objects.filter(pk=payment_id).update(attempts=F("attempts") + 1)
+        payment_event_record(
+            payment_id=payment_id,
+            type=f"{kind}_attempt",
+            data={"attempt": number, "idempotency_key": operation.idempotency_key},
+        )
+    return operation
+
+
+def operation_settle(
+    *,
+    operation_id: int,
+    to: str,
+    external_id: str = "",
+    error_code: str = "",
+    error_message: str = "",
+) -> GatewayOperation:
+    """Record a gateway's answer (or its absence: `unknown`) and put it on the payment's timeline.
+
+    The one place that changes an operation's status. A repeat of the same settlement is a no-op.
+    """
+    with transaction.atomic():
+        operation = GatewayOperation.objects.select_for_update().get(pk=operation_id)
+        from_status = operation.status
+        if from_status == to:
+            return operation
+        if to not in OPERATION_TRANSITIONS[from_status]:
+            raise IllegalTransition(
+                f"A {from_status} operation cannot become {to}.",
+                from_status=from_status,
+                to_status=to,
+            )
+        operation.status = to
+        operation.external_id = external_id or operation.external_id
+        operation.error_code = error_code
+        operation.error_message = error_message[:255]
+        if to != OperationStatus.UNKNOWN:
+            operation.settled_at = timezone.now()
+        operation.save(
+            update_fields=[
+                "status",
+                "external_id",
+                "error_code",
+                "error_message",
+                "settled_at",
+                "updated_at",
+            ]
+        )
+        payment_event_record(
+            payment_id=operation.payment_id,
+            type=f"{operation.kind}_{to}",
+            data={
+                "idempotency_key": operation.idempotency_key,
+                **({"external_id": external_id} if external_id else {}),
+                **({"error_code": error_code} if error_code else {}),
+            },
+            is_error=to in (OperationStatus.FAILED, OperationStatus.UNKNOWN),
+        )
+    return operation
 
 
 def balance_credit(

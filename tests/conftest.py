@@ -1,7 +1,18 @@
+from collections.abc import Callable, Iterator
+
 import pytest
 from django.db import connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
+from accounts.models import User
+from tests.aws import Topic, create_topic
 from tests.factories import UserFactory
+from tests.processes import PYTHON, answers, free_port, manage, project_environment, running
+
+# How long the simulator's "timeout" card keeps the caller waiting; tests use a shorter
+# client timeout than this.
+SIMULATOR_SLOW_SECONDS = "2"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -15,5 +26,89 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture
-def customer(db):
+def customer(db) -> User:
     return UserFactory.create()
+
+
+@pytest.fixture
+def api_client_for() -> "type[TokenClient]":
+    return TokenClient
+
+
+class TokenClient(APIClient):
+    """An API client that authenticates as `user` with a real DRF token header."""
+
+    def __init__(self, user: User) -> None:
+        super().__init__()
+        token, _ = Token.objects.get_or_create(user=user)
+        self.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+
+
+@pytest.fixture(scope="session")
+def card_simulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The card provider simulator, in a process of its own with a database of its own: the
+    provider is not us, and a call to it never shares our connection or our query count."""
+    folder = tmp_path_factory.mktemp("card-simulator")
+    port = free_port()
+    env = project_environment(
+        DATABASE_URL=f"sqlite:///{folder / 'simulator.sqlite3'}",
+        SIMULATORS_ENABLED="true",
+        CARD_SIMULATOR_SLOW_SECONDS=SIMULATOR_SLOW_SECONDS,
+    )
+    manage("migrate", "--noinput", env=env)
+    base = f"http://127.0.0.1:{port}"
+    with running(
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "16",
+            "--workers",
+            "1",
+        ],
+        env=env,
+        log=folder / "simulator.log",
+        ready=lambda: answers(f"{base}/healthz"),
+    ):
+        yield f"{base}/simulators/card"
+
+
+@pytest.fixture
+def card_provider(card_simulator_url: str, settings) -> str:
+    """Point the card gateway at the simulator process."""
+    settings.CARD_PROVIDER_URL = card_simulator_url
+    return card_simulator_url
+
+
+@pytest.fixture(scope="session")
+def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A moto server (the AWS stand-in) in a process of its own, for the whole session."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with running(
+        [PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=project_environment(),
+        log=tmp_path_factory.mktemp("moto") / "moto.log",
+        ready=lambda: answers(url),
+    ):
+        yield url
+
+
+@pytest.fixture
+def make_topic(moto_url: str) -> Callable[[str], Topic]:
+    """Create an SNS topic on moto, with an SQS queue subscribed to read it back."""
+    return lambda name: create_topic(moto_url=moto_url, name=name)
+
+
+@pytest.fixture
+def no_pipeline(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Keep the API from starting the pipeline; returns the ids it would have started."""
+    started: list[int] = []
+    monkeypatch.setattr("payments.api.views.pipeline_start", started.append)
+    return started

@@ -9,6 +9,8 @@ APPS = ["accounts", "core", "gateways", "notifications", "orders", "payments"]
 TRANSITION_FUNCTIONS = {
     ("payments/services.py", "payment_transition"),
     ("orders/services.py", "order_transition"),
+    ("payments/services.py", "operation_settle"),
+    ("notifications/services.py", "_notification_set_status"),
 }
 
 

@@ -105,8 +105,10 @@ def test_the_default_run_worker_takes_a_task_from_the_filesystem_broker(tmp_path
 @pytest.mark.integration
 def test_a_worker_takes_a_task_from_redis(tmp_path):
     env = default_run_environment(tmp_path)
-    env["CELERY_BROKER_URL"] = os.environ["CELERY_BROKER_URL"]
-    assert env["CELERY_BROKER_URL"].startswith("redis://")
+    # A Redis database of its own: the integration tests' worker listens on the suite's one.
+    suite_broker = os.environ["CELERY_BROKER_URL"]
+    assert suite_broker.startswith("redis://")
+    env["CELERY_BROKER_URL"] = suite_broker.rsplit("/", 1)[0] + "/14"
 
     log = run_worker_and_send_ping(env)
 

@@ -1,0 +1,85 @@
+"""The API's one error shape: `{"code", "message", "fields"}`, whatever went wrong."""
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.exceptions import DomainError
+
+
+def exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(error, DomainError):
+        return Response(
+            {"code": error.code, "message": error.message, "fields": error.fields},
+            status=error.http_status,
+        )
+    # Django's own 404 and 403 become DRF's, so they get the same shape as the rest.
+    if isinstance(error, Http404):
+        error = exceptions.NotFound()
+    elif isinstance(error, DjangoPermissionDenied):
+        error = exceptions.PermissionDenied()
+    response = drf_exception_handler(error, context)
+    if response is None:
+        return None  # not an API error: Django's 500 handling (and its logging) takes over
+    if isinstance(error, exceptions.ValidationError):
+        response.data = {
+            "code": "invalid",
+            "message": "The request is not valid: see fields.",
+            "fields": flatten_field_errors(error.detail),
+        }
+    elif isinstance(error, exceptions.APIException):
+        response.data = {
+            "code": _error_code(error),
+            "message": str(error.detail),
+            "fields": {},
+        }
+    return response
+
+
+def flatten_field_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """{"card": {"number": ["..."]}} → {"card.number": ["..."]}; errors not tied to a field
+    are under "non_field_errors"."""
+    if isinstance(detail, dict):
+        flat: dict[str, list[str]] = {}
+        for name, value in detail.items():
+            flat.update(flatten_field_errors(value, f"{prefix}.{name}" if prefix else str(name)))
+        return flat
+    if isinstance(detail, list) and detail and isinstance(detail[0], dict | list):
+        flat = {}
+        for index, value in enumerate(detail):
+            flat.update(flatten_field_errors(value, f"{prefix}.{index}"))
+        return flat
+    messages = detail if isinstance(detail, list) else [detail]
+    return {prefix or "non_field_errors": [str(message) for message in messages]}
+
+
+def _error_code(error: exceptions.APIException) -> str:
+    codes = error.get_codes()
+    if isinstance(codes, str):
+        return codes
+    return str(getattr(error, "default_code", status.HTTP_400_BAD_REQUEST))
+
+
+class DecimalJSONParser(JSONParser):
+    """JSON numbers become Decimal, never float, so an amount is exact from the first byte."""
+
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            return json.loads(stream.read().decode(encoding), parse_float=Decimal)
+        except ValueError as error:
+            raise exceptions.ParseError(f"JSON parse error: {error}") from error

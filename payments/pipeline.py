@@ -1,0 +1,277 @@
+"""The payment pipeline: validate → process → update → notify, and handle error (seed 000).
+
+Each step is a plain function of a payment id that is safe to run again: after it has done its
+work, running it (or the whole pipeline) once more changes nothing and charges nothing. The
+Celery tasks in `payments/tasks.py` run the steps, pass the payment on, and decide on retries;
+the business rules live here and in `payments/services.py`.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from gateways.base import (
+    ChargeRequest,
+    GatewayError,
+    OutcomeUnknownError,
+    PaymentDeclinedError,
+    PermanentGatewayError,
+    TransientGatewayError,
+)
+from gateways.card import get_card_gateway
+from gateways.models import Gateway
+from gateways.selectors import gateway_is_paused
+from notifications.services import notify_payment_event
+from orders.models import OrderStatus
+from payments.models import (
+    GatewayOperation,
+    OperationKind,
+    OperationStatus,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+)
+from payments.services import (
+    OperationInFlight,
+    operation_settle,
+    operation_start,
+    payment_complete,
+    payment_event_record,
+    payment_fail,
+    payment_transition,
+)
+
+logger = logging.getLogger(__name__)
+
+# The statuses a customer is told about.
+NOTIFIED_STATUSES = frozenset(
+    {PaymentStatus.COMPLETED, PaymentStatus.FAILED, PaymentStatus.REFUNDED}
+)
+
+
+class GatewayPaused(Exception):
+    """Staff paused the payment's gateway: wait and look again, do not fail."""
+
+
+class PaymentInvalid(Exception):
+    """The payment can no longer be made as asked (the order was paid or changed, ...)."""
+
+
+class ChargeOutcomeUnknown(Exception):
+    """A charge was sent and not answered: only the janitor, by asking the provider, settles it."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a payment failed, and whether a person must look (a dead letter) or not (a decline)."""
+
+    reason: str
+    needs_review: bool
+
+
+def validate(payment_id: int) -> None:
+    """pending → processing, once the payment can be charged as it stands.
+
+    Raises `PaymentInvalid` (handle error) or `GatewayPaused` (wait).
+    """
+    payment = Payment.objects.select_related("order").get(pk=payment_id)
+    if payment.status != PaymentStatus.PENDING:
+        return
+    _check_can_charge(payment)
+    payment_transition(payment_id=payment_id, to=PaymentStatus.PROCESSING, event="validated")
+
+
+def process(payment_id: int) -> None:
+    """Charge the card, once.
+
+    Does nothing if the payment is not processing or a charge already succeeded. Raises
+    `TransientGatewayError` (retry), `ChargeOutcomeUnknown` (stop: the janitor settles it),
+    `PaymentDeclinedError` / `PermanentGatewayError` / `PaymentInvalid` (handle error),
+    `GatewayPaused` (wait).
+    """
+    payment = Payment.objects.select_related("order").get(pk=payment_id)
+    if payment.status != PaymentStatus.PROCESSING or _charge_succeeded(payment_id):
+        return
+    _check_can_charge(payment)
+    try:
+        operation = operation_start(payment_id=payment_id, kind=OperationKind.CHARGE)
+    except OperationInFlight:
+        if _charge_succeeded(payment_id):
+            return
+        raise ChargeOutcomeUnknown() from None
+
+    # Outside any transaction: the provider may take seconds, and no lock waits for it.
+    request = ChargeRequest(
+        token=payment.card_token,
+        amount=payment.amount,
+        currency=payment.currency,
+        idempotency_key=operation.idempotency_key,
+        description=f"Payment {payment.public_id}",
+    )
+    try:
+        result = get_card_gateway().charge(request)
+    except OutcomeUnknownError as error:
+        _settle(operation, OperationStatus.UNKNOWN, error)
+        raise ChargeOutcomeUnknown() from error
+    except GatewayError as error:
+        _settle(operation, OperationStatus.FAILED, error)
+        raise
+    operation_settle(
+        operation_id=operation.pk, to=OperationStatus.SUCCEEDED, external_id=result.charge_id
+    )
+
+
+def update(payment_id: int, failure: Failure | None = None) -> None:
+    """Apply the outcome: completed with what it pays for, or failed with the reason."""
+    if failure is not None:
+        payment = Payment.objects.get(pk=payment_id)
+        if payment.status not in (PaymentStatus.COMPLETED, PaymentStatus.FAILED):
+            payment_fail(
+                payment_id=payment_id, reason=failure.reason, needs_review=failure.needs_review
+            )
+        return
+    charge = _succeeded_charge(payment_id)
+    if charge is not None:
+        payment_complete(payment_id=payment_id, gateway_reference=charge.external_id)
+
+
+def handle_error(payment_id: int, step: str, error: BaseException) -> Failure:
+    """Record an error on the timeline and decide what it means for the payment.
+
+    A decline or an invalid payment is an ordinary failure; anything else (a bug, a permanent
+    gateway error, retries exhausted) is a dead letter that a person must look at.
+    """
+    if isinstance(error, PaymentDeclinedError):
+        failure = Failure(reason=f"declined: {error.code}", needs_review=False)
+    elif isinstance(error, PaymentInvalid):
+        failure = Failure(reason=f"invalid: {error}", needs_review=False)
+    elif isinstance(error, TransientGatewayError):
+        failure = Failure(
+            reason=f"gave up after {settings.PIPELINE_RETRY_MAX} retries: {error.code}",
+            needs_review=True,
+        )
+    elif isinstance(error, PermanentGatewayError):
+        failure = Failure(reason=f"gateway error: {error.code}: {error}", needs_review=True)
+    else:
+        failure = Failure(
+            reason=f"{step} step crashed: {type(error).__name__}: {error}", needs_review=True
+        )
+        logger.error("payment %s: %s", payment_id, failure.reason, exc_info=error)
+    payment_event_record(
+        payment_id=payment_id,
+        type="error",
+        data={"step": step, "reason": failure.reason, "dead_letter": failure.needs_review},
+        is_error=True,
+    )
+    return failure
+
+
+def notify(payment_id: int) -> None:
+    """Tell the customer the outcome. Each message is sent at most once, whatever reruns."""
+    payment = Payment.objects.get(pk=payment_id)
+    if payment.status not in NOTIFIED_STATUSES:
+        return
+    event_type = f"notified_{payment.status}"
+    already_notified = payment.events.filter(type=event_type).exists()
+    notifications = notify_payment_event(payment_id=payment_id, event=payment.status)
+    if not already_notified:
+        payment_event_record(
+            payment_id=payment_id,
+            type=event_type,
+            data={"messages": [f"{n.channel}:{n.status}" for n in notifications]},
+        )
+
+
+def record_retry(payment_id: int, error: TransientGatewayError, retry: int, delay: float) -> None:
+    payment_event_record(
+        payment_id=payment_id,
+        type="retry_scheduled",
+        data={"retry": retry, "delay_seconds": round(delay, 1), "error": error.code},
+        is_error=True,
+    )
+
+
+def record_waiting_for_gateway(payment_id: int) -> None:
+    payment_event_record(payment_id=payment_id, type="waiting_gateway_paused")
+
+
+@dataclass(frozen=True)
+class Settlement:
+    payment_id: int
+    charged: bool
+    # The provider's decline code when it recorded the charge as declined.
+    declined: str = ""
+
+
+def settle_operation(operation: GatewayOperation) -> Settlement | None:
+    """Settle a charge left without an answer by asking the provider, never by charging again.
+
+    Returns None when the provider cannot be asked now (try on the next sweep).
+    """
+    declined = ""
+    try:
+        charge = get_card_gateway().find_charge(operation.idempotency_key)
+    except PaymentDeclinedError as error:
+        charge, declined = None, error.code
+    except GatewayError:
+        return None
+    if operation.status == OperationStatus.PENDING:
+        # A worker died mid-call: from here on the outcome is officially unknown.
+        operation_settle(operation_id=operation.pk, to=OperationStatus.UNKNOWN)
+    if declined:
+        operation_settle(operation_id=operation.pk, to=OperationStatus.FAILED, error_code=declined)
+        return Settlement(payment_id=operation.payment_id, charged=False, declined=declined)
+    if charge is None:
+        operation_settle(
+            operation_id=operation.pk, to=OperationStatus.FAILED, error_code="not_charged"
+        )
+        return Settlement(payment_id=operation.payment_id, charged=False)
+    operation_settle(
+        operation_id=operation.pk, to=OperationStatus.SUCCEEDED, external_id=charge.charge_id
+    )
+    return Settlement(payment_id=operation.payment_id, charged=True)
+
+
+def unsettled_operations(limit: int = 100) -> list[GatewayOperation]:
+    """Card charges with no answer for longer than any answer can take, oldest first."""
+    cutoff = timezone.now() - timedelta(seconds=settings.OPERATION_SETTLE_AFTER_SECONDS)
+    return list(
+        GatewayOperation.objects.filter(
+            gateway=Gateway.CARD,
+            kind=OperationKind.CHARGE,
+            status__in=[OperationStatus.PENDING, OperationStatus.UNKNOWN],
+            created_at__lt=cutoff,
+        ).order_by("created_at")[:limit]
+    )
+
+
+def _check_can_charge(payment: Payment) -> None:
+    if gateway_is_paused(payment.gateway):
+        raise GatewayPaused(payment.gateway)
+    if payment.gateway != Gateway.CARD or not payment.card_token:
+        raise PaymentInvalid("not a card payment with a token")
+    if payment.kind == PaymentKind.ORDER:
+        order = payment.order
+        if order is None or order.status != OrderStatus.PENDING_PAYMENT:
+            raise PaymentInvalid("the order is not waiting for payment")
+        if (order.total, order.currency) != (payment.amount, payment.currency):
+            raise PaymentInvalid("the order's total changed")
+
+
+def _succeeded_charge(payment_id: int) -> GatewayOperation | None:
+    return GatewayOperation.objects.filter(
+        payment_id=payment_id, kind=OperationKind.CHARGE, status=OperationStatus.SUCCEEDED
+    ).first()
+
+
+def _charge_succeeded(payment_id: int) -> bool:
+    return _succeeded_charge(payment_id) is not None
+
+
+def _settle(operation: GatewayOperation, to: str, error: GatewayError) -> None:
+    operation_settle(
+        operation_id=operation.pk, to=to, error_code=error.code, error_message=str(error)
+    )

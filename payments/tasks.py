@@ -1,0 +1,106 @@
+"""Celery tasks that run the payment pipeline's steps (`payments/pipeline.py`).
+
+Each task takes a payment id, runs one step, and queues the next; retries, waits and the error
+path are decided here, the rules themselves live in the pipeline. Every task is safe to run twice.
+"""
+
+import random
+
+from celery import Task, shared_task
+from django.conf import settings
+from django.db import transaction
+
+from gateways.base import PaymentDeclinedError, TransientGatewayError
+from payments import pipeline
+
+
+def pipeline_start(payment_id: int) -> None:
+    """Queue a new payment's pipeline once the transaction that created it has committed."""
+    transaction.on_commit(lambda: payment_validate.delay(payment_id))
+
+
+@shared_task
+def payment_validate(payment_id: int) -> None:
+    try:
+        pipeline.validate(payment_id)
+    except pipeline.GatewayPaused:
+        _wait_for_gateway(payment_validate, payment_id)
+    except Exception as error:
+        _fail(payment_id, "validate", error)
+    else:
+        payment_process.delay(payment_id)
+
+
+@shared_task
+def payment_process(payment_id: int, retry: int = 0) -> None:
+    try:
+        pipeline.process(payment_id)
+    except pipeline.GatewayPaused:
+        _wait_for_gateway(payment_process, payment_id, retry=retry)
+    except pipeline.ChargeOutcomeUnknown:
+        # Not retried: the charge may have gone through. The janitor asks the provider.
+        pass
+    except TransientGatewayError as error:
+        if retry < settings.PIPELINE_RETRY_MAX:
+            delay = retry_delay(retry)
+            pipeline.record_retry(payment_id, error, retry=retry + 1, delay=delay)
+            payment_process.apply_async((payment_id,), {"retry": retry + 1}, countdown=delay)
+        else:
+            _fail(payment_id, "process", error)
+    except Exception as error:
+        _fail(payment_id, "process", error)
+    else:
+        payment_update.delay(payment_id)
+
+
+@shared_task
+def payment_update(payment_id: int) -> None:
+    try:
+        pipeline.update(payment_id)
+    except Exception as error:
+        _fail(payment_id, "update", error)
+    else:
+        payment_notify.delay(payment_id)
+
+
+@shared_task
+def payment_notify(payment_id: int) -> None:
+    # Channel failures are recorded on each notification and retried by their own sweep.
+    pipeline.notify(payment_id)
+
+
+@shared_task
+def operations_settle_unknown() -> int:
+    """Periodic janitor: settle charges left without an answer, then let their payments go on."""
+    settled = 0
+    for operation in pipeline.unsettled_operations():
+        settlement = pipeline.settle_operation(operation)
+        if settlement is None:
+            continue
+        settled += 1
+        if settlement.declined:
+            _fail(settlement.payment_id, "process", PaymentDeclinedError(code=settlement.declined))
+        elif settlement.charged:
+            payment_update.delay(settlement.payment_id)
+        else:
+            # Never reached the provider: the process step may charge, with a new key.
+            payment_process.delay(settlement.payment_id)
+    return settled
+
+
+def retry_delay(retry: int) -> float:
+    """5 s, 10 s, 20 s ... (seed 000's interval and backoff rate), with jitter."""
+    base = settings.PIPELINE_RETRY_DELAY_SECONDS * settings.PIPELINE_RETRY_BACKOFF**retry
+    return float(base + random.uniform(0, settings.PIPELINE_RETRY_JITTER_SECONDS))  # noqa: S311
+
+
+def _wait_for_gateway(task: Task[..., None], payment_id: int, **kwargs: int) -> None:
+    pipeline.record_waiting_for_gateway(payment_id)
+    task.apply_async((payment_id,), kwargs, countdown=settings.PIPELINE_PAUSED_RECHECK_SECONDS)
+
+
+def _fail(payment_id: int, step: str, error: BaseException) -> None:
+    """The error path: handle error → update (failed) → notify."""
+    failure = pipeline.handle_error(payment_id, step, error)
+    pipeline.update(payment_id, failure=failure)
+    payment_notify.delay(payment_id)

@@ -1,0 +1,122 @@
+"""A real Celery worker process on the real broker, against the test database.
+
+Integration tests run on the MariaDB + Redis tier only. The test process queues tasks on Redis
+(eager mode is off for these tests) and the worker, a separate process, runs them.
+"""
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from config.celery import app as celery_app
+from tests.aws import Topic, create_topic
+from tests.processes import PYTHON, project_environment, running
+
+WORKER_SETTINGS = {
+    # Short waits so a test sees retries, pauses and the janitor within seconds.
+    "PIPELINE_RETRY_DELAY_SECONDS": "0.2",
+    "PIPELINE_RETRY_JITTER_SECONDS": "0.1",
+    "PIPELINE_PAUSED_RECHECK_SECONDS": "0.5",
+    "CARD_PROVIDER_TIMEOUT_SECONDS": "0.5",
+    "OPERATION_SETTLE_AFTER_SECONDS": "0",
+}
+
+
+@pytest.fixture(scope="session")
+def worker_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("worker")
+
+
+@pytest.fixture(scope="session")
+def sns_topic(moto_url: str) -> Topic:
+    """The SNS topic the worker publishes payment events to (on moto), for the session."""
+    return create_topic(moto_url=moto_url, name="payment-events")
+
+
+@pytest.fixture
+def sns_messages(sns_topic: Topic) -> Callable[[str], list[dict[str, Any]]]:
+    """Read back what the worker published about one payment (the topic's queue is shared)."""
+    seen: list[dict[str, Any]] = []
+
+    def about(payment_public_id: str) -> list[dict[str, Any]]:
+        seen.extend(message["body"] for message in sns_topic.published())
+        return [body for body in seen if body["payment_id"] == payment_public_id]
+
+    return about
+
+
+@pytest.fixture(scope="session")
+def live_worker(
+    django_db_setup: None,
+    card_simulator_url: str,
+    worker_folder: Path,
+    moto_url: str,
+    sns_topic: Topic,
+) -> Iterator[Path]:
+    """Start the worker once for the session; yields the file its log is written to."""
+    database = connection.settings_dict
+    env = project_environment(
+        DATABASE_URL=(
+            f"mysql://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:"
+            f"{database['PORT']}/{database['NAME']}"
+        ),
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        CARD_PROVIDER_URL=card_simulator_url,
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=str(worker_folder / "mail"),
+        NOTIFICATIONS_SNS_TOPIC_ARN=sns_topic.arn,
+        AWS_ENDPOINT_URL_SNS=moto_url,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        **WORKER_SETTINGS,
+    )
+    log = worker_folder / "worker.log"
+    with running(
+        [
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            "4",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        env=env,
+        log=log,
+        ready=lambda: log.exists() and "ready." in log.read_text(),
+    ):
+        yield log
+
+
+@pytest.fixture
+def real_worker(
+    live_worker: Path, transactional_db: None, card_provider: str, settings
+) -> Iterator[Path]:
+    """Tasks queued by this test go to Redis and run in the worker process."""
+    for name, value in WORKER_SETTINGS.items():
+        setattr(settings, name, float(value))
+    celery_app.conf.task_always_eager = False
+    try:
+        yield live_worker
+    finally:
+        celery_app.conf.task_always_eager = True
+
+
+def emails_to(worker_folder: Path, address: str) -> int:
+    """Messages the worker sent to `address` (the file backend writes them under mail/)."""
+    mail = worker_folder / "mail"
+    if not mail.exists():
+        return 0
+    return sum(
+        message.count(f"\nTo: {address}\n")
+        for message in (path.read_text() for path in mail.iterdir())
+    )

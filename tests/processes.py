@@ -1,0 +1,106 @@
+"""Starting real processes for tests: a Celery worker, the card provider simulator, bin/run."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+# Variables the project reads: a child process gets only the ones a test gives it.
+_PROJECT_PREFIXES = (
+    "DJANGO_",
+    "DATABASE_",
+    "CELERY_",
+    "CARD_",
+    "PIPELINE_",
+    "OPERATION_",
+    "SIMULATORS_",
+    "EMAIL_",
+    "NOTIFICATIONS_",
+    "DEFAULT_FROM_EMAIL",
+)
+
+
+def project_environment(**variables: str) -> dict[str, str]:
+    """This process's environment without the project's variables, plus `variables`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_PROJECT_PREFIXES)}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DJANGO_ENV_FILE="",
+        DJANGO_SECRET_KEY="tests-only-secret-key",
+    )
+    env.update(variables)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except OSError as error:
+        # An HTTP error status still means something answered.
+        return hasattr(error, "code")
+
+
+@contextmanager
+def running(
+    args: list[str],
+    *,
+    env: dict[str, str],
+    log: Path,
+    ready: Callable[[], bool],
+    timeout: float = 90,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `args` from the project root until the block ends; wait until `ready()` first."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        wait_for(
+            lambda: ready() or process.poll() is not None, timeout=timeout, what=f"{args} to start"
+        )
+        if process.poll() is not None:
+            raise AssertionError(f"{args} exited with {process.returncode}:\n{log.read_text()}")
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def manage(*args: str, env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [PYTHON, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return done.stdout
