@@ -1,5 +1,7 @@
 """Every write to users."""
 
+from rest_framework.authtoken.models import Token
+
 from accounts.models import User
 
 
@@ -14,3 +16,9 @@ def user_create(*, email: str, password: str, first_name: str = "", is_staff: bo
 def user_set_password(*, user: User, password: str) -> None:
     user.set_password(password)
     user.save(update_fields=["password"])
+
+
+def user_api_token(*, user: User) -> str:
+    """The user's API token (DRF TokenAuthentication), created on first use."""
+    token, _ = Token.objects.get_or_create(user=user)
+    return str(token.key)

@@ -162,6 +162,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # Seconds between looks at the folder (kombu's default, 1 s, adds a second per step).
+        "polling_interval": 0.2,
     }
 CELERY_TASK_ALWAYS_EAGER = False  # eager mode is for unit tests only (tests/settings.py)
 # Tasks record their outcome in the database; nobody reads Celery results.

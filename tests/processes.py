@@ -8,7 +8,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,11 +85,14 @@ def running(
             raise AssertionError(f"{args} exited with {process.returncode}:\n{log.read_text()}")
         yield process
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        # The main process only: a Celery worker whose pool processes are killed under it
+        # waits for them forever. Whatever is left after it stopped is killed.
+        process.terminate()
         try:
             process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        finally:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
 

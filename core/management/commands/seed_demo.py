@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
-from accounts.services import user_create, user_set_password
+from accounts.services import user_api_token, user_create, user_set_password
 from core.models import Currency
 from orders.models import Order
 from orders.pricing import ItemLine
@@ -30,7 +30,8 @@ DEMO_ORDERS = [
 class Command(BaseCommand):
     help = (
         "Create demo data for development: a staff user and a customer (each given a fresh "
-        "random password, printed), and three orders waiting for payment. Safe to run again."
+        "random password, printed), the customer's API token, and three orders waiting for "
+        "payment. Safe to run again."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -51,6 +52,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"  staff:    {STAFF_EMAIL}  password: {staff_password}")
         self.stdout.write(f"  customer: {CUSTOMER_EMAIL}  password: {customer_password}")
+        self.stdout.write(f"  customer's API token: {user_api_token(user=customer)}")
         for order in orders:
             self.stdout.write(
                 f"  order {order.number}: {order.total} {order.currency}, {order.status}"
