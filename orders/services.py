@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from core.exceptions import IllegalTransition
+from core.transitions import transition_needed
 from orders.models import (
     ORDER_TRANSITIONS,
     Order,
@@ -75,14 +75,8 @@ def order_transition(
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
         from_status = order.status
-        if from_status == to:
+        if not transition_needed(ORDER_TRANSITIONS, what="order", from_status=from_status, to=to):
             return order
-        if to not in ORDER_TRANSITIONS[from_status]:
-            raise IllegalTransition(
-                f"A {from_status} order cannot become {to}.",
-                from_status=from_status,
-                to_status=to,
-            )
         order.status = to
         order.save(update_fields=["status", "updated_at"])
         OrderEvent.objects.create(

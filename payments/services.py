@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.exceptions import IllegalTransition
 from core.models import ZERO
+from core.transitions import transition_needed
 from gateways.base import (
     CardDetails,
     CardToken,
@@ -183,14 +184,10 @@ def payment_transition(
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment_id)
         from_status = payment.status
-        if from_status == to:
+        if not transition_needed(
+            PAYMENT_TRANSITIONS, what="payment", from_status=from_status, to=to
+        ):
             return payment
-        if to not in PAYMENT_TRANSITIONS[from_status]:
-            raise IllegalTransition(
-                f"A {from_status} payment cannot become {to}.",
-                from_status=from_status,
-                to_status=to,
-            )
         payment.status = to
         for field, value in changes.items():
             setattr(payment, field, value)
@@ -374,15 +371,10 @@ def operation_settle(
     """
     with transaction.atomic():
         operation = GatewayOperation.objects.select_for_update().get(pk=operation_id)
-        from_status = operation.status
-        if from_status == to:
+        if not transition_needed(
+            OPERATION_TRANSITIONS, what="operation", from_status=operation.status, to=to
+        ):
             return operation
-        if to not in OPERATION_TRANSITIONS[from_status]:
-            raise IllegalTransition(
-                f"A {from_status} operation cannot become {to}.",
-                from_status=from_status,
-                to_status=to,
-            )
         operation.status = to
         operation.external_id = external_id or operation.external_id
         operation.error_code = error_code

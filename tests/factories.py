@@ -1,14 +1,17 @@
 """Test data. Factories build rows directly; the code under test goes through the services."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import factory
+from django.utils import timezone
 
 from accounts.models import User
 from core.models import Currency
 from gateways.models import Gateway
+from notifications.models import Notification, NotificationChannel
 from orders.models import Order
-from payments.models import Payment, PaymentKind, PaymentMethod
+from payments.models import Payment, PaymentKind, PaymentMethod, PaymentStatus
 
 
 class UserFactory(factory.django.DjangoModelFactory[User]):
@@ -42,3 +45,18 @@ class PaymentFactory(factory.django.DjangoModelFactory[Payment]):
     method = PaymentMethod.CARD
     amount = Decimal("500.00")
     currency = Currency.TWD
+
+
+def email_notification(*, status, attempts=0, idle=timedelta(0)):
+    """An email notification as a crashed or failed sender left it, last touched `idle` ago."""
+    payment = PaymentFactory.create(status=PaymentStatus.COMPLETED)
+    notification = Notification.objects.create(
+        payment=payment,
+        event="completed",
+        channel=NotificationChannel.EMAIL,
+        recipient=payment.user.email,
+        status=status,
+        attempts=attempts,
+    )
+    Notification.objects.filter(pk=notification.pk).update(updated_at=timezone.now() - idle)
+    return notification

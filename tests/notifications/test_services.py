@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from notifications.channels import CHANNELS, email_send
 from notifications.models import Notification, NotificationChannel, NotificationStatus
@@ -20,7 +19,7 @@ from notifications.services import (
 )
 from payments.models import PaymentKind, PaymentStatus
 from tests.aws import topic_arn
-from tests.factories import OrderFactory, PaymentFactory
+from tests.factories import OrderFactory, PaymentFactory, email_notification
 from tests.processes import free_port
 
 CARD_TOKEN = "tok_4242424242424242_secret"
@@ -229,21 +228,6 @@ def test_the_sweep_leaves_a_fresh_failure_for_later(settings):
     notify_payment_event(payment_id=payment.pk, event="completed")
 
     assert notification_retry_failed(older_than_seconds=60) == 0
-
-
-def email_notification(*, status, attempts=0, idle=timedelta(0)):
-    """An email notification as a crashed or failed sender left it, last touched `idle` ago."""
-    payment = PaymentFactory.create(status=PaymentStatus.COMPLETED)
-    notification = Notification.objects.create(
-        payment=payment,
-        event="completed",
-        channel=NotificationChannel.EMAIL,
-        recipient=payment.user.email,
-        status=status,
-        attempts=attempts,
-    )
-    Notification.objects.filter(pk=notification.pk).update(updated_at=timezone.now() - idle)
-    return notification
 
 
 @pytest.mark.django_db
