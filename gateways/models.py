@@ -79,6 +79,8 @@ class GatewaySwitch(models.Model):
     gateway = models.CharField(max_length=16, choices=Gateway.choices)
     paused = models.BooleanField(default=False)
     reason = models.CharField(max_length=255, blank=True)
+    # The gateway asked us to stop querying it (ECPay: HTTP 403) until then.
+    queries_blocked_until = models.DateTimeField(null=True, blank=True)
     changed_by = models.ForeignKey(
         "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -94,6 +96,11 @@ class GatewaySwitch(models.Model):
         return f"{self.get_gateway_display()}: {state}"
 
 
-# The card simulator's models live in its own package; importing them here is what makes Django
+# The simulators' models live in their own packages; importing them here is what makes Django
 # register them (and migrate them) as part of this app.
 from gateways.card.simulator.models import SimulatedCardToken, SimulatedCharge, SimulatedRefund  # noqa: E402, F401
+from gateways.ecpay.simulator.models import (  # noqa: E402, F401
+    SimulatedEcpayDelivery,
+    SimulatedEcpayFaults,
+    SimulatedEcpayTrade,
+)

@@ -1,0 +1,74 @@
+"""ECPay's all-in-one checkout (AioCheckOut V5): the signed checkout form, its notifications and
+QueryTradeInfo. The facts it follows are in ECPAY.md; `simulator/` stands in for ECPay in
+development and tests.
+
+`ecpay_config()` is the way in; every other name here comes from the modules beside it.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class EcpayConfig:
+    """One merchant at one ECPay host (stage, production or the simulator)."""
+
+    merchant_id: str
+    hash_key: str
+    hash_iv: str
+    # No trailing slash: https://payment-stage.ecpay.com.tw or .../simulators/ecpay
+    base_url: str
+
+    @property
+    def checkout_url(self) -> str:
+        return f"{self.base_url}/Cashier/AioCheckOut/V5"
+
+    @property
+    def query_url(self) -> str:
+        return f"{self.base_url}/Cashier/QueryTradeInfo/V5"
+
+
+def ecpay_config() -> EcpayConfig:
+    """The merchant as settings configure it now: read at each call, so tests can override them."""
+    return EcpayConfig(
+        merchant_id=settings.ECPAY_MERCHANT_ID,
+        hash_key=settings.ECPAY_HASH_KEY,
+        hash_iv=settings.ECPAY_HASH_IV,
+        base_url=settings.ECPAY_BASE_URL.rstrip("/"),
+    )
+
+
+# Below the definitions above on purpose: these modules import EcpayConfig from this package.
+from gateways.ecpay.checkmac import check_mac_matches, check_mac_value  # noqa: E402
+from gateways.ecpay.checkout import (  # noqa: E402
+    CheckoutForm,
+    CheckoutRequest,
+    EcpayMethod,
+    build_checkout_form,
+    new_merchant_trade_no,
+)
+from gateways.ecpay.notifications import (  # noqa: E402
+    EcpayNotification,
+    RtnCode,
+    parse_notification,
+)
+from gateways.ecpay.query import QueryRateLimited, TradeStatus, query_trade  # noqa: E402
+
+__all__ = [
+    "CheckoutForm",
+    "CheckoutRequest",
+    "EcpayConfig",
+    "EcpayMethod",
+    "EcpayNotification",
+    "QueryRateLimited",
+    "RtnCode",
+    "TradeStatus",
+    "build_checkout_form",
+    "check_mac_matches",
+    "check_mac_value",
+    "ecpay_config",
+    "new_merchant_trade_no",
+    "parse_notification",
+    "query_trade",
+]
