@@ -54,6 +54,22 @@ ensure_venv() {
     fi
 }
 
+# The customer's pages in every language of settings.LANGUAGES: the .po files compiled to .mo
+# (which are not committed). compilemessages needs GNU gettext's msgfmt.
+ensure_translations() {
+    apt_install gettext
+    # Run before .env may exist, and never compiling the virtualenv's own catalogues: it reads
+    # no setting but LOCALE_PATHS, so a placeholder secret key is enough.
+    (cd "$ROOT" && DJANGO_ENV_FILE="" DJANGO_SECRET_KEY="compilemessages" \
+        "$VENV/bin/python" manage.py compilemessages --ignore=.venv --ignore=var >/dev/null)
+}
+
+# Chromium and its WebDriver from Debian, for the browser tests (Selenium finds both at /usr/bin,
+# so it downloads nothing), and a font with Chinese glyphs so its screenshots show no boxes.
+ensure_browser() {
+    apt_install chromium chromium-driver fonts-wqy-microhei
+}
+
 # MariaDB on 127.0.0.1:3306 with a `payments` user that may create Django's test databases.
 ensure_mariadb() {
     [ -x /usr/sbin/mariadbd ] || apt_install mariadb-server

@@ -128,6 +128,12 @@ LANGUAGES = [("en", "English"), ("zh-hant", "繁體中文")]
 TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="Asia/Taipei")
 USE_I18N = True
 USE_TZ = True
+# The customer's pages are translated here (locale/zh_Hant); bin/run and bin/test compile them.
+LOCALE_PATHS = [BASE_DIR / "locale"]
+
+# The customer's pages (checkout, orders) need a signed-in customer.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "orders:list"
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
@@ -182,6 +188,11 @@ CELERY_BEAT_SCHEDULE = {
     "settle-unknown-operations": {
         "task": "payments.tasks.operations_settle_unknown",
         "schedule": 60.0,
+    },
+    # Recover lost ECPay notifications by asking QueryTradeInfo.
+    "reconcile-ecpay": {
+        "task": "payments.tasks.ecpay_reconcile",
+        "schedule": 600.0,
     },
     # Retry notifications whose channel failed.
     "retry-failed-notifications": {
@@ -246,3 +257,27 @@ AWS_REGION = env.str("AWS_REGION", default="ap-northeast-1")
 AWS_SES_REGION_NAME = AWS_REGION
 # Topic that payment events are published to; empty: SNS is off.
 NOTIFICATIONS_SNS_TOPIC_ARN = env.str("NOTIFICATIONS_SNS_TOPIC_ARN", default="")
+
+# --- ECPay ------------------------------------------------------------------------------------
+# The public stage merchant is the development default (ECPAY.md); production sets its own.
+ECPAY_MERCHANT_ID = env.str("ECPAY_MERCHANT_ID", default="3002607")
+ECPAY_HASH_KEY = env.str("ECPAY_HASH_KEY", default="pwFHCqoQZGmho4w6")
+ECPAY_HASH_IV = env.str("ECPAY_HASH_IV", default="EkRm7iFT261dpevs")
+# Where the customer's browser posts the checkout form, and where QueryTradeInfo is asked.
+# Stage: https://payment-stage.ecpay.com.tw, production: https://payment.ecpay.com.tw. The stage
+# hosts are not reachable from here: development points at the app's own ECPay simulator.
+ECPAY_BASE_URL = env.str("ECPAY_BASE_URL", default="http://127.0.0.1:8000/simulators/ecpay")
+# Our own address as ECPay's servers and the customer's browser reach it (ReturnURL etc.).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Reconciliation asks ECPay about a card payment still pending after this many minutes
+# (ECPay: about 10 minutes after payment), and about ATM / store codes after their deadline.
+ECPAY_RECONCILE_CARD_AFTER_MINUTES = env.int("ECPAY_RECONCILE_CARD_AFTER_MINUTES", default=10)
+# A "paid" notification older than this is a replay, not one of ECPay's redeliveries (same day).
+ECPAY_NOTIFICATION_MAX_AGE_SECONDS = env.int("ECPAY_NOTIFICATION_MAX_AGE_SECONDS", default=172800)
+# Days an ATM virtual account stays open; minutes a CVS / BARCODE code stays valid.
+ECPAY_ATM_EXPIRE_DAYS = env.int("ECPAY_ATM_EXPIRE_DAYS", default=3)
+ECPAY_CVS_EXPIRE_MINUTES = env.int("ECPAY_CVS_EXPIRE_MINUTES", default=10080)
+# Simulator only: seconds between redeliveries of a notification not answered 1|OK (ECPay: 5-15
+# minutes), and how many redeliveries it makes (ECPay: up to 4 more that day).
+ECPAY_SIMULATOR_REDELIVERY_SECONDS = env.float("ECPAY_SIMULATOR_REDELIVERY_SECONDS", default=300.0)
+ECPAY_SIMULATOR_REDELIVERIES = env.int("ECPAY_SIMULATOR_REDELIVERIES", default=4)

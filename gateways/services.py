@@ -1,7 +1,12 @@
-"""Every write to gateway state kept here: the pause switches."""
+"""Every write to gateway state kept here: the inbound callbacks and the pause switches."""
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from django.utils import timezone
 
 from accounts.models import User
-from gateways.models import GatewaySwitch
+from gateways.models import CallbackOutcome, GatewayCallback, GatewaySwitch
 
 
 def gateway_set_paused(
@@ -12,3 +17,50 @@ def gateway_set_paused(
         gateway=gateway, defaults={"paused": paused, "changed_by": by, "reason": reason}
     )
     return switch
+
+
+def callback_record(
+    *,
+    gateway: str,
+    body: str,
+    content_type: str,
+    headers: Mapping[str, str],
+    remote_addr: str | None,
+) -> GatewayCallback:
+    """Store a callback exactly as it arrived, before anything is done with it."""
+    return GatewayCallback.objects.create(
+        gateway=gateway,
+        body=body,
+        content_type=content_type[:128],
+        headers=dict(headers),
+        remote_addr=remote_addr,
+    )
+
+
+def callback_settle(
+    *,
+    callback_id: int,
+    outcome: str,
+    reason: str = "",
+    signature_valid: bool | None = None,
+    payment_id: int | None = None,
+    external_reference: str = "",
+) -> None:
+    """Record what a callback turned out to be: accepted, a duplicate, or rejected and why."""
+    if outcome == CallbackOutcome.RECEIVED:
+        raise ValueError("A settled callback is accepted, a duplicate or rejected.")
+    GatewayCallback.objects.filter(pk=callback_id).update(
+        outcome=outcome,
+        outcome_reason=reason[:255],
+        signature_valid=signature_valid,
+        payment_id=payment_id,
+        external_reference=external_reference[:64],
+        processed_at=timezone.now(),
+    )
+
+
+def gateway_block_queries(*, gateway: str, until: datetime) -> None:
+    """Stop querying the gateway until `until` (it answered that we ask too often)."""
+    GatewaySwitch.objects.update_or_create(
+        gateway=gateway, defaults={"queries_blocked_until": until}
+    )

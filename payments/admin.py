@@ -1,6 +1,12 @@
 from django.contrib import admin
 
-from payments.models import GatewayOperation, LedgerEntry, Payment, PaymentEvent
+from payments.models import (
+    GatewayOperation,
+    LedgerEntry,
+    Payment,
+    PaymentEvent,
+    ReconciliationDiscrepancy,
+)
 
 
 @admin.register(Payment)
@@ -45,3 +51,12 @@ class GatewayOperationAdmin(admin.ModelAdmin[GatewayOperation]):
     search_fields = ("idempotency_key", "external_id", "payment__public_id")
     list_select_related = ("payment",)
     readonly_fields = ("amount", "currency", "status", "external_id", "idempotency_key")
+
+
+@admin.register(ReconciliationDiscrepancy)
+class ReconciliationDiscrepancyAdmin(admin.ModelAdmin[ReconciliationDiscrepancy]):
+    list_display = ("payment", "kind", "found_at", "resolved_by", "resolved_at")
+    list_filter = ("kind", "resolved_at")
+    search_fields = ("payment__public_id", "payment__merchant_trade_no")
+    list_select_related = ("payment", "resolved_by")
+    readonly_fields = ("payment", "kind", "details", "found_at")

@@ -92,6 +92,11 @@ class Payment(TimeStampedModel):
     card_exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
     card_exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
     failure_reason = models.TextField(blank=True)
+    # ATM / convenience-store payments: the code ECPay issued (virtual account or payment
+    # number), the bank's code for ATM, and until when the customer can pay with it.
+    payment_code = models.CharField(max_length=64, blank=True)
+    payment_code_bank = models.CharField(max_length=8, blank=True)
+    payment_code_expires_at = models.DateTimeField(null=True, blank=True)
     # Charge attempts made so far (each is a GatewayOperation).
     attempts = models.PositiveIntegerField(default=0)
     # Set when a person must look: the pipeline crashed or gave up (a dead letter), or the
@@ -298,3 +303,41 @@ class GatewayOperation(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.idempotency_key} ({self.status})"
+
+
+class DiscrepancyKind(models.TextChoices):
+    MISSING_CALLBACK = "missing_callback", "Paid at the gateway, no notification received"
+    AMOUNT_MISMATCH = "amount_mismatch", "The gateway's amount differs from ours"
+    STATUS_MISMATCH = "status_mismatch", "The gateway's status differs from ours"
+
+
+class ReconciliationDiscrepancy(models.Model):
+    """A difference reconciliation found between the gateway's record and ours, for staff.
+
+    Recorded once per payment and kind; resolved by a person, who says who and why.
+    """
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="discrepancies")
+    kind = models.CharField(max_length=32, choices=DiscrepancyKind.choices)
+    details = models.JSONField(default=dict, blank=True)
+    found_at = models.DateTimeField(auto_now_add=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name_plural = "reconciliation discrepancies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["payment", "kind"], name="discrepancy_once_per_payment_and_kind"
+            ),
+        ]
+        indexes = [
+            # The staff queue: unresolved discrepancies, oldest first.
+            models.Index(fields=["resolved_at", "found_at"], name="discrepancy_queue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.payment}"

@@ -126,16 +126,23 @@ def process(payment_id: int) -> None:
 
 def update(payment_id: int, failure: Failure | None = None) -> None:
     """Apply the outcome: completed with what it pays for, or failed with the reason."""
+    payment = Payment.objects.get(pk=payment_id)
     if failure is not None:
-        payment = Payment.objects.get(pk=payment_id)
-        if payment.status not in (PaymentStatus.COMPLETED, PaymentStatus.FAILED):
+        if payment.status in (PaymentStatus.PENDING, PaymentStatus.PROCESSING):
             payment_fail(
                 payment_id=payment_id, reason=failure.reason, needs_review=failure.needs_review
             )
         return
-    charge = _succeeded_charge(payment_id)
-    if charge is not None:
-        payment_complete(payment_id=payment_id, gateway_reference=charge.external_id)
+    if payment.status != PaymentStatus.PROCESSING:
+        return
+    if payment.gateway == Gateway.CARD:
+        charge = _succeeded_charge(payment_id)
+        reference = charge.external_id if charge else None
+    else:
+        # Gateways that tell us (ECPay, wallets): validate recorded their id of the payment.
+        reference = payment.gateway_reference
+    if reference:
+        payment_complete(payment_id=payment_id, gateway_reference=reference)
 
 
 def handle_error(payment_id: int, step: str, error: BaseException) -> Failure:

@@ -5,6 +5,7 @@ calls a gateway: a network call never happens while one of these transactions ho
 """
 
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -25,6 +26,7 @@ from gateways.base import (
     TransientGatewayError,
 )
 from gateways.card import get_card_gateway
+from gateways.ecpay import new_merchant_trade_no
 from gateways.models import Gateway
 from orders.models import Order
 from orders.services import order_mark_paid
@@ -54,6 +56,9 @@ from payments.models import (
     PaymentStatus,
 )
 
+# What a customer can pay with on ECPay's page.
+ECPAY_METHODS = (PaymentMethod.CARD, PaymentMethod.ATM, PaymentMethod.CVS, PaymentMethod.BARCODE)
+
 # Fields a transition may set together with the status, in the same locked save.
 _TRANSITION_FIELDS = frozenset(
     {"failure_reason", "gateway_reference", "refunded_amount", "needs_review"}
@@ -70,6 +75,7 @@ def payment_create(
     currency: str,
     order: Order | None = None,
     card: CardToken | None = None,
+    merchant_trade_no: str | None = None,
     idempotency_key: str | None = None,
 ) -> Payment:
     """Create a pending payment and its first event. Of a card, only its token is kept.
@@ -109,7 +115,11 @@ def payment_create(
     try:
         with transaction.atomic():
             payment = Payment.objects.create(
-                user=user, idempotency_key=idempotency_key, **wanted, **card_fields
+                user=user,
+                idempotency_key=idempotency_key,
+                merchant_trade_no=merchant_trade_no,
+                **wanted,
+                **card_fields,
             )
             PaymentEvent.objects.create(
                 payment=payment, type="created", to_status=payment.status, data={"kind": kind}
@@ -157,6 +167,53 @@ def payment_create_with_card(
         card=token,
         idempotency_key=idempotency_key,
     )
+
+
+def payment_start_ecpay(
+    *,
+    user: User,
+    kind: str,
+    order: Order | None,
+    amount: Decimal,
+    currency: str,
+    method: str,
+    idempotency_key: str | None = None,
+) -> Payment:
+    """Create a pending ECPay payment with a new MerchantTradeNo (never reused: unique in the
+    database). The customer pays on ECPay's page; its notification completes the payment."""
+    if method not in ECPAY_METHODS:
+        raise InvalidPayment(fields={"method": [f"ECPay takes {', '.join(ECPAY_METHODS)}."]})
+    if currency != "TWD" or amount != amount.to_integral_value():
+        raise InvalidPayment(fields={"amount": ["ECPay takes whole New Taiwan dollars."]})
+    return payment_create(
+        user=user,
+        kind=kind,
+        gateway=Gateway.ECPAY,
+        method=method,
+        amount=amount,
+        currency=currency,
+        order=order,
+        merchant_trade_no=new_merchant_trade_no(),
+        idempotency_key=idempotency_key,
+    )
+
+
+def payment_record_code(
+    *, payment_id: int, code: str, bank: str, expires_at: datetime | None
+) -> None:
+    """Keep the ATM account or store code the customer pays with; the payment stays pending."""
+    with transaction.atomic():
+        Payment.objects.filter(pk=payment_id).update(
+            payment_code=code,
+            payment_code_bank=bank,
+            payment_code_expires_at=expires_at,
+            updated_at=timezone.now(),
+        )
+        payment_event_record(
+            payment_id=payment_id,
+            type="payment_code_issued",
+            data={"bank": bank, "expires_at": expires_at.isoformat() if expires_at else None},
+        )
 
 
 def payment_transition(

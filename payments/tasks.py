@@ -5,6 +5,7 @@ path are decided here, the rules themselves live in the pipeline. Every task is 
 """
 
 import random
+from datetime import timedelta
 
 from celery import Task, shared_task
 from django.conf import settings
@@ -64,6 +65,13 @@ def payment_update(payment_id: int) -> None:
 
 
 @shared_task
+def payment_gateway_failed(payment_id: int, reason: str) -> None:
+    """The gateway told us the payment failed (a notification): update (failed) → notify."""
+    pipeline.update(payment_id, failure=pipeline.Failure(reason=reason, needs_review=False))
+    payment_notify.delay(payment_id)
+
+
+@shared_task
 def payment_notify(payment_id: int) -> None:
     # Channel failures are recorded on each notification and retried by their own sweep.
     pipeline.notify(payment_id)
@@ -86,6 +94,18 @@ def operations_settle_unknown() -> int:
             # Never reached the provider: the process step may charge, with a new key.
             payment_process.delay(settlement.payment_id)
     return settled
+
+
+@shared_task
+def ecpay_reconcile() -> int:
+    """Periodic: recover lost ECPay notifications. Returns how many payments it recovered."""
+    # Imported here: reconciliation queues this module's tasks, so it imports this module.
+    from payments.reconciliation import reconcile_ecpay
+
+    report = reconcile_ecpay(
+        card_age=timedelta(minutes=settings.ECPAY_RECONCILE_CARD_AFTER_MINUTES), limit=100
+    )
+    return len(report.recovered)
 
 
 def retry_delay(retry: int) -> float:

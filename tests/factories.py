@@ -10,22 +10,35 @@ from accounts.models import User
 from core.models import Currency
 from gateways.models import Gateway
 from notifications.models import Notification, NotificationChannel
-from orders.models import Order
+from orders.models import Order, OrderItem
 from payments.models import Payment, PaymentKind, PaymentMethod, PaymentStatus
+
+# Every factory-made user's password.
+PASSWORD = "correct horse battery staple"
 
 
 class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
-        skip_postgeneration_save = True
 
     email = factory.Sequence(lambda n: f"customer{n}@example.com")
-    password = factory.PostGenerationMethodCall("set_password", "correct horse battery staple")
+    password = factory.django.Password(PASSWORD)
+
+
+class OrderItemFactory(factory.django.DjangoModelFactory[OrderItem]):
+    class Meta:
+        model = OrderItem
+
+    sku = "TEA-001"
+    name = "Oolong tea 150 g"
+    unit_price = Decimal("450.00")
+    quantity = 2
 
 
 class OrderFactory(factory.django.DjangoModelFactory[Order]):
     class Meta:
         model = Order
+        skip_postgeneration_save = True
 
     user = factory.SubFactory(UserFactory)
     currency = Currency.TWD
@@ -33,6 +46,8 @@ class OrderFactory(factory.django.DjangoModelFactory[Order]):
     shipping_fee = Decimal("60.00")
     discount = Decimal("0.00")
     total = Decimal("960.00")
+    # Two teas at 450: the subtotal above.
+    item = factory.RelatedFactory(OrderItemFactory, factory_related_name="order")
 
 
 class PaymentFactory(factory.django.DjangoModelFactory[Payment]):

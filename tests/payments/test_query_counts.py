@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 CREATE_ENDPOINT_QUERIES = 7
 # validate, process (record the operation, settle it), update (payment, header, order), notify
 # (one email), each step's event, and the savepoints of their transactions.
-PIPELINE_QUERIES = 52
+PIPELINE_QUERIES = 53
 
 
 def test_creating_a_card_payment_and_running_its_pipeline_take_a_fixed_number_of_queries(

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from orders import views
+
+app_name = "orders"
+
+urlpatterns = [
+    path("", views.order_list, name="list"),
+    path("<str:number>/", views.order_detail, name="detail"),
+]
+
+# Mounted at /checkout/ under the "checkout" namespace (config/urls.py).
+checkout_urlpatterns = [
+    path("<str:number>/", views.checkout, name="start"),
+    path("<str:number>/pay/", views.checkout_pay, name="pay"),
+    path("<str:number>/result/", views.checkout_result, name="result"),
+]

@@ -1,0 +1,204 @@
+"""What ECPay's notifications mean for our payments (seed 004's ReturnURL and PaymentInfoURL).
+
+A notification is stored before anything else (`gateways.services.callback_record`), then
+`ecpay_notification_accept` verifies it, decides under the payment's row lock whether it is new,
+a duplicate or a conflict, and answers ECPay. Applying a result is the pipeline's job: this
+module only validates (pending → processing, with ECPay's TradeNo) and queues update → notify.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.http import QueryDict
+from django.utils import timezone
+
+from gateways.base import BadSignatureError, PermanentGatewayError
+from gateways.ecpay import EcpayNotification, ecpay_config, parse_notification
+from gateways.models import CallbackOutcome, Gateway, GatewayCallback
+from gateways.services import callback_settle
+from payments.models import Payment, PaymentStatus
+from payments.services import (
+    payment_flag_for_review,
+    payment_record_code,
+    payment_transition,
+)
+from payments.tasks import payment_gateway_failed, payment_update
+
+OK = "1|OK"
+TAIPEI = ZoneInfo("Asia/Taipei")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: str
+    reason: str = ""
+
+    @property
+    def answer(self) -> str:
+        """What ECPay is told: 1|OK for anything safely stored and understood."""
+        return f"0|{self.reason}" if self.outcome == CallbackOutcome.REJECTED else OK
+
+
+def ecpay_notification_accept(*, callback_id: int) -> str:
+    """Verify a stored ECPay notification, act on it once, and return the answer for ECPay."""
+    callback = GatewayCallback.objects.get(pk=callback_id)
+    # One value per field, exactly as posted (QueryDict keeps the last of repeated names).
+    fields: dict[str, str] = {key: str(value) for key, value in QueryDict(callback.body).items()}
+    try:
+        notification = parse_notification(fields, ecpay_config())
+    except BadSignatureError:
+        return _settle(callback, Verdict(CallbackOutcome.REJECTED, "CheckMacValue error"), False)
+    except PermanentGatewayError as error:
+        return _settle(callback, Verdict(CallbackOutcome.REJECTED, str(error)), True)
+
+    refused = _refusal(notification)
+    if refused:
+        return _settle(callback, Verdict(CallbackOutcome.REJECTED, refused), True, notification)
+    payment = Payment.objects.filter(
+        gateway=Gateway.ECPAY, merchant_trade_no=notification.merchant_trade_no
+    ).first()
+    if payment is None:
+        verdict = Verdict(CallbackOutcome.REJECTED, "unknown MerchantTradeNo")
+        return _settle(callback, verdict, True, notification)
+    if notification.trade_amt != payment.amount:
+        payment_flag_for_review(
+            payment_id=payment.pk,
+            reason="amount_mismatch",
+            data={"callback": callback.pk, "trade_amt": str(notification.trade_amt)},
+        )
+        verdict = Verdict(CallbackOutcome.REJECTED, "TradeAmt does not match")
+        return _settle(callback, verdict, True, notification, payment)
+
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        verdict = _classify(locked, notification, callback)
+        return _settle(callback, verdict, True, notification, locked)
+
+
+def _refusal(notification: EcpayNotification) -> str:
+    """Why a correctly signed notification is still refused, or "" if it is not."""
+    if notification.merchant_id != ecpay_config().merchant_id:
+        return "another MerchantID"
+    if notification.paid and _older_than_redeliveries(notification.payment_date):
+        # ECPay redelivers within the day: an older "paid" is a replay, not a delivery.
+        return "stale notification"
+    return ""
+
+
+def _classify(
+    payment: Payment, notification: EcpayNotification, callback: GatewayCallback
+) -> Verdict:
+    """Decide, under the payment's lock, what this notification is and do the one thing it asks."""
+    if notification.code_issued:
+        return _code_issued(payment, notification)
+    if notification.simulate_paid:
+        # A payment simulated from ECPay's back office: kept as evidence, never money.
+        payment_flag_for_review(
+            payment_id=payment.pk, reason="simulate_paid", data={"callback": callback.pk}
+        )
+        return Verdict(CallbackOutcome.ACCEPTED, "SimulatePaid=1: quarantined, not applied")
+    if notification.paid:
+        return ecpay_paid(payment, trade_no=notification.trade_no, source={"callback": callback.pk})
+    return _failed(payment, notification)
+
+
+def ecpay_paid(payment: Payment, *, trade_no: str, source: dict[str, object]) -> Verdict:
+    """ECPay says `payment` is paid as `trade_no` (a notification, or reconciliation's query).
+
+    Call under the payment's row lock. The one code path for "paid", whoever reports it: a new
+    result validates the payment and queues update → notify; a repeat is a duplicate; anything
+    that does not fit is flagged for a person.
+    """
+    if payment.status == PaymentStatus.PENDING:
+        payment_transition(
+            payment_id=payment.pk,
+            to=PaymentStatus.PROCESSING,
+            event="validated",
+            data={"source": "ecpay", **source},
+            changes={"gateway_reference": trade_no},
+        )
+        transaction.on_commit(lambda: payment_update.delay(payment.pk))
+        return Verdict(CallbackOutcome.ACCEPTED)
+    if payment.status in (PaymentStatus.PROCESSING, PaymentStatus.COMPLETED):
+        if payment.gateway_reference == trade_no:
+            return Verdict(CallbackOutcome.DUPLICATE)
+        payment_flag_for_review(
+            payment_id=payment.pk,
+            reason="conflicting_trade_no",
+            data={"trade_no": trade_no, **source},
+        )
+        return Verdict(CallbackOutcome.DUPLICATE, "conflicts with the TradeNo already applied")
+    # Money arrived for a payment we had given up on (failed, cancelled, expired): never lose it.
+    payment_flag_for_review(
+        payment_id=payment.pk,
+        reason=f"paid_while_{payment.status}",
+        data={"trade_no": trade_no, **source},
+    )
+    return Verdict(CallbackOutcome.ACCEPTED, f"paid while {payment.status}: needs review")
+
+
+def _failed(payment: Payment, notification: EcpayNotification) -> Verdict:
+    if payment.status != PaymentStatus.PENDING:
+        # Late or out of order: a failure never downgrades a payment that moved on.
+        return Verdict(CallbackOutcome.DUPLICATE, f"failure ignored: payment is {payment.status}")
+    reason = f"ECPay RtnCode {notification.rtn_code}"
+    transaction.on_commit(lambda: payment_gateway_failed.delay(payment.pk, reason))
+    return Verdict(CallbackOutcome.ACCEPTED)
+
+
+def _code_issued(payment: Payment, notification: EcpayNotification) -> Verdict:
+    # ATM: the virtual account; CVS: the payment number; BARCODE: its three barcodes.
+    code = (
+        notification.v_account
+        or notification.payment_no
+        or " ".join(part for part in notification.barcodes if part)
+    )
+    if payment.payment_code == code:
+        return Verdict(CallbackOutcome.DUPLICATE)
+    if payment.status != PaymentStatus.PENDING:
+        return Verdict(CallbackOutcome.DUPLICATE, f"code ignored: payment is {payment.status}")
+    payment_record_code(
+        payment_id=payment.pk,
+        code=code,
+        bank=notification.bank_code,
+        expires_at=_taipei_time(notification.expire_date),
+    )
+    return Verdict(CallbackOutcome.ACCEPTED)
+
+
+def _settle(
+    callback: GatewayCallback,
+    verdict: Verdict,
+    signature_valid: bool,
+    notification: EcpayNotification | None = None,
+    payment: Payment | None = None,
+) -> str:
+    callback_settle(
+        callback_id=callback.pk,
+        outcome=verdict.outcome,
+        reason=verdict.reason,
+        signature_valid=signature_valid,
+        payment_id=payment.pk if payment else None,
+        external_reference=notification.merchant_trade_no if notification else "",
+    )
+    return verdict.answer
+
+
+def _taipei_time(text: str) -> datetime | None:
+    """ECPay's dates: yyyy/MM/dd[ HH:mm:ss], Taiwan time. A date alone means the end of it."""
+    for pattern, end_of_day in (("%Y/%m/%d %H:%M:%S", False), ("%Y/%m/%d", True)):
+        try:
+            moment = datetime.strptime(text, pattern).replace(tzinfo=TAIPEI)
+        except ValueError:
+            continue
+        return moment + timedelta(days=1, seconds=-1) if end_of_day else moment
+    return None
+
+
+def _older_than_redeliveries(payment_date: str) -> bool:
+    paid_at = _taipei_time(payment_date)
+    max_age = timedelta(seconds=settings.ECPAY_NOTIFICATION_MAX_AGE_SECONDS)
+    return paid_at is not None and timezone.now() - paid_at > max_age

@@ -1,0 +1,132 @@
+"""Reconciliation with ECPay: ask QueryTradeInfo about payments that should have heard back.
+
+Recovers lost notifications through the same code path as a notification
+(`payments.ecpay.ecpay_paid`) and records every difference it finds for staff.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from gateways.base import GatewayError
+from gateways.ecpay import QueryRateLimited, TradeStatus, ecpay_config, query_trade
+from gateways.models import Gateway
+from gateways.selectors import gateway_queries_blocked
+from gateways.services import gateway_block_queries
+from payments.ecpay import ecpay_paid
+from payments.models import (
+    DiscrepancyKind,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    ReconciliationDiscrepancy,
+)
+from payments.services import payment_flag_for_review
+
+# ECPay answers 403 to a merchant that queries too often; it asks for 30 minutes of quiet.
+RATE_LIMIT_BACKOFF = timedelta(minutes=30)
+
+
+@dataclass
+class ReconciliationReport:
+    checked: int = 0
+    recovered: list[str] = field(default_factory=list)
+    discrepancies: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    backed_off: bool = False
+
+
+# Payments we gave up on are asked about for this long: money may still have arrived.
+GAVE_UP_LOOKBACK = timedelta(days=2)
+
+
+def ecpay_payments_to_check(*, card_age: timedelta, limit: int) -> list[Payment]:
+    """ECPay payments whose result we should know by now, oldest first.
+
+    Pending card payments after `card_age`; ATM / store codes only once their deadline has
+    passed (the customer may pay until then), or after `card_age` when no code was issued. And
+    payments we gave up on lately (failed, cancelled, expired), unless already reported.
+    """
+    now = timezone.now()
+    card_due = Q(method=PaymentMethod.CARD, created_at__lt=now - card_age)
+    code_due = ~Q(method=PaymentMethod.CARD) & (
+        Q(payment_code_expires_at__lt=now)
+        | Q(payment_code_expires_at__isnull=True, created_at__lt=now - card_age)
+    )
+    pending_due = Q(status=PaymentStatus.PENDING) & (card_due | code_due)
+    gave_up = Q(
+        status__in=[PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED],
+        created_at__gte=now - GAVE_UP_LOOKBACK,
+    ) & ~Q(discrepancies__kind=DiscrepancyKind.STATUS_MISMATCH)
+    return list(
+        Payment.objects.filter(gateway=Gateway.ECPAY, merchant_trade_no__isnull=False)
+        .filter(pending_due | gave_up)
+        .order_by("created_at")[:limit]
+    )
+
+
+def reconcile_ecpay(
+    *, card_age: timedelta, limit: int, dry_run: bool = False
+) -> ReconciliationReport:
+    report = ReconciliationReport()
+    if gateway_queries_blocked(Gateway.ECPAY):
+        report.backed_off = True
+        return report
+    config = ecpay_config()
+    for payment in ecpay_payments_to_check(card_age=card_age, limit=limit):
+        try:
+            status = query_trade(payment.merchant_trade_no or "", config)
+        except QueryRateLimited:
+            gateway_block_queries(gateway=Gateway.ECPAY, until=timezone.now() + RATE_LIMIT_BACKOFF)
+            report.backed_off = True
+            break
+        except GatewayError as error:
+            report.errors.append(f"{payment.public_id}: {error.code}")
+            continue
+        report.checked += 1
+        if not dry_run:
+            _apply(payment, status, report)
+    return report
+
+
+def _apply(payment: Payment, status: TradeStatus, report: ReconciliationReport) -> None:
+    if not status.paid:
+        return  # not paid yet: nothing to recover (expiry is its own job)
+    if status.trade_amt != payment.amount:
+        _record(payment, DiscrepancyKind.AMOUNT_MISMATCH, status, report)
+        payment_flag_for_review(
+            payment_id=payment.pk,
+            reason="amount_mismatch",
+            data={"trade_amt": str(status.trade_amt), "source": "reconciliation"},
+        )
+        return
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        was_pending = locked.status == PaymentStatus.PENDING
+        ecpay_paid(locked, trade_no=status.trade_no, source={"source": "reconciliation"})
+    if was_pending:
+        _record(payment, DiscrepancyKind.MISSING_CALLBACK, status, report)
+        report.recovered.append(payment.public_id)
+    else:
+        # Paid at ECPay, given up on here: ecpay_paid flagged it; staff decide.
+        _record(payment, DiscrepancyKind.STATUS_MISMATCH, status, report)
+
+
+def _record(payment: Payment, kind: str, status: TradeStatus, report: ReconciliationReport) -> None:
+    try:
+        with transaction.atomic():
+            ReconciliationDiscrepancy.objects.create(
+                payment=payment,
+                kind=kind,
+                details={
+                    "trade_no": status.trade_no,
+                    "trade_amt": str(status.trade_amt),
+                    "payment_type": status.payment_type,
+                },
+            )
+    except IntegrityError:
+        return  # found before: recorded once
+    report.discrepancies.append(f"{payment.public_id}: {kind}")

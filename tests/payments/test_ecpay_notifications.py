@@ -1,0 +1,357 @@
+"""ECPay's server notifications (ReturnURL, PaymentInfoURL): stored, verified, applied once."""
+
+import threading
+from datetime import timedelta
+from decimal import Decimal
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from gateways.ecpay import check_mac_value
+from gateways.models import CallbackOutcome, GatewayCallback
+from notifications.models import Notification
+from orders.models import OrderStatus
+from payments.models import Payment, PaymentKind, PaymentMethod, PaymentStatus
+from payments.services import payment_start_ecpay
+from tests.factories import OrderFactory, UserFactory
+
+TAIPEI = ZoneInfo("Asia/Taipei")
+NOTIFY = "/callbacks/ecpay/notify/"
+PAYMENT_INFO = "/callbacks/ecpay/payment-info/"
+
+
+def start_payment(method: str = PaymentMethod.CARD) -> Payment:
+    order = OrderFactory.create(user=UserFactory.create())
+    return payment_start_ecpay(
+        user=order.user,
+        kind=PaymentKind.ORDER,
+        order=order,
+        amount=order.total,
+        currency="TWD",
+        method=method,
+    )
+
+
+def signed(fields: dict[str, str], *, key: str | None = None) -> dict[str, str]:
+    mac = check_mac_value(
+        fields, hash_key=key or settings.ECPAY_HASH_KEY, hash_iv=settings.ECPAY_HASH_IV
+    )
+    return {**fields, "CheckMacValue": mac}
+
+
+def paid_notification(payment: Payment, **changes: str) -> dict[str, str]:
+    now = timezone.now().astimezone(TAIPEI).strftime("%Y/%m/%d %H:%M:%S")
+    fields = {
+        "MerchantID": settings.ECPAY_MERCHANT_ID,
+        "MerchantTradeNo": payment.merchant_trade_no or "",
+        "StoreID": "",
+        "RtnCode": "1",
+        "RtnMsg": "交易成功",
+        "TradeNo": "2311221530001234",
+        "TradeAmt": str(int(payment.amount)),
+        "PaymentDate": now,
+        "PaymentType": "Credit_CreditCard",
+        "PaymentTypeChargeFee": "20",
+        "TradeDate": now,
+        "SimulatePaid": "0",
+        "CustomField1": payment.public_id,
+        "CustomField2": "",
+        "CustomField3": "",
+        "CustomField4": "",
+    }
+    fields.update(changes)
+    return fields
+
+
+def deliver(client: Client, fields: dict[str, str], url: str = NOTIFY) -> str:
+    response = client.post(url, urlencode(fields), content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    return response.content.decode()
+
+
+@pytest.fixture
+def applied(django_capture_on_commit_callbacks):
+    """Run what a notification queues (update → notify) as a worker would, right away."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.mark.django_db
+def test_a_paid_notification_completes_the_payment_and_pays_the_order(client, applied, mailoutbox):
+    payment = start_payment()
+
+    with applied():
+        answer = deliver(client, signed(paid_notification(payment)))
+
+    assert answer == "1|OK"
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.COMPLETED
+    assert payment.gateway_reference == "2311221530001234"
+    assert payment.order.status == OrderStatus.PAID
+    callback = GatewayCallback.objects.get()
+    assert (callback.outcome, callback.signature_valid, callback.payment_id) == (
+        CallbackOutcome.ACCEPTED,
+        True,
+        payment.pk,
+    )
+    assert "MerchantTradeNo=" in callback.body
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.django_db
+def test_a_redelivered_notification_is_a_duplicate_that_changes_nothing(
+    client, applied, mailoutbox
+):
+    payment = start_payment()
+    notification = signed(paid_notification(payment))
+    with applied():
+        deliver(client, notification)
+    events = payment.events.count()
+
+    with applied():
+        answer = deliver(client, notification)
+
+    assert answer == "1|OK"
+    assert payment.events.count() == events
+    assert list(GatewayCallback.objects.values_list("outcome", flat=True).order_by("pk")) == [
+        CallbackOutcome.ACCEPTED,
+        CallbackOutcome.DUPLICATE,
+    ]
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("forge", "reason"),
+    [
+        (lambda p: signed(paid_notification(p), key="0000000000000000"), "CheckMacValue error"),
+        (lambda p: {**signed(paid_notification(p)), "TradeAmt": "1"}, "CheckMacValue error"),
+        (lambda p: paid_notification(p), "CheckMacValue error"),
+        (lambda p: signed(paid_notification(p, TradeAmt="1")), "TradeAmt does not match"),
+        (
+            lambda p: signed(paid_notification(p, MerchantTradeNo="NOSUCHTRADE1")),
+            "unknown MerchantTradeNo",
+        ),
+        (lambda p: signed(paid_notification(p, MerchantID="2000132")), "another MerchantID"),
+        (
+            lambda p: signed({k: v for k, v in paid_notification(p).items() if k != "TradeAmt"}),
+            "TradeAmt",
+        ),
+        (
+            lambda p: signed(
+                paid_notification(
+                    p,
+                    PaymentDate=(timezone.now() - timedelta(days=3))
+                    .astimezone(TAIPEI)
+                    .strftime("%Y/%m/%d %H:%M:%S"),
+                )
+            ),
+            "stale notification",
+        ),
+    ],
+    ids=[
+        "signed-with-another-key",
+        "altered-after-signing",
+        "no-mac",
+        "wrong-amount",
+        "unknown-trade",
+        "another-merchant",
+        "missing-field",
+        "replay-of-an-old-one",
+    ],
+)
+def test_a_forged_or_altered_notification_is_refused_recorded_and_changes_nothing(
+    client, applied, mailoutbox, forge, reason
+):
+    payment = start_payment()
+
+    with applied():
+        answer = deliver(client, forge(payment))
+
+    assert answer.startswith("0|")
+    assert reason in answer
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+    assert payment.order.status == OrderStatus.PENDING_PAYMENT
+    callback = GatewayCallback.objects.get()
+    assert callback.outcome == CallbackOutcome.REJECTED
+    assert reason in callback.outcome_reason
+    assert mailoutbox == []
+
+
+@pytest.mark.django_db
+def test_a_wrong_amount_is_flagged_for_review(client):
+    payment = start_payment()
+
+    deliver(client, signed(paid_notification(payment, TradeAmt="1")))
+
+    payment.refresh_from_db()
+    assert payment.needs_review is True
+
+
+@pytest.mark.django_db
+def test_a_late_failure_never_downgrades_a_completed_payment(client, applied):
+    payment = start_payment()
+    with applied():
+        deliver(client, signed(paid_notification(payment)))
+
+    with applied():
+        answer = deliver(client, signed(paid_notification(payment, RtnCode="10100058")))
+
+    assert answer == "1|OK"
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.COMPLETED
+    assert GatewayCallback.objects.last().outcome == CallbackOutcome.DUPLICATE
+
+
+@pytest.mark.django_db
+def test_a_conflicting_duplicate_is_flagged_for_review(client, applied):
+    payment = start_payment()
+    with applied():
+        deliver(client, signed(paid_notification(payment)))
+
+    with applied():
+        answer = deliver(client, signed(paid_notification(payment, TradeNo="2311229999999999")))
+
+    assert answer == "1|OK"
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.COMPLETED
+    assert payment.gateway_reference == "2311221530001234"
+    assert payment.needs_review is True
+
+
+@pytest.mark.django_db
+def test_simulate_paid_is_recorded_and_quarantined_never_money(client, applied, mailoutbox):
+    payment = start_payment()
+
+    with applied():
+        answer = deliver(client, signed(paid_notification(payment, SimulatePaid="1")))
+
+    assert answer == "1|OK"
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+    assert payment.needs_review is True
+    assert "SimulatePaid" in GatewayCallback.objects.get().outcome_reason
+    assert mailoutbox == []
+
+
+@pytest.mark.django_db
+def test_a_failure_notification_fails_a_pending_payment_and_tells_the_customer(
+    client, applied, mailoutbox
+):
+    payment = start_payment()
+
+    with applied():
+        answer = deliver(client, signed(paid_notification(payment, RtnCode="10100058")))
+
+    assert answer == "1|OK"
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.FAILED
+    assert payment.failure_reason == "ECPay RtnCode 10100058"
+    assert payment.needs_review is False
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.django_db
+def test_an_atm_code_is_stored_and_the_payment_stays_pending(client, applied):
+    payment = start_payment(PaymentMethod.ATM)
+    fields = paid_notification(
+        payment, RtnCode="2", RtnMsg="Get VirtualAccount Succeeded", PaymentType="ATM_TAISHIN"
+    )
+    fields.update(BankCode="812", vAccount="9103522850", ExpireDate="2026/11/25")
+
+    with applied():
+        answer = deliver(client, signed(fields), url=PAYMENT_INFO)
+
+    assert answer == "1|OK"
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+    assert (payment.payment_code, payment.payment_code_bank) == ("9103522850", "812")
+    assert payment.payment_code_expires_at.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M") == (
+        "2026-11-25 23:59"
+    )
+
+
+@pytest.mark.django_db
+def test_a_barcode_payment_keeps_its_three_barcodes_as_the_code(client, applied):
+    payment = start_payment(PaymentMethod.BARCODE)
+    fields = paid_notification(
+        payment, RtnCode="10100073", RtnMsg="Get CVS Code Succeeded", PaymentType="BARCODE_BARCODE"
+    )
+    fields.update(
+        PaymentNo="",
+        ExpireDate="2026/11/29 23:59:59",
+        Barcode1="141129616",
+        Barcode2="5103529286310158",
+        Barcode3="112901000000960",
+    )
+
+    with applied():
+        answer = deliver(client, signed(fields), url=PAYMENT_INFO)
+
+    assert answer == "1|OK"
+    payment.refresh_from_db()
+    assert payment.payment_code == "141129616 5103529286310158 112901000000960"
+    assert payment.status == PaymentStatus.PENDING
+
+
+@pytest.mark.django_db
+def test_only_post_is_answered(client):
+    assert client.get(NOTIFY).status_code == 405
+    assert not GatewayCallback.objects.exists()
+
+
+@pytest.mark.django_db
+def test_garbage_is_stored_and_refused(client):
+    answer = deliver(client, {"hello": "world"})
+
+    assert answer.startswith("0|")
+    callback = GatewayCallback.objects.get()
+    assert callback.body == "hello=world"
+    assert callback.signature_valid is False
+
+
+COPIES = 50
+
+
+@pytest.mark.mysql
+@pytest.mark.django_db(transaction=True)
+def test_fifty_concurrent_copies_make_one_transition_and_one_notification(mailoutbox):
+    payment = start_payment()
+    body = urlencode(signed(paid_notification(payment)))
+    barrier = threading.Barrier(COPIES)
+    answers: list[str] = []
+    errors: list[BaseException] = []
+
+    def deliver_copy() -> None:
+        try:
+            barrier.wait()
+            response = Client().post(NOTIFY, body, content_type="application/x-www-form-urlencoded")
+            answers.append(response.content.decode())
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver_copy) for _ in range(COPIES)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert answers == ["1|OK"] * COPIES
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.COMPLETED
+    assert payment.events.filter(to_status=PaymentStatus.COMPLETED).count() == 1
+    outcomes = list(GatewayCallback.objects.values_list("outcome", flat=True))
+    assert outcomes.count(CallbackOutcome.ACCEPTED) == 1
+    assert outcomes.count(CallbackOutcome.DUPLICATE) == COPIES - 1
+    assert Notification.objects.filter(payment=payment).count() == 1
+    assert len(mailoutbox) == 1
+    assert payment.amount == Decimal(payment.order.total)
