@@ -1,13 +1,11 @@
 """Customer notifications: email through Django's mail, SNS through a real moto server."""
 
 import re
-import threading
 import time
 import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 
 from notifications.channels import CHANNELS, email_send
 from notifications.models import Notification, NotificationChannel, NotificationStatus
@@ -19,6 +17,7 @@ from notifications.services import (
 )
 from payments.models import PaymentKind, PaymentStatus
 from tests.aws import topic_arn
+from tests.concurrency import run_at_once
 from tests.factories import OrderFactory, PaymentFactory, email_notification
 from tests.processes import free_port
 
@@ -290,8 +289,6 @@ SENDERS = 8
 def test_concurrent_senders_of_one_message_send_it_once(monkeypatch, mailoutbox):
     """8 threads, each with its own connection, send the same pending notification at once."""
     notification = email_notification(status="pending")
-    barrier = threading.Barrier(SENDERS)
-    unexpected: list[BaseException] = []
 
     def slow_email_send(**message):
         # Keeps the winner mid-send while the others try to claim the row.
@@ -300,22 +297,8 @@ def test_concurrent_senders_of_one_message_send_it_once(monkeypatch, mailoutbox)
 
     monkeypatch.setitem(CHANNELS, NotificationChannel.EMAIL, slow_email_send)
 
-    def send() -> None:
-        try:
-            barrier.wait()
-            notification_send(notification_id=notification.pk)
-        except BaseException as error:  # surfaced below: a thread must not fail silently
-            unexpected.append(error)
-        finally:
-            connection.close()
+    run_at_once(lambda: notification_send(notification_id=notification.pk), threads=SENDERS)
 
-    threads = [threading.Thread(target=send) for _ in range(SENDERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert unexpected == []
     assert len(mailoutbox) == 1
     notification.refresh_from_db()
     assert (notification.status, notification.attempts) == (NotificationStatus.SENT, 1)

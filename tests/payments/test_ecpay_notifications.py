@@ -1,6 +1,5 @@
 """ECPay's server notifications (ReturnURL, PaymentInfoURL): stored, verified, applied once."""
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -8,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -18,6 +16,7 @@ from notifications.models import Notification
 from orders.models import OrderStatus
 from payments.models import Payment, PaymentKind, PaymentMethod, PaymentStatus
 from payments.services import payment_start_ecpay
+from tests.concurrency import run_at_once
 from tests.factories import OrderFactory, UserFactory
 
 TAIPEI = ZoneInfo("Asia/Taipei")
@@ -324,27 +323,16 @@ COPIES = 50
 def test_fifty_concurrent_copies_make_one_transition_and_one_notification(mailoutbox):
     payment = start_payment()
     body = urlencode(signed(paid_notification(payment)))
-    barrier = threading.Barrier(COPIES)
-    answers: list[str] = []
-    errors: list[BaseException] = []
 
-    def deliver_copy() -> None:
-        try:
-            barrier.wait()
-            response = Client().post(NOTIFY, body, content_type="application/x-www-form-urlencoded")
-            answers.append(response.content.decode())
-        except BaseException as error:  # surfaced below
-            errors.append(error)
-        finally:
-            connection.close()
+    answers = run_at_once(
+        lambda: (
+            Client()
+            .post(NOTIFY, body, content_type="application/x-www-form-urlencoded")
+            .content.decode()
+        ),
+        threads=COPIES,
+    )
 
-    threads = [threading.Thread(target=deliver_copy) for _ in range(COPIES)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
     assert answers == ["1|OK"] * COPIES
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.COMPLETED

@@ -1,17 +1,16 @@
 """Balance changes: the ledger services, and their lock under contention."""
 
 import random
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.db.models import Min, Sum
 
 from accounts.models import User
 from payments.exceptions import CurrencyMismatch, InsufficientBalance
 from payments.models import LedgerEntry, LedgerEntryType
 from payments.services import balance_credit, balance_debit
+from tests.concurrency import run_at_once
 from tests.factories import PaymentFactory, UserFactory
 
 
@@ -118,47 +117,35 @@ OPERATIONS_PER_THREAD = 10
 def test_concurrent_credits_and_debits_keep_the_balance_equal_to_the_ledger():
     """20 threads, each with its own connection, credit and debit one user at once."""
     user = UserFactory.create()
-    barrier = threading.Barrier(THREADS)
     outcomes: list[str] = []
-    unexpected: list[BaseException] = []
+    seeds = iter(range(THREADS))  # one random sequence per thread, the same every run
 
-    def work(seed: int) -> None:
-        rng = random.Random(seed)
-        try:
-            barrier.wait()
-            for _ in range(OPERATIONS_PER_THREAD):
-                amount = Decimal(rng.choice(["10", "25.50", "40", "99.99"]))
-                try:
-                    if rng.random() < 0.5:
-                        balance_credit(
-                            user_id=user.pk,
-                            amount=amount,
-                            currency="TWD",
-                            entry_type=LedgerEntryType.DEPOSIT,
-                        )
-                        outcomes.append("credit")
-                    else:
-                        balance_debit(
-                            user_id=user.pk,
-                            amount=amount,
-                            currency="TWD",
-                            entry_type=LedgerEntryType.WITHDRAWAL,
-                        )
-                        outcomes.append("debit")
-                except InsufficientBalance:
-                    outcomes.append("refused")
-        except BaseException as error:  # surfaced below: a thread must not fail silently
-            unexpected.append(error)
-        finally:
-            connection.close()
+    def work() -> None:
+        rng = random.Random(next(seeds))
+        for _ in range(OPERATIONS_PER_THREAD):
+            amount = Decimal(rng.choice(["10", "25.50", "40", "99.99"]))
+            try:
+                if rng.random() < 0.5:
+                    balance_credit(
+                        user_id=user.pk,
+                        amount=amount,
+                        currency="TWD",
+                        entry_type=LedgerEntryType.DEPOSIT,
+                    )
+                    outcomes.append("credit")
+                else:
+                    balance_debit(
+                        user_id=user.pk,
+                        amount=amount,
+                        currency="TWD",
+                        entry_type=LedgerEntryType.WITHDRAWAL,
+                    )
+                    outcomes.append("debit")
+            except InsufficientBalance:
+                outcomes.append("refused")
 
-    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_at_once(work, threads=THREADS)
 
-    assert unexpected == []
     assert len(outcomes) == THREADS * OPERATIONS_PER_THREAD
     assert {"credit", "debit"} <= set(outcomes)
     user.refresh_from_db()
