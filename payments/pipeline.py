@@ -26,8 +26,11 @@ from gateways.models import Gateway
 from gateways.selectors import gateway_is_paused
 from notifications.services import notify_payment_event
 from orders.models import OrderStatus
+from payments.exceptions import InsufficientBalance
 from payments.models import (
     GatewayOperation,
+    LedgerEntry,
+    LedgerEntryType,
     OperationKind,
     OperationStatus,
     Payment,
@@ -36,6 +39,7 @@ from payments.models import (
 )
 from payments.services import (
     OperationInFlight,
+    balance_debit,
     operation_settle,
     operation_start,
     payment_complete,
@@ -85,15 +89,28 @@ def validate(payment_id: int) -> None:
 
 
 def process(payment_id: int) -> None:
-    """Charge the card, once.
+    """Take the money, once: charge the card, or debit the customer's balance.
 
-    Does nothing if the payment is not processing or a charge already succeeded. Raises
+    Does nothing if the payment is not processing or the money was already taken. Raises
     `TransientGatewayError` (retry), `ChargeOutcomeUnknown` (stop: the janitor settles it),
-    `PaymentDeclinedError` / `PermanentGatewayError` / `PaymentInvalid` (handle error),
-    `GatewayPaused` (wait).
+    `PaymentDeclinedError` / `PermanentGatewayError` / `PaymentInvalid` / `InsufficientBalance`
+    (handle error), `GatewayPaused` (wait).
     """
     payment = Payment.objects.select_related("order").get(pk=payment_id)
-    if payment.status != PaymentStatus.PROCESSING or _charge_succeeded(payment_id):
+    if payment.status != PaymentStatus.PROCESSING:
+        return
+    if payment.gateway == Gateway.BALANCE:
+        _check_can_charge(payment)
+        # Posted at most once per payment (the ledger's unique constraint): a rerun moves nothing.
+        balance_debit(
+            user_id=payment.user_id,
+            amount=payment.amount,
+            currency=payment.currency,
+            entry_type=LedgerEntryType.ORDER_PAYMENT,
+            payment_id=payment_id,
+        )
+        return
+    if _charge_succeeded(payment_id):
         return
     _check_can_charge(payment)
     try:
@@ -138,6 +155,11 @@ def update(payment_id: int, failure: Failure | None = None) -> None:
     if payment.gateway == Gateway.CARD:
         charge = _succeeded_charge(payment_id)
         reference = charge.external_id if charge else None
+    elif payment.gateway == Gateway.BALANCE:
+        debit = LedgerEntry.objects.filter(
+            payment_id=payment_id, entry_type=LedgerEntryType.ORDER_PAYMENT
+        ).first()
+        reference = f"ledger-{debit.pk}" if debit else None
     else:
         # Gateways that tell us (ECPay, wallets): validate recorded their id of the payment.
         reference = payment.gateway_reference
@@ -155,6 +177,8 @@ def handle_error(payment_id: int, step: str, error: BaseException) -> Failure:
         failure = Failure(reason=f"declined: {error.code}", needs_review=False)
     elif isinstance(error, PaymentInvalid):
         failure = Failure(reason=f"invalid: {error}", needs_review=False)
+    elif isinstance(error, InsufficientBalance):
+        failure = Failure(reason="insufficient balance", needs_review=False)
     elif isinstance(error, TransientGatewayError):
         failure = Failure(
             reason=f"gave up after {settings.PIPELINE_RETRY_MAX} retries: {error.code}",
@@ -258,7 +282,10 @@ def unsettled_operations(limit: int = 100) -> list[GatewayOperation]:
 def _check_can_charge(payment: Payment) -> None:
     if gateway_is_paused(payment.gateway):
         raise GatewayPaused(payment.gateway)
-    if payment.gateway != Gateway.CARD or not payment.card_token:
+    if payment.gateway == Gateway.BALANCE:
+        if payment.kind != PaymentKind.ORDER:
+            raise PaymentInvalid("only orders are paid from the balance")
+    elif payment.gateway != Gateway.CARD or not payment.card_token:
         raise PaymentInvalid("not a card payment with a token")
     if payment.kind == PaymentKind.ORDER:
         order = payment.order

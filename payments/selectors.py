@@ -1,6 +1,13 @@
-"""Reads of payments: who may see what lives here."""
+"""Reads of payments and balances: who may see what, and what must add up."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import F, Sum, Value
+from django.db.models.functions import Coalesce
 
 from accounts.models import User
+from core.models import ZERO, MoneyField
 from payments.models import Payment
 
 
@@ -10,3 +17,36 @@ def payment_get_for_user(*, user: User, public_id: str) -> Payment:
     if not user.is_staff:
         payments = payments.filter(user=user)
     return payments.get(public_id=public_id)
+
+
+# SQLite returns a sum without the column's decimal places; every database reports cents.
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class LedgerMismatch:
+    email: str
+    balance: Decimal
+    currency: str
+    ledger_total: Decimal
+
+
+def ledger_mismatches() -> list[LedgerMismatch]:
+    """Users whose balance differs from the sum of their ledger entries (there should be none).
+
+    One query, however many users.
+    """
+    rows = (
+        User.objects.annotate(
+            ledger_total=Coalesce(
+                Sum("ledger_entries__amount"), Value(ZERO), output_field=MoneyField()
+            )
+        )
+        .exclude(balance=F("ledger_total"))
+        .order_by("pk")
+        .values_list("email", "balance", "balance_currency", "ledger_total")
+    )
+    return [
+        LedgerMismatch(email, balance, currency, Decimal(total).quantize(CENT))
+        for email, balance, currency, total in rows
+    ]

@@ -198,6 +198,31 @@ def payment_start_ecpay(
     )
 
 
+def payment_start_from_balance(
+    *, user: User, order: Order, idempotency_key: str | None = None
+) -> Payment:
+    """Create a pending payment of `order` from the customer's balance; the pipeline debits it.
+
+    Refuses at once, with a clear error, a balance in another currency or too low now; the
+    debit itself checks again under the user's row lock.
+    """
+    balance = User.objects.only("balance", "balance_currency").get(pk=user.pk)
+    if order.currency != balance.balance_currency:
+        raise CurrencyMismatch(currency=order.currency, balance_currency=balance.balance_currency)
+    if balance.balance < order.total:
+        raise InsufficientBalance(available=str(balance.balance), requested=str(order.total))
+    return payment_create(
+        user=user,
+        kind=PaymentKind.ORDER,
+        gateway=Gateway.BALANCE,
+        method=PaymentMethod.BALANCE,
+        amount=order.total,
+        currency=order.currency,
+        order=order,
+        idempotency_key=idempotency_key,
+    )
+
+
 def payment_record_code(
     *, payment_id: int, code: str, bank: str, expires_at: datetime | None
 ) -> None:
@@ -459,6 +484,38 @@ def operation_settle(
             is_error=to in (OperationStatus.FAILED, OperationStatus.UNKNOWN),
         )
     return operation
+
+
+def balance_withdraw(*, user: User, amount: Decimal, currency: str) -> Payment:
+    """Take `amount` out of the user's balance, as a completed withdrawal payment.
+
+    Raises `InsufficientBalance` if the balance would go below zero; then nothing is written,
+    not even the payment. Locks the user's row first: inserting the payment takes a shared lock
+    on it (the foreign key's check), and two withdrawals holding that could never both upgrade
+    it to the debit's exclusive lock (MariaDB reports a deadlock). The new payment's row cannot
+    be waited on by anyone, so taking it second breaks no lock order.
+    """
+    with transaction.atomic():
+        User.objects.select_for_update().only("pk").get(pk=user.pk)
+        payment = payment_create(
+            user=user,
+            kind=PaymentKind.WITHDRAWAL,
+            gateway=Gateway.BALANCE,
+            method=PaymentMethod.BALANCE,
+            amount=amount,
+            currency=currency,
+        )
+        payment_transition(payment_id=payment.pk, to=PaymentStatus.PROCESSING, event="validated")
+        balance_debit(
+            user_id=user.pk,
+            amount=amount,
+            currency=currency,
+            entry_type=LedgerEntryType.WITHDRAWAL,
+            payment_id=payment.pk,
+        )
+        return payment_transition(
+            payment_id=payment.pk, to=PaymentStatus.COMPLETED, event="completed"
+        )
 
 
 def balance_credit(
