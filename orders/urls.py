@@ -13,5 +13,8 @@ urlpatterns = [
 checkout_urlpatterns = [
     path("<str:number>/", views.checkout, name="start"),
     path("<str:number>/pay/", views.checkout_pay, name="pay"),
+    path(
+        "<str:number>/pay-from-balance/", views.checkout_pay_from_balance, name="pay-from-balance"
+    ),
     path("<str:number>/result/", views.checkout_result, name="result"),
 ]

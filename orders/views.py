@@ -25,9 +25,10 @@ from orders.checkout import (
     payment_state,
 )
 from orders.models import Order, OrderStatus
-from payments.exceptions import InvalidPayment
+from payments.exceptions import CurrencyMismatch, InsufficientBalance, InvalidPayment
 from payments.models import PaymentKind
-from payments.services import payment_start_ecpay
+from payments.services import payment_start_ecpay, payment_start_from_balance
+from payments.tasks import pipeline_start
 
 
 @login_required
@@ -86,6 +87,22 @@ def checkout_pay(request: HttpRequest, number: str) -> HttpResponse:
     )
 
 
+@login_required
+@require_POST
+def checkout_pay_from_balance(request: HttpRequest, number: str) -> HttpResponse:
+    """Pay the order from the customer's balance; the pipeline debits it on the worker."""
+    order = _own_order(request, number)
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        return redirect("orders:detail", number)
+    try:
+        payment = payment_start_from_balance(user=_customer(request), order=order)
+    except (InsufficientBalance, CurrencyMismatch):
+        error = _("Your balance does not cover this order.")
+        return _checkout_page(request, order, MethodForm(), status=400, error=error)
+    pipeline_start(payment.pk)
+    return redirect("checkout:result", number)
+
+
 # ECPay's page posts the result here from the customer's browser: there is no CSRF token of ours
 # in it, and it changes nothing.
 @csrf_exempt
@@ -114,9 +131,17 @@ def _result_page(request: HttpRequest, number: str) -> HttpResponse:
 
 
 def _checkout_page(
-    request: HttpRequest, order: Order, form: MethodForm, status: int = 200
+    request: HttpRequest, order: Order, form: MethodForm, status: int = 200, error: str = ""
 ) -> HttpResponse:
-    return render(request, "checkout/checkout.html", {"order": order, "form": form}, status=status)
+    balance = _customer(request).balance
+    context = {
+        "order": order,
+        "form": form,
+        "balance": balance,
+        "balance_covers": balance >= order.total,
+        "error": error,
+    }
+    return render(request, "checkout/checkout.html", context, status=status)
 
 
 def _payment_context(order: Order) -> dict[str, object]:
