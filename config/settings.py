@@ -281,3 +281,9 @@ ECPAY_CVS_EXPIRE_MINUTES = env.int("ECPAY_CVS_EXPIRE_MINUTES", default=10080)
 # minutes), and how many redeliveries it makes (ECPay: up to 4 more that day).
 ECPAY_SIMULATOR_REDELIVERY_SECONDS = env.float("ECPAY_SIMULATOR_REDELIVERY_SECONDS", default=300.0)
 ECPAY_SIMULATOR_REDELIVERIES = env.int("ECPAY_SIMULATOR_REDELIVERIES", default=4)
+
+# --- Wallet and bank app ----------------------------------------------------------------------
+# Shared secrets the wallet and the bank app sign their callbacks with (HMAC-SHA256). The
+# defaults are for development and the simulator command only; production sets its own.
+WALLET_CALLBACK_SECRET = env.str("WALLET_CALLBACK_SECRET", default="dev-only-wallet-secret")
+BANK_APP_CALLBACK_SECRET = env.str("BANK_APP_CALLBACK_SECRET", default="dev-only-bank-app-secret")

@@ -1,8 +1,10 @@
 from django.urls import path
 
-from gateways.views import ecpay_notification
+from gateways.views import bank_app_callback, ecpay_notification, wallet_callback
 
 urlpatterns = [
     path("ecpay/notify/", ecpay_notification, name="ecpay-notify"),
     path("ecpay/payment-info/", ecpay_notification, name="ecpay-payment-info"),
+    path("wallet/", wallet_callback, name="wallet-callback"),
+    path("bank-app/", bank_app_callback, name="bank-app-callback"),
 ]

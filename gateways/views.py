@@ -1,15 +1,20 @@
 """Inbound gateway callbacks: store first, then verify and act, then answer the gateway."""
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from gateways.models import Gateway
-from gateways.services import callback_record
+from gateways.base import BadSignatureError
+from gateways.models import CallbackOutcome, Gateway
+from gateways.services import callback_record, callback_settle
+from gateways.wallet import MalformedCallback, callback_secret, parse_callback, verify_signature
 from payments.ecpay import ecpay_notification_accept
+from payments.wallet import wallet_callback_accept
 
 # Headers worth keeping with a callback: enough to trace it, nothing that authenticates us.
 _KEPT_HEADERS = ("Content-Type", "User-Agent", "X-Forwarded-For", "X-Request-Id")
+# Wallets sign with headers: kept too, so a stored callback can be verified again later.
+_WALLET_KEPT_HEADERS = (*_KEPT_HEADERS, "X-Signature", "X-Timestamp")
 
 
 @csrf_exempt  # ECPay's servers post here; the CheckMacValue authenticates them instead
@@ -25,3 +30,64 @@ def ecpay_notification(request: HttpRequest) -> HttpResponse:
     )
     answer = ecpay_notification_accept(callback_id=callback.pk)
     return HttpResponse(answer, content_type="text/plain; charset=utf-8")
+
+
+@csrf_exempt  # the wallet's servers post here; the X-Signature HMAC authenticates them instead
+@require_POST
+def wallet_callback(request: HttpRequest) -> JsonResponse:
+    return _wallet_callback(request, Gateway.WALLET)
+
+
+@csrf_exempt  # the bank app's servers post here; the X-Signature HMAC authenticates them instead
+@require_POST
+def bank_app_callback(request: HttpRequest) -> JsonResponse:
+    return _wallet_callback(request, Gateway.BANK_APP)
+
+
+def _wallet_callback(request: HttpRequest, gateway: str) -> JsonResponse:
+    """Store, verify, parse, act once. 200 for anything safely handled, 4xx for a refusal."""
+    callback = callback_record(
+        gateway=gateway,
+        body=request.body.decode("utf-8", errors="replace"),
+        content_type=request.content_type or "",
+        headers={
+            name: request.headers[name] for name in _WALLET_KEPT_HEADERS if name in request.headers
+        },
+        remote_addr=request.META.get("REMOTE_ADDR"),
+    )
+    try:
+        verify_signature(
+            secret=callback_secret(gateway),
+            body=request.body,
+            signature=request.headers.get("X-Signature"),
+            timestamp=request.headers.get("X-Timestamp"),
+        )
+    except BadSignatureError as error:
+        callback_settle(
+            callback_id=callback.pk,
+            outcome=CallbackOutcome.REJECTED,
+            reason=str(error),
+            signature_valid=False,
+        )
+        return JsonResponse({"code": "bad_signature", "message": str(error)}, status=401)
+    try:
+        parsed = parse_callback(request.body)
+    except MalformedCallback as error:
+        callback_settle(
+            callback_id=callback.pk,
+            outcome=CallbackOutcome.REJECTED,
+            reason=str(error),
+            signature_valid=True,
+        )
+        return JsonResponse(
+            {
+                "code": "invalid",
+                "message": "The callback is malformed.",
+                "fields": {error.field: [error.message]},
+            },
+            status=400,
+        )
+    verdict = wallet_callback_accept(callback_id=callback.pk, gateway=gateway, callback=parsed)
+    if verdict.outcome == CallbackOutcome.REJECTED:
+        return JsonResponse({"code": verdict.code, "message": verdict.reason}, status=404)
+    return JsonResponse({"status": verdict.answer})

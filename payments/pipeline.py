@@ -26,6 +26,7 @@ from gateways.models import Gateway
 from gateways.selectors import gateway_is_paused
 from notifications.services import notify_payment_event
 from orders.models import OrderStatus
+from orders.pricing import ItemLine, calculate_cost
 from payments.exceptions import InsufficientBalance
 from payments.models import (
     GatewayOperation,
@@ -165,6 +166,54 @@ def update(payment_id: int, failure: Failure | None = None) -> None:
         reference = payment.gateway_reference
     if reference:
         payment_complete(payment_id=payment_id, gateway_reference=reference)
+
+
+def settle_wallet(payment_id: int, *, success: bool) -> None:
+    """Apply what a wallet or bank app reported (seed 003's ProcessPaidWalletOrderInternal).
+
+    Failure fails the payment. Success re-prices the order from its items: if the amount paid
+    covers the total the payment completes (the order's header, paid), otherwise it fails for
+    review with the shortfall and the order stays unpaid. Each attempt is logged on the
+    timeline (`process_paid_order`, `is_error` when it fails). A rerun changes nothing.
+    """
+    payment = Payment.objects.select_related("order").get(pk=payment_id)
+    if payment.status != PaymentStatus.PROCESSING or payment.order is None:
+        return
+    order = payment.order
+    cost = calculate_cost(
+        items=[
+            ItemLine(
+                sku=item.sku, name=item.name, unit_price=item.unit_price, quantity=item.quantity
+            )
+            for item in order.items.all()
+        ],
+        currency=order.currency,
+    )
+    if not success:
+        failure: Failure | None = Failure(reason="wallet reported failure", needs_review=False)
+    elif payment.amount < cost.total:
+        short = cost.total - payment.amount
+        failure = Failure(
+            reason=f"underpaid: paid {payment.amount}, due {cost.total} (short by {short})",
+            needs_review=True,
+        )
+    else:
+        failure = None
+    payment_event_record(
+        payment_id=payment_id,
+        type="process_paid_order",
+        data={
+            "success": success,
+            "paid": str(payment.amount),
+            "subtotal": str(cost.subtotal),
+            "shipping_fee": str(cost.shipping_fee),
+            "discount": str(cost.discount),
+            "total": str(cost.total),
+            "failure": failure.reason if failure else "",
+        },
+        is_error=failure is not None,
+    )
+    update(payment_id, failure)
 
 
 def handle_error(payment_id: int, step: str, error: BaseException) -> Failure:

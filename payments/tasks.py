@@ -72,6 +72,17 @@ def payment_gateway_failed(payment_id: int, reason: str) -> None:
 
 
 @shared_task
+def payment_wallet_settle(payment_id: int, success: bool) -> None:
+    """A wallet or bank app reported the outcome: settle (completed or failed) → notify."""
+    try:
+        pipeline.settle_wallet(payment_id, success=success)
+    except Exception as error:
+        _fail(payment_id, "update", error)
+    else:
+        payment_notify.delay(payment_id)
+
+
+@shared_task
 def payment_notify(payment_id: int) -> None:
     # Channel failures are recorded on each notification and retried by their own sweep.
     pipeline.notify(payment_id)

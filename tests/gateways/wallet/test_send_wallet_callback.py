@@ -1,0 +1,58 @@
+"""The development simulator: `manage.py send_wallet_callback` signs and posts a callback."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from orders.models import OrderStatus, PaymentHeader
+from payments.models import Payment, PaymentStatus
+from tests.factories import OrderFactory
+
+
+def send(**options: object) -> str:
+    out = StringIO()
+    call_command("send_wallet_callback", stdout=out, **options)
+    return out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("gateway", ["wallet", "bank-app"])
+def test_the_command_pays_an_order_through_the_live_server(live_server, settings, gateway):
+    settings.SITE_URL = live_server.url
+    order = OrderFactory.create()
+
+    out = send(gateway=gateway, order=order.number, amount="960.00", payment_id="S-1")
+
+    assert out.strip() == '200 {"status": "accepted"}'
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
+    assert PaymentHeader.objects.get(order=order).gateway_payment_id == "S-1"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_reports_a_failure(live_server, settings):
+    settings.SITE_URL = live_server.url
+    order = OrderFactory.create()
+
+    out = send(order=order.number, amount="960", failure=True)
+
+    assert out.startswith("200 ")
+    assert Payment.objects.get().status == PaymentStatus.FAILED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_prints_a_refusal(live_server, settings):
+    settings.SITE_URL = live_server.url
+
+    out = send(order="999999999999", amount="960")
+
+    assert out.startswith("404 ")
+    assert "unknown_order" in out
+
+
+def test_the_command_refuses_to_run_without_simulators(settings):
+    settings.SIMULATORS_ENABLED = False
+
+    with pytest.raises(CommandError, match="SIMULATORS_ENABLED"):
+        call_command("send_wallet_callback", order="1", amount="1")

@@ -1,0 +1,44 @@
+"""The callbacks' HMAC signature: what verifies, and what is refused."""
+
+import time
+
+import pytest
+
+from gateways.base import BadSignatureError
+from gateways.wallet import sign, verify_signature
+
+SECRET = "test-secret"
+BODY = b'{"orderId": "492500005643", "success": true, "paymentId": "p1", "amount": 300.0}'
+
+
+def test_signature_of_timestamp_and_body_verifies():
+    now = int(time.time())
+    signature = sign(secret=SECRET, timestamp=now, body=BODY)
+
+    verify_signature(secret=SECRET, body=BODY, signature=signature, timestamp=str(now))
+
+
+@pytest.mark.parametrize(
+    ("secret", "body"), [("another-secret", BODY), (SECRET, BODY.replace(b"300.0", b"3000.0"))]
+)
+def test_another_secret_or_a_changed_body_is_refused(secret, body):
+    now = int(time.time())
+    signature = sign(secret=secret, timestamp=now, body=BODY)
+
+    with pytest.raises(BadSignatureError, match="does not match"):
+        verify_signature(secret=SECRET, body=body, signature=signature, timestamp=str(now))
+
+
+@pytest.mark.parametrize("skew", [-301, 301])
+def test_a_timestamp_more_than_five_minutes_away_is_refused(skew):
+    signed_at = int(time.time()) + skew
+    signature = sign(secret=SECRET, timestamp=signed_at, body=BODY)
+
+    with pytest.raises(BadSignatureError, match="too old or in the future"):
+        verify_signature(secret=SECRET, body=BODY, signature=signature, timestamp=str(signed_at))
+
+
+@pytest.mark.parametrize(("signature", "timestamp"), [(None, "1"), ("ab", None), ("ab", "soon")])
+def test_missing_signature_or_timestamp_is_refused(signature, timestamp):
+    with pytest.raises(BadSignatureError):
+        verify_signature(secret=SECRET, body=BODY, signature=signature, timestamp=timestamp)
