@@ -10,6 +10,8 @@ from django.db import models
 MONEY_MAX_DIGITS = 14
 MONEY_DECIMAL_PLACES = 2
 ZERO = Decimal("0.00")
+# One unit of the last place: every amount is quantized to it.
+CENT = Decimal("0.01")
 
 
 class Currency(models.TextChoices):

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from orders.models import Order, OrderEvent, OrderItem, PaymentHeader
+from orders.models import DiscountCode, Order, OrderEvent, OrderItem, PaymentHeader
 
 
 @admin.register(Order)
@@ -30,3 +30,10 @@ class PaymentHeaderAdmin(admin.ModelAdmin[PaymentHeader]):
     list_display = ("order", "payment", "method", "is_paid", "total_paid", "paid_at")
     list_select_related = ("order", "payment")
     readonly_fields = ("total_paid", "is_paid")
+
+
+@admin.register(DiscountCode)
+class DiscountCodeAdmin(admin.ModelAdmin[DiscountCode]):
+    list_display = ("code", "percent_off", "amount_off", "currency", "min_subtotal", "active")
+    list_filter = ("active", "currency")
+    search_fields = ("code",)

@@ -45,6 +45,8 @@ class Order(TimeStampedModel):
     shipping_fee = MoneyField(default=ZERO)
     discount = MoneyField(default=ZERO)
     total = MoneyField(default=ZERO)
+    # The discount code the customer used, as typed into the order (upper-case); "" for none.
+    discount_code = models.CharField(max_length=32, blank=True)
 
     class Meta:
         constraints = [
@@ -148,3 +150,40 @@ class PaymentHeader(models.Model):
 
     def __str__(self) -> str:
         return f"Payment header of {self.order}"
+
+
+class DiscountCode(TimeStampedModel):
+    """A code a customer can enter for a discount: a percentage or a fixed amount off."""
+
+    code = models.CharField(max_length=32, help_text="Upper-case letters and digits.")
+    percent_off = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    amount_off = MoneyField(null=True, blank=True)
+    currency = currency_field()
+    # The subtotal an order needs for the code to apply.
+    min_subtotal = MoneyField(default=ZERO)
+    active = models.BooleanField(default=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # Serves the lookup by code when an order is priced.
+            models.UniqueConstraint(fields=["code"], name="discount_code_unique"),
+            models.CheckConstraint(
+                condition=(
+                    Q(percent_off__isnull=False, amount_off__isnull=True)
+                    | Q(percent_off__isnull=True, amount_off__isnull=False)
+                ),
+                name="discount_code_percent_or_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(percent_off__isnull=True) | Q(percent_off__gt=0, percent_off__lte=100),
+                name="discount_code_percent_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_off__isnull=True) | Q(amount_off__gt=0),
+                name="discount_code_amount_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code

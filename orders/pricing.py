@@ -5,9 +5,9 @@ Pure functions over plain values, so the same rules price a new order and re-che
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
-from core.models import ZERO, Currency
+from core.models import CENT, ZERO, Currency
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,15 @@ class ItemLine:
 class ShippingRule:
     fee: Decimal
     free_from: Decimal  # subtotal at or above which shipping is free
+
+
+@dataclass(frozen=True)
+class Discount:
+    """A discount code's terms: a share of the subtotal, or a fixed amount, from a minimum."""
+
+    percent_off: Decimal | None = None
+    amount_off: Decimal | None = None
+    min_subtotal: Decimal = ZERO
 
 
 @dataclass(frozen=True)
@@ -42,10 +51,45 @@ SHIPPING_RULES: dict[str, ShippingRule] = {
 }
 
 
-def calculate_cost(*, items: Sequence[ItemLine], currency: str) -> Cost:
+# The smallest amount a price is rounded to: TWD is paid in whole dollars (ECPay takes no cents).
+PRICE_STEP: dict[str, Decimal] = {
+    Currency.TWD: Decimal("1"),
+    Currency.THB: Decimal("0.01"),
+    Currency.USD: Decimal("0.01"),
+}
+
+
+def calculate_cost(
+    *, items: Sequence[ItemLine], currency: str, discount: Discount | None = None
+) -> Cost:
+    """Subtotal of the items; shipping by the currency's rule (on the subtotal before any
+    discount); the discount off the subtotal, never more than it, rounded to the currency's
+    step. Raises ValueError for no items, and `DiscountNotApplicable` below its minimum."""
     if not items:
         raise ValueError("An order needs at least one item.")
     subtotal = sum((item.unit_price * item.quantity for item in items), ZERO)
     rule = SHIPPING_RULES[currency]
     shipping_fee = ZERO if subtotal >= rule.free_from else rule.fee
-    return Cost(subtotal=subtotal, shipping_fee=shipping_fee, discount=ZERO)
+    return Cost(
+        subtotal=subtotal,
+        shipping_fee=shipping_fee,
+        discount=_discount_amount(discount, subtotal=subtotal, currency=currency),
+    )
+
+
+class DiscountNotApplicable(ValueError):
+    """The order does not reach the discount's minimum subtotal."""
+
+
+def _discount_amount(discount: Discount | None, *, subtotal: Decimal, currency: str) -> Decimal:
+    if discount is None:
+        return ZERO
+    if subtotal < discount.min_subtotal:
+        raise DiscountNotApplicable(f"The discount needs a subtotal of {discount.min_subtotal}.")
+    if discount.percent_off is not None:
+        amount = subtotal * discount.percent_off / Decimal("100")
+    else:
+        amount = discount.amount_off or ZERO
+    rounded = amount.quantize(PRICE_STEP[currency], rounding=ROUND_HALF_UP)
+    # Whatever the step, an amount carries the project's two places (90.00, not 90).
+    return min(rounded, subtotal).quantize(CENT)

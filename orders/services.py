@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.transitions import transition_needed
+from orders.exceptions import InvalidDiscountCode
 from orders.models import (
     ORDER_TRANSITIONS,
     Order,
@@ -17,25 +18,45 @@ from orders.models import (
     OrderStatus,
     PaymentHeader,
 )
-from orders.pricing import Cost, ItemLine, calculate_cost
+from orders.pricing import Cost, DiscountNotApplicable, ItemLine, calculate_cost
+from orders.selectors import discount_code_terms
 
 # A random 12-digit number collides about once in 10^12 draws; a few tries always suffice.
 _ORDER_NUMBER_TRIES = 5
 
 
-def order_create(*, user: User, items: Sequence[ItemLine], currency: str) -> Order:
-    """Create an order waiting for payment, priced by `orders.pricing`."""
-    cost = calculate_cost(items=items, currency=currency)
+def order_create(
+    *, user: User, items: Sequence[ItemLine], currency: str, discount_code: str = ""
+) -> Order:
+    """Create an order waiting for payment, priced by `orders.pricing`.
+
+    Raises `InvalidDiscountCode` for a code that does not exist, has expired, is in another
+    currency, or needs a larger subtotal.
+    """
+    code = discount_code.strip().upper()
+    discount = None
+    if code:
+        discount = discount_code_terms(code=code, currency=currency, for_new_order=True)
+        if discount is None:
+            raise InvalidDiscountCode(
+                fields={"discount_code": ["No such code, or it has expired."]}
+            )
+    try:
+        cost = calculate_cost(items=items, currency=currency, discount=discount)
+    except DiscountNotApplicable as error:
+        raise InvalidDiscountCode(fields={"discount_code": [str(error)]}) from None
     # The number is drawn at random; on the rare collision with an existing one, draw again.
     for _ in range(_ORDER_NUMBER_TRIES - 1):
         try:
-            return _order_insert(user=user, items=items, currency=currency, cost=cost)
+            return _order_insert(user=user, items=items, currency=currency, cost=cost, code=code)
         except IntegrityError:
             continue
-    return _order_insert(user=user, items=items, currency=currency, cost=cost)
+    return _order_insert(user=user, items=items, currency=currency, cost=cost, code=code)
 
 
-def _order_insert(*, user: User, items: Sequence[ItemLine], currency: str, cost: Cost) -> Order:
+def _order_insert(
+    *, user: User, items: Sequence[ItemLine], currency: str, cost: Cost, code: str
+) -> Order:
     with transaction.atomic():
         order = Order.objects.create(
             user=user,
@@ -44,6 +65,7 @@ def _order_insert(*, user: User, items: Sequence[ItemLine], currency: str, cost:
             shipping_fee=cost.shipping_fee,
             discount=cost.discount,
             total=cost.total,
+            discount_code=code,
         )
         OrderItem.objects.bulk_create(
             OrderItem(

@@ -26,7 +26,7 @@ from gateways.models import Gateway
 from gateways.selectors import gateway_is_paused
 from notifications.services import notify_payment_event
 from orders.models import OrderStatus
-from orders.pricing import ItemLine, calculate_cost
+from orders.selectors import order_cost
 from payments.exceptions import InsufficientBalance
 from payments.models import (
     GatewayOperation,
@@ -171,7 +171,8 @@ def update(payment_id: int, failure: Failure | None = None) -> None:
 def settle_wallet(payment_id: int, *, success: bool) -> None:
     """Apply what a wallet or bank app reported (seed 003's ProcessPaidWalletOrderInternal).
 
-    Failure fails the payment. Success re-prices the order from its items: if the amount paid
+    Failure fails the payment. Success re-prices the order (its items and discount code,
+    `orders.selectors.order_cost`): if the amount paid
     covers the total the payment completes (the order's header, paid), otherwise it fails for
     review with the shortfall and the order stays unpaid. Each attempt is logged on the
     timeline (`process_paid_order`, `is_error` when it fails). A rerun changes nothing.
@@ -179,16 +180,7 @@ def settle_wallet(payment_id: int, *, success: bool) -> None:
     payment = Payment.objects.select_related("order").get(pk=payment_id)
     if payment.status != PaymentStatus.PROCESSING or payment.order is None:
         return
-    order = payment.order
-    cost = calculate_cost(
-        items=[
-            ItemLine(
-                sku=item.sku, name=item.name, unit_price=item.unit_price, quantity=item.quantity
-            )
-            for item in order.items.all()
-        ],
-        currency=order.currency,
-    )
+    cost = order_cost(payment.order)
     if not success:
         failure: Failure | None = Failure(reason="wallet reported failure", needs_review=False)
     elif payment.amount < cost.total:

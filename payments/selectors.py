@@ -7,7 +7,7 @@ from django.db.models import F, Sum, Value
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
-from core.models import ZERO, MoneyField
+from core.models import CENT, ZERO, MoneyField
 from payments.models import Payment
 
 
@@ -17,10 +17,6 @@ def payment_get_for_user(*, user: User, public_id: str) -> Payment:
     if not user.is_staff:
         payments = payments.filter(user=user)
     return payments.get(public_id=public_id)
-
-
-# SQLite returns a sum without the column's decimal places; every database reports cents.
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -46,6 +42,7 @@ def ledger_mismatches() -> list[LedgerMismatch]:
         .order_by("pk")
         .values_list("email", "balance", "balance_currency", "ledger_total")
     )
+    # SQLite returns a sum without the column's decimal places: report cents everywhere.
     return [
         LedgerMismatch(email, balance, currency, Decimal(total).quantize(CENT))
         for email, balance, currency, total in rows

@@ -12,7 +12,9 @@ from django.test import Client
 from gateways.models import CallbackOutcome, Gateway, GatewayCallback
 from gateways.wallet import sign
 from notifications.models import Notification
-from orders.models import Order, OrderStatus, PaymentHeader
+from orders.models import DiscountCode, Order, OrderStatus, PaymentHeader
+from orders.pricing import ItemLine
+from orders.services import order_create
 from payments.models import Payment, PaymentEvent, PaymentStatus
 from tests.concurrency import run_at_once
 from tests.factories import OrderFactory
@@ -148,6 +150,22 @@ def test_an_underpayment_is_not_paid_and_is_flagged_with_the_difference(
     assert order.status == OrderStatus.PENDING_PAYMENT
     assert not PaymentHeader.objects.filter(order=order).exists()
     assert len(mailoutbox) == 1
+
+
+@pytest.mark.django_db
+def test_re_pricing_honours_the_orders_discount_code(client, applied, customer):
+    DiscountCode.objects.create(code="TEA10", percent_off=Decimal("10"))
+    tea = ItemLine(sku="TEA", name="Tea", unit_price=Decimal("450"), quantity=2)
+    discounted = order_create(user=customer, items=[tea], currency="TWD", discount_code="TEA10")
+    assert discounted.total == Decimal("870")
+
+    with applied():
+        post(client, callback_body(discounted, amount="870"))
+
+    discounted.refresh_from_db()
+    assert discounted.status == OrderStatus.PAID
+    event = Payment.objects.get().events.get(type="process_paid_order")
+    assert (event.data["discount"], event.data["total"]) == ("90.00", "870.00")
 
 
 def test_an_order_already_paid_is_skipped_without_a_second_header_or_email(
