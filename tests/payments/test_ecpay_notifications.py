@@ -103,6 +103,31 @@ def test_a_paid_notification_completes_the_payment_and_pays_the_order(client, ap
 
 
 @pytest.mark.django_db
+def test_a_paid_ecpay_deposit_credits_the_balance_once(client, applied):
+    customer = UserFactory.create()
+    deposit = payment_start_ecpay(
+        user=customer,
+        kind=PaymentKind.DEPOSIT,
+        order=None,
+        amount=Decimal("500"),
+        currency="TWD",
+        method=PaymentMethod.ATM,
+    )
+    notification = signed(paid_notification(deposit, PaymentType="ATM_TAISHIN"))
+
+    with applied():
+        assert deliver(client, notification) == "1|OK"
+    with applied():
+        assert deliver(client, notification) == "1|OK"
+
+    customer.refresh_from_db()
+    deposit.refresh_from_db()
+    assert deposit.status == PaymentStatus.COMPLETED
+    assert customer.balance == Decimal("500")
+    assert customer.ledger_entries.get().payment_id == deposit.pk
+
+
+@pytest.mark.django_db
 def test_a_redelivered_notification_is_a_duplicate_that_changes_nothing(
     client, applied, mailoutbox
 ):
