@@ -5,7 +5,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from gateways.base import BadSignatureError
-from gateways.models import CallbackOutcome, Gateway
+from gateways.models import CallbackOutcome, Gateway, GatewayCallback
 from gateways.services import callback_record, callback_settle
 from gateways.wallet import MalformedCallback, callback_secret, parse_callback, verify_signature
 from payments.ecpay import ecpay_notification_accept
@@ -21,13 +21,7 @@ _WALLET_KEPT_HEADERS = (*_KEPT_HEADERS, "X-Signature", "X-Timestamp")
 @require_POST
 def ecpay_notification(request: HttpRequest) -> HttpResponse:
     """ECPay's ReturnURL and PaymentInfoURL. Answers exactly `1|OK`, or `0|<reason>`."""
-    callback = callback_record(
-        gateway=Gateway.ECPAY,
-        body=request.body.decode("utf-8", errors="replace"),
-        content_type=request.content_type or "",
-        headers={name: request.headers[name] for name in _KEPT_HEADERS if name in request.headers},
-        remote_addr=request.META.get("REMOTE_ADDR"),
-    )
+    callback = _record(request, Gateway.ECPAY, kept_headers=_KEPT_HEADERS)
     answer = ecpay_notification_accept(callback_id=callback.pk)
     return HttpResponse(answer, content_type="text/plain; charset=utf-8")
 
@@ -46,15 +40,7 @@ def bank_app_callback(request: HttpRequest) -> JsonResponse:
 
 def _wallet_callback(request: HttpRequest, gateway: str) -> JsonResponse:
     """Store, verify, parse, act once. 200 for anything safely handled, 4xx for a refusal."""
-    callback = callback_record(
-        gateway=gateway,
-        body=request.body.decode("utf-8", errors="replace"),
-        content_type=request.content_type or "",
-        headers={
-            name: request.headers[name] for name in _WALLET_KEPT_HEADERS if name in request.headers
-        },
-        remote_addr=request.META.get("REMOTE_ADDR"),
-    )
+    callback = _record(request, gateway, kept_headers=_WALLET_KEPT_HEADERS)
     try:
         verify_signature(
             secret=callback_secret(gateway),
@@ -91,3 +77,16 @@ def _wallet_callback(request: HttpRequest, gateway: str) -> JsonResponse:
     if verdict.outcome == CallbackOutcome.REJECTED:
         return JsonResponse({"code": verdict.code, "message": verdict.reason}, status=404)
     return JsonResponse({"status": verdict.answer})
+
+
+def _record(
+    request: HttpRequest, gateway: str, *, kept_headers: tuple[str, ...]
+) -> GatewayCallback:
+    """Store the callback as it arrived, before anything is done with it."""
+    return callback_record(
+        gateway=gateway,
+        body=request.body.decode("utf-8", errors="replace"),
+        content_type=request.content_type or "",
+        headers={name: request.headers[name] for name in kept_headers if name in request.headers},
+        remote_addr=request.META.get("REMOTE_ADDR"),
+    )
