@@ -7,9 +7,9 @@ ROOT = Path(__file__).resolve().parents[1]
 APPS = ["accounts", "core", "gateways", "notifications", "orders", "payments"]
 # The transition functions, by file: the only places allowed to assign `.status`.
 TRANSITION_FUNCTIONS = {
-    ("payments/services.py", "payment_transition"),
+    ("payments/services/payments.py", "payment_transition"),
     ("orders/services.py", "order_transition"),
-    ("payments/services.py", "operation_settle"),
+    ("payments/services/operations.py", "operation_settle"),
     ("notifications/services.py", "_notification_set_status"),
 }
 

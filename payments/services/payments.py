@@ -1,7 +1,7 @@
-"""Every write to payments, their gateway operations, and balances.
+"""Every write to payments: creating them, moving their status, and what completes them.
 
 Lock order, everywhere: a payment row, then its order's row, then its user's row. Nothing here
-calls a gateway: a network call never happens while one of these transactions holds a lock.
+calls a gateway while one of these transactions holds a lock (tokenizing a card happens before).
 """
 
 from collections.abc import Mapping
@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
@@ -40,21 +39,15 @@ from payments.exceptions import (
     InvalidPayment,
 )
 from payments.models import (
-    CREDIT_ENTRY_TYPES,
-    DEBIT_ENTRY_TYPES,
-    OPERATION_TRANSITIONS,
     PAYMENT_TRANSITIONS,
-    GatewayOperation,
-    LedgerEntry,
     LedgerEntryType,
-    OperationKind,
-    OperationStatus,
     Payment,
     PaymentEvent,
     PaymentKind,
     PaymentMethod,
     PaymentStatus,
 )
+from payments.services.ledger import balance_credit, balance_debit
 
 # What a customer can pay with on ECPay's page.
 ECPAY_METHODS = (PaymentMethod.CARD, PaymentMethod.ATM, PaymentMethod.CVS, PaymentMethod.BARCODE)
@@ -402,90 +395,6 @@ def payment_reprocess(*, payment_id: int, actor: User | None = None) -> Payment:
         )
 
 
-class OperationInFlight(Exception):
-    """Another charge of this payment was sent and has no answer yet: do not send one more."""
-
-
-def operation_start(*, payment_id: int, kind: str) -> GatewayOperation:
-    """Record an outbound money call before it is sent, and count the attempt.
-
-    Under the payment's lock, so two deliveries of the same task cannot both start a charge:
-    the second finds the first one pending and gets `OperationInFlight`. Each attempt has its own
-    idempotency key, sent to the gateway with the call.
-    """
-    with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
-        earlier = GatewayOperation.objects.filter(payment_id=payment_id, kind=kind)
-        if earlier.filter(
-            status__in=[OperationStatus.PENDING, OperationStatus.UNKNOWN, OperationStatus.SUCCEEDED]
-        ).exists():
-            raise OperationInFlight()
-        number = earlier.count() + 1
-        operation = GatewayOperation.objects.create(
-            payment=payment,
-            gateway=payment.gateway,
-            kind=kind,
-            idempotency_key=f"{payment.public_id}-{kind}-{number}",
-            amount=payment.amount,
-            currency=payment.currency,
-        )
-        if kind == OperationKind.CHARGE:
-            Payment.objects.filter(pk=payment_id).update(attempts=F("attempts") + 1)
-        payment_event_record(
-            payment_id=payment_id,
-            type=f"{kind}_attempt",
-            data={"attempt": number, "idempotency_key": operation.idempotency_key},
-        )
-    return operation
-
-
-def operation_settle(
-    *,
-    operation_id: int,
-    to: str,
-    external_id: str = "",
-    error_code: str = "",
-    error_message: str = "",
-) -> GatewayOperation:
-    """Record a gateway's answer (or its absence: `unknown`) and put it on the payment's timeline.
-
-    The one place that changes an operation's status. A repeat of the same settlement is a no-op.
-    """
-    with transaction.atomic():
-        operation = GatewayOperation.objects.select_for_update().get(pk=operation_id)
-        if not transition_needed(
-            OPERATION_TRANSITIONS, what="operation", from_status=operation.status, to=to
-        ):
-            return operation
-        operation.status = to
-        operation.external_id = external_id or operation.external_id
-        operation.error_code = error_code
-        operation.error_message = error_message[:255]
-        if to != OperationStatus.UNKNOWN:
-            operation.settled_at = timezone.now()
-        operation.save(
-            update_fields=[
-                "status",
-                "external_id",
-                "error_code",
-                "error_message",
-                "settled_at",
-                "updated_at",
-            ]
-        )
-        payment_event_record(
-            payment_id=operation.payment_id,
-            type=f"{operation.kind}_{to}",
-            data={
-                "idempotency_key": operation.idempotency_key,
-                **({"external_id": external_id} if external_id else {}),
-                **({"error_code": error_code} if error_code else {}),
-            },
-            is_error=to in (OperationStatus.FAILED, OperationStatus.UNKNOWN),
-        )
-    return operation
-
-
 def balance_withdraw(*, user: User, amount: Decimal, currency: str) -> Payment:
     """Take `amount` out of the user's balance, as a completed withdrawal payment.
 
@@ -516,95 +425,3 @@ def balance_withdraw(*, user: User, amount: Decimal, currency: str) -> Payment:
         return payment_transition(
             payment_id=payment.pk, to=PaymentStatus.COMPLETED, event="completed"
         )
-
-
-def balance_credit(
-    *,
-    user_id: int,
-    amount: Decimal,
-    currency: str,
-    entry_type: str,
-    payment_id: int | None = None,
-) -> LedgerEntry:
-    """Add `amount` to the user's balance and write the ledger entry for it."""
-    if entry_type not in CREDIT_ENTRY_TYPES:
-        raise ValueError(f"{entry_type} is not a credit")
-    return _ledger_post(
-        user_id=user_id,
-        signed_amount=amount,
-        currency=currency,
-        entry_type=entry_type,
-        payment_id=payment_id,
-    )
-
-
-def balance_debit(
-    *,
-    user_id: int,
-    amount: Decimal,
-    currency: str,
-    entry_type: str,
-    payment_id: int | None = None,
-) -> LedgerEntry:
-    """Take `amount` from the user's balance.
-
-    Raises `InsufficientBalance`, and changes nothing, if the balance would go below zero.
-    """
-    if entry_type not in DEBIT_ENTRY_TYPES:
-        raise ValueError(f"{entry_type} is not a debit")
-    return _ledger_post(
-        user_id=user_id,
-        signed_amount=-amount,
-        currency=currency,
-        entry_type=entry_type,
-        payment_id=payment_id,
-    )
-
-
-def _ledger_post(
-    *,
-    user_id: int,
-    signed_amount: Decimal,
-    currency: str,
-    entry_type: str,
-    payment_id: int | None,
-) -> LedgerEntry:
-    """Lock the user's row, write the entry and the new balance in one transaction.
-
-    The row lock serialises every balance change of one user, so `balance_after` is exact and
-    the balance equals the sum of the ledger. A payment posts each entry type at most once:
-    posting it again returns the entry already written and moves nothing.
-    """
-    if not isinstance(signed_amount, Decimal):
-        raise TypeError("Money is Decimal, never float.")
-    if signed_amount == ZERO:
-        raise InvalidPayment(fields={"amount": ["Must not be zero."]})
-
-    with transaction.atomic():
-        user = (
-            User.objects.select_for_update()
-            .only("pk", "balance", "balance_currency")
-            .get(pk=user_id)
-        )
-        if currency != user.balance_currency:
-            raise CurrencyMismatch(currency=currency, balance_currency=user.balance_currency)
-        if payment_id is not None:
-            already_posted = LedgerEntry.objects.filter(
-                payment_id=payment_id, entry_type=entry_type
-            ).first()
-            if already_posted is not None:
-                return already_posted
-        new_balance = user.balance + signed_amount
-        if new_balance < ZERO:
-            raise InsufficientBalance(available=str(user.balance), requested=str(-signed_amount))
-        entry = LedgerEntry.objects.create(
-            user_id=user_id,
-            payment_id=payment_id,
-            entry_type=entry_type,
-            amount=signed_amount,
-            currency=currency,
-            balance_after=new_balance,
-        )
-        user.balance = new_balance
-        user.save(update_fields=["balance"])
-    return entry
