@@ -1,14 +1,41 @@
 """Reads of payments and balances: who may see what, and what must add up."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import F, Sum, Value
+from django.db.models import F, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from core.models import CENT, ZERO, MoneyField
 from payments.models import Payment
+
+
+def payments_visible_to(*, user: User, filters: Mapping[str, Any]) -> QuerySet[Payment]:
+    """The payments `user` may list (their own; every one for staff), filtered, newest first.
+
+    `filters` are validated values: status, method, gateway, order (number), created_after,
+    created_before.
+    """
+    payments = Payment.objects.select_related("order")
+    if not user.is_staff:
+        payments = payments.filter(user=user)
+    for name, lookup in _PAYMENT_FILTERS.items():
+        if filters.get(name) is not None:
+            payments = payments.filter(**{lookup: filters[name]})
+    return payments
+
+
+_PAYMENT_FILTERS = {
+    "status": "status",
+    "method": "method",
+    "gateway": "gateway",
+    "order": "order__number",
+    "created_after": "created_at__gte",
+    "created_before": "created_at__lt",
+}
 
 
 def payment_get_for_user(*, user: User, public_id: str) -> Payment:

@@ -7,8 +7,9 @@ from rest_framework import serializers
 
 from core.models import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, Currency
 from gateways.card.validation import card_number_valid
+from gateways.models import Gateway
 from orders.models import Order, OrderStatus
-from payments.models import Payment, PaymentKind
+from payments.models import Payment, PaymentKind, PaymentMethod, PaymentStatus
 
 
 class CardSerializer(serializers.Serializer[Any]):
@@ -111,3 +112,14 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
             "exp_month": payment.card_exp_month,
             "exp_year": payment.card_exp_year,
         }
+
+
+class PaymentFilterSerializer(serializers.Serializer[Any]):
+    """The list's query parameters: an unknown value is a 400 naming the parameter."""
+
+    status = serializers.ChoiceField(choices=PaymentStatus.choices, required=False)
+    method = serializers.ChoiceField(choices=PaymentMethod.choices, required=False)
+    gateway = serializers.ChoiceField(choices=Gateway.choices, required=False)
+    order = serializers.CharField(required=False, max_length=12)
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)

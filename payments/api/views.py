@@ -1,17 +1,43 @@
+from typing import cast
+
 from django.http import Http404
+from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import User
 from gateways.base import CardDetails
-from payments.api.serializers import CardPaymentCreateSerializer, PaymentSerializer
+from payments.api.serializers import (
+    CardPaymentCreateSerializer,
+    PaymentFilterSerializer,
+    PaymentSerializer,
+)
 from payments.models import Payment
-from payments.selectors import payment_get_for_user
+from payments.selectors import payment_get_for_user, payments_visible_to
 from payments.services import payment_create_with_card
 from payments.tasks import pipeline_start
 
 
+class NewestFirst(CursorPagination):
+    """Cursor pages: stable under inserts, and no COUNT(*) over a large table."""
+
+    ordering = ("-created_at", "-pk")
+    page_size = 25
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
 class PaymentListView(APIView):
+    def get(self, request: Request) -> Response:
+        """The caller's payments (every one, for staff), newest first, a cursor page at a time."""
+        filters = PaymentFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        payments = payments_visible_to(user=_caller(request), filters=filters.validated_data)
+        paginator = NewestFirst()
+        page = paginator.paginate_queryset(payments, request, view=self)
+        return paginator.get_paginated_response(PaymentSerializer(page, many=True).data)
+
     def post(self, request: Request) -> Response:
         """Pay with a card. Answers 202 with the pending payment; the pipeline does the rest."""
         serializer = CardPaymentCreateSerializer(data=request.data, context={"request": request})
@@ -44,3 +70,22 @@ class PaymentDetailView(APIView):
         except Payment.DoesNotExist:
             raise Http404 from None
         return Response(PaymentSerializer(payment).data)
+
+
+class MeView(APIView):
+    def get(self, request: Request) -> Response:
+        """Who the caller is, and their balance."""
+        user = _caller(request)
+        return Response(
+            {
+                "email": user.email,
+                "is_staff": user.is_staff,
+                "balance": str(user.balance),
+                "balance_currency": user.balance_currency,
+            }
+        )
+
+
+def _caller(request: Request) -> User:
+    # IsAuthenticated (the default permission) has let only signed-in users this far.
+    return cast(User, request.user)
