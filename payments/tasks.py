@@ -67,8 +67,12 @@ def payment_update(payment_id: int) -> None:
 @shared_task
 def payment_gateway_failed(payment_id: int, reason: str) -> None:
     """The gateway told us the payment failed (a notification): update (failed) → notify."""
-    pipeline.update(payment_id, failure=pipeline.Failure(reason=reason, needs_review=False))
-    payment_notify.delay(payment_id)
+    try:
+        pipeline.update(payment_id, failure=pipeline.Failure(reason=reason, needs_review=False))
+    except Exception as error:
+        _fail(payment_id, "update", error)
+    else:
+        payment_notify.delay(payment_id)
 
 
 @shared_task
