@@ -151,7 +151,22 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_PARSER_CLASSES": ["core.api.DecimalJSONParser"],
     "UNAUTHENTICATED_USER": None,
+    # Per caller: a signed-in user by id, anyone else by address. Counted in the default cache,
+    # which must be shared by every web process in production (CACHE_URL=redis://...).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.AnonRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env.str("API_THROTTLE_USER_RATE", default="120/min"),
+        "anon": env.str("API_THROTTLE_ANON_RATE", default="30/min"),
+    },
 }
+
+# --- Cache ------------------------------------------------------------------------------------
+# API throttling counts here. Process-local by default; set CACHE_URL to Redis when more than
+# one process serves the API, or each would count on its own.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 # --- Celery -----------------------------------------------------------------------------------
 # With no broker configured the default run still uses a real worker process: kombu's filesystem

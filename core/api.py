@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
+from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -83,3 +84,12 @@ class DecimalJSONParser(JSONParser):
             return json.loads(stream.read().decode(encoding), parse_float=Decimal)
         except ValueError as error:
             raise exceptions.ParseError(f"JSON parse error: {error}") from error
+
+
+class NewestFirst(CursorPagination):
+    """Cursor pages, newest first: stable under inserts, and no COUNT(*) over a large table."""
+
+    ordering = ("-created_at", "-pk")
+    page_size = 25
+    page_size_query_param = "page_size"
+    max_page_size = 100

@@ -1,6 +1,7 @@
 from collections.abc import Callable, Iterator
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -23,6 +24,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "mysql" in item.keywords or "integration" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Iterator[None]:
+    # API throttle counters live in the cache, keyed by user id: a test must not inherit the
+    # requests of an earlier test whose user had the same id.
+    yield
+    cache.clear()
 
 
 @pytest.fixture

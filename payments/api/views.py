@@ -1,12 +1,12 @@
 from typing import cast
 
 from django.http import Http404
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
+from core.api import NewestFirst
 from gateways.base import CardDetails
 from payments.api.serializers import (
     CardPaymentCreateSerializer,
@@ -17,15 +17,6 @@ from payments.models import Payment
 from payments.selectors import payment_get_for_user, payments_visible_to
 from payments.services import payment_create_with_card
 from payments.tasks import pipeline_start
-
-
-class NewestFirst(CursorPagination):
-    """Cursor pages: stable under inserts, and no COUNT(*) over a large table."""
-
-    ordering = ("-created_at", "-pk")
-    page_size = 25
-    page_size_query_param = "page_size"
-    max_page_size = 100
 
 
 class PaymentListView(APIView):
