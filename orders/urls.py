@@ -11,6 +11,8 @@ urlpatterns = [
 
 # Mounted at /checkout/ under the "checkout" namespace (config/urls.py).
 checkout_urlpatterns = [
+    # Before "<number>/": an API client's ECPay payment, by its public id (its next_action).
+    path("payments/<str:public_id>/", views.checkout_payment, name="payment"),
     path("<str:number>/", views.checkout, name="start"),
     path("<str:number>/pay/", views.checkout_pay, name="pay"),
     path(

@@ -15,18 +15,20 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import User
 from orders.checkout import (
     CHECKOUT_METHODS,
+    ECPAY_METHOD_FOR,
     ORDER_STATUS_LABELS,
     MethodForm,
     customer_order_get,
     customer_orders,
     ecpay_checkout_form,
+    ecpay_payment_awaiting_checkout,
     ecpay_result_verifies,
     order_latest_payment,
     payment_state,
 )
 from orders.models import Order, OrderStatus
 from payments.exceptions import CurrencyMismatch, InsufficientBalance, InvalidPayment
-from payments.models import PaymentKind
+from payments.models import Payment, PaymentKind
 from payments.services import payment_start_ecpay, payment_start_from_balance
 from payments.tasks import pipeline_start
 
@@ -81,9 +83,27 @@ def checkout_pay(request: HttpRequest, number: str) -> HttpResponse:
         # ECPay takes whole New Taiwan dollars only: an order priced otherwise cannot go there.
         form.add_error(None, _("This order cannot be paid through ECPay. Please contact us."))
         return _checkout_page(request, order, form, status=400)
-    checkout_form = ecpay_checkout_form(order=order, payment=payment, method=method.ecpay_method)
+    checkout_form = ecpay_checkout_form(payment=payment, method=method.ecpay_method)
     return render(
         request, "checkout/to_ecpay.html", {"order": order, "checkout_form": checkout_form}
+    )
+
+
+@require_GET
+def checkout_payment(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Send the browser to ECPay for a payment an API client started (its `next_action`).
+
+    No sign-in: the app that made the payment opens this page in a browser that has no session of
+    ours. The payment's public id is the credential: 24 random characters, unguessable, and the
+    page only offers to pay the payment it names.
+    """
+    try:
+        payment = ecpay_payment_awaiting_checkout(public_id=public_id)
+    except Payment.DoesNotExist:
+        raise Http404 from None
+    checkout_form = ecpay_checkout_form(payment=payment, method=ECPAY_METHOD_FOR[payment.method])
+    return render(
+        request, "checkout/to_ecpay.html", {"order": payment.order, "checkout_form": checkout_form}
     )
 
 

@@ -40,3 +40,20 @@ class GatewayFailure(DomainError):
     code = "gateway_error"
     http_status = 502
     default_message = "The payment provider answered with an error."
+
+
+class InvalidRefund(DomainError):
+    code = "invalid_refund"
+    default_message = "The refund request is not valid."
+
+
+class RefundInProgress(DomainError):
+    code = "refund_in_progress"
+    http_status = 409
+    default_message = "A refund of this payment is still being made. Try again when it is done."
+
+
+class PaymentNotRefundable(DomainError):
+    code = "payment_not_refundable"
+    http_status = 409
+    default_message = "This payment cannot be refunded here."

@@ -140,6 +140,10 @@ class Payment(TimeStampedModel):
             # Served by lookups by public id (API, admin search).
             models.UniqueConstraint(fields=["public_id"], name="payment_public_id_unique"),
         ]
+        permissions = [
+            # Given to staff explicitly (a group or the user): being staff is not enough.
+            ("refund_payment", "Can refund payments"),
+        ]
         indexes = [
             # Staff work queues and reconciliation: payments in a status, oldest first.
             models.Index(fields=["status", "created_at"], name="payment_status_created_idx"),
@@ -212,6 +216,8 @@ class LedgerEntry(models.Model):
     amount = MoneyField()
     currency = currency_field()
     balance_after = MoneyField()
+    # Which of the payment's refunds this entry posts (1, 2, ...); 0 for every other entry.
+    refund_number = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -227,10 +233,11 @@ class LedgerEntry(models.Model):
             models.CheckConstraint(
                 condition=Q(balance_after__gte=0), name="ledger_entry_balance_not_negative"
             ),
-            # A payment moves a balance at most once per kind of entry: posting it again is a
-            # no-op, never a second credit.
+            # A payment moves a balance at most once per kind of entry (and each of its refunds
+            # once): posting it again is a no-op, never a second credit.
             models.UniqueConstraint(
-                fields=["payment", "entry_type"], name="ledger_entry_once_per_payment"
+                fields=["payment", "entry_type", "refund_number"],
+                name="ledger_entry_once_per_payment",
             ),
         ]
         indexes = [
@@ -286,6 +293,8 @@ class GatewayOperation(TimeStampedModel):
     external_id = models.CharField(max_length=64, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.CharField(max_length=255, blank=True)
+    # Refunds: why the member of staff refunded, as they wrote it.
+    reason = models.CharField(max_length=255, blank=True)
     settled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from core.exceptions import IllegalTransition
 from gateways.base import (
     ChargeRequest,
     GatewayError,
@@ -86,7 +87,12 @@ def validate(payment_id: int) -> None:
     if payment.status != PaymentStatus.PENDING:
         return
     _check_can_charge(payment)
-    payment_transition(payment_id=payment_id, to=PaymentStatus.PROCESSING, event="validated")
+    try:
+        payment_transition(payment_id=payment_id, to=PaymentStatus.PROCESSING, event="validated")
+    except IllegalTransition:
+        # Cancelled (or expired) since it was read: nothing is left to do, and nothing failed.
+        if Payment.objects.filter(pk=payment_id, status=PaymentStatus.PENDING).exists():
+            raise
 
 
 def process(payment_id: int) -> None:

@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from core.models import CENT, ZERO, MoneyField
-from payments.models import Payment
+from payments.models import GatewayOperation, OperationKind, Payment
 
 
 def payments_visible_to(*, user: User, filters: Mapping[str, Any]) -> QuerySet[Payment]:
@@ -44,6 +44,15 @@ def payment_get_for_user(*, user: User, public_id: str) -> Payment:
     if not user.is_staff:
         payments = payments.filter(user=user)
     return payments.get(public_id=public_id)
+
+
+def payment_refunds(*, payment: Payment) -> QuerySet[GatewayOperation]:
+    """The refunds asked for `payment`, oldest first."""
+    return (
+        GatewayOperation.objects.select_related("payment")
+        .filter(payment=payment, kind=OperationKind.REFUND)
+        .order_by("created_at", "pk")
+    )
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ Each task takes a payment id, runs one step, and queues the next; retries, waits
 path are decided here, the rules themselves live in the pipeline. Every task is safe to run twice.
 """
 
+import contextlib
 import random
 from datetime import timedelta
 
@@ -11,8 +12,14 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.db import transaction
 
-from gateways.base import PaymentDeclinedError, TransientGatewayError
-from payments import pipeline
+from gateways.base import GatewayError, PaymentDeclinedError, TransientGatewayError
+from payments import pipeline, refunds
+from payments.models import Payment, PaymentStatus
+
+
+def refund_start(operation_id: int) -> None:
+    """Queue a recorded refund once the transaction that recorded it has committed."""
+    transaction.on_commit(lambda: refund_process.delay(operation_id))
 
 
 def pipeline_start(payment_id: int) -> None:
@@ -93,8 +100,32 @@ def payment_notify(payment_id: int) -> None:
 
 
 @shared_task
+def refund_process(operation_id: int, retry: int = 0) -> None:
+    """Make a refund staff asked for; transient errors are retried with the same key."""
+    try:
+        payment = refunds.refund_process(operation_id)
+    except TransientGatewayError:
+        if retry < settings.PIPELINE_RETRY_MAX:
+            refund_process.apply_async(
+                (operation_id,), {"retry": retry + 1}, countdown=retry_delay(retry)
+            )
+        else:
+            refunds.refund_give_up_retrying(operation_id)
+    else:
+        _notify_if_refunded(payment)
+
+
+@shared_task
 def operations_settle_unknown() -> int:
-    """Periodic janitor: settle charges left without an answer, then let their payments go on."""
+    """Periodic janitor: settle charges and refunds left without an answer.
+
+    A charge is settled by asking the provider, then its payment goes on; a refund by sending it
+    again with the same key (the provider answers with the refund it made, if it made one).
+    """
+    for operation in refunds.unsettled_refunds():
+        # Errors leave it for the next sweep; an unexpected one is logged by Celery.
+        with contextlib.suppress(GatewayError):
+            _notify_if_refunded(refunds.refund_process(operation.pk))
     settled = 0
     for operation in pipeline.unsettled_operations():
         settlement = pipeline.settle_operation(operation)
@@ -121,6 +152,12 @@ def ecpay_reconcile() -> int:
         card_age=timedelta(minutes=settings.ECPAY_RECONCILE_CARD_AFTER_MINUTES), limit=100
     )
     return len(report.recovered)
+
+
+def _notify_if_refunded(payment: Payment | None) -> None:
+    # A partial refund leaves the payment completed: the customer hears when it is all refunded.
+    if payment is not None and payment.status == PaymentStatus.REFUNDED:
+        payment_notify.delay(payment.pk)
 
 
 def retry_delay(retry: int) -> float:

@@ -2,6 +2,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -9,7 +11,15 @@ from core.models import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, Currency
 from gateways.card.validation import card_number_valid
 from gateways.models import Gateway
 from orders.models import Order, OrderStatus
-from payments.models import Payment, PaymentKind, PaymentMethod, PaymentStatus
+from payments.models import (
+    GatewayOperation,
+    OperationStatus,
+    Payment,
+    PaymentKind,
+    PaymentMethod,
+    PaymentStatus,
+)
+from payments.services import ECPAY_METHODS
 
 
 class CardSerializer(serializers.Serializer[Any]):
@@ -36,8 +46,13 @@ class CardSerializer(serializers.Serializer[Any]):
         return attrs
 
 
-class CardPaymentCreateSerializer(serializers.Serializer[Any]):
-    """A card payment for one of the caller's orders, or a deposit to the caller's balance."""
+# What an API client can pay with: the card provider (card details in the request), ECPay's page
+# (the customer is sent there: `next_action`), or the caller's balance (orders only).
+API_GATEWAYS = [Gateway.CARD, Gateway.ECPAY, Gateway.BALANCE]
+
+
+class PaymentCreateSerializer(serializers.Serializer[Any]):
+    """A payment for one of the caller's orders, or a deposit to the caller's balance."""
 
     kind = serializers.ChoiceField(choices=[PaymentKind.ORDER, PaymentKind.DEPOSIT])
     order = serializers.CharField(required=False, help_text="The order's number, for kind order.")
@@ -47,9 +62,33 @@ class CardPaymentCreateSerializer(serializers.Serializer[Any]):
         min_value=Decimal("0.01"),
     )
     currency = serializers.ChoiceField(choices=Currency.choices)
-    card = CardSerializer()
+    gateway = serializers.ChoiceField(
+        choices=API_GATEWAYS,
+        default=Gateway.CARD,
+        help_text="card: the card in `card` is charged. ecpay: the customer pays on ECPay's "
+        "page (follow `next_action`). balance: the caller's balance pays an order.",
+    )
+    method = serializers.ChoiceField(
+        choices=list(ECPAY_METHODS),
+        required=False,
+        help_text="For gateway ecpay: what the customer pays with on ECPay's page (default card).",
+    )
+    card = CardSerializer(required=False, help_text="For gateway card only.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        gateway = attrs["gateway"]
+        if gateway == Gateway.CARD and "card" not in attrs:
+            raise serializers.ValidationError({"card": ["A card payment needs the card."]})
+        if gateway != Gateway.CARD and "card" in attrs:
+            raise serializers.ValidationError({"card": ["Only a card payment takes a card."]})
+        if gateway != Gateway.ECPAY and "method" in attrs:
+            raise serializers.ValidationError({"method": ["Only ECPay payments take a method."]})
+        if gateway == Gateway.BALANCE and attrs["kind"] != PaymentKind.ORDER:
+            raise serializers.ValidationError({"kind": ["The balance pays orders only."]})
+        attrs.setdefault("method", PaymentMethod.CARD)
+        return self._validate_target(attrs)
+
+    def _validate_target(self, attrs: dict[str, Any]) -> dict[str, Any]:
         user = self.context["request"].user
         if attrs["kind"] == PaymentKind.DEPOSIT:
             if "order" in attrs:
@@ -83,6 +122,11 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
     id = serializers.CharField(source="public_id")
     order = serializers.SlugRelatedField[Order](slug_field="number", read_only=True)
     card = serializers.SerializerMethodField()
+    next_action = serializers.SerializerMethodField(
+        help_text="What the customer must do for the payment to go on, or null: "
+        "`redirect_to_url` (open `url` in the customer's browser, once: it takes them to "
+        "ECPay) or `pay_with_code` (an ATM account or store code to pay by `expires_at`)."
+    )
 
     class Meta:
         model = Payment
@@ -97,11 +141,25 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
             "method",
             "order",
             "card",
+            "next_action",
             "failure_reason",
             "created_at",
             "completed_at",
         ]
         read_only_fields = fields
+
+    def get_next_action(self, payment: Payment) -> dict[str, Any] | None:
+        if payment.gateway != Gateway.ECPAY or payment.status != PaymentStatus.PENDING:
+            return None
+        if payment.payment_code:
+            return {
+                "type": "pay_with_code",
+                "code": payment.payment_code,
+                "bank": payment.payment_code_bank,
+                "expires_at": payment.payment_code_expires_at,
+            }
+        path = reverse("checkout:payment", args=[payment.public_id])
+        return {"type": "redirect_to_url", "url": settings.SITE_URL.rstrip("/") + path}
 
     def get_card(self, payment: Payment) -> dict[str, Any] | None:
         if not payment.card_last4:
@@ -123,3 +181,35 @@ class PaymentFilterSerializer(serializers.Serializer[Any]):
     order = serializers.CharField(required=False, max_length=12)
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
+
+
+class RefundCreateSerializer(serializers.Serializer[Any]):
+    amount = serializers.DecimalField(
+        max_digits=MONEY_MAX_DIGITS,
+        decimal_places=MONEY_DECIMAL_PLACES,
+        min_value=Decimal("0.01"),
+        required=False,
+        help_text="How much to refund; all that is left when left out.",
+    )
+    reason = serializers.CharField(max_length=255, help_text="Why: kept on the timeline.")
+
+
+class RefundSerializer(serializers.ModelSerializer[GatewayOperation]):
+    """A refund: a gateway operation of kind refund, named by its idempotency key."""
+
+    id = serializers.CharField(source="idempotency_key")
+    payment = serializers.CharField(source="payment.public_id")
+    status = serializers.SerializerMethodField(
+        help_text="pending (being made), succeeded or failed (nothing was refunded)."
+    )
+
+    class Meta:
+        model = GatewayOperation
+        fields = ["id", "payment", "amount", "currency", "status", "reason", "created_at"]
+        read_only_fields = fields
+
+    def get_status(self, operation: GatewayOperation) -> str:
+        # An unknown outcome is the janitor's to settle: for the client it is still pending.
+        if operation.status == OperationStatus.UNKNOWN:
+            return OperationStatus.PENDING
+        return operation.status

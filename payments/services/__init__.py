@@ -8,6 +8,7 @@ from payments.services.operations import OperationInFlight, operation_settle, op
 from payments.services.payments import (
     ECPAY_METHODS,
     balance_withdraw,
+    payment_cancel,
     payment_complete,
     payment_create,
     payment_create_with_card,
@@ -20,6 +21,7 @@ from payments.services.payments import (
     payment_start_from_balance,
     payment_transition,
 )
+from payments.services.refunds import refund_apply, refund_request
 
 __all__ = [
     "ECPAY_METHODS",
@@ -29,6 +31,7 @@ __all__ = [
     "balance_withdraw",
     "operation_settle",
     "operation_start",
+    "payment_cancel",
     "payment_complete",
     "payment_create",
     "payment_create_with_card",
@@ -40,4 +43,6 @@ __all__ = [
     "payment_start_ecpay",
     "payment_start_from_balance",
     "payment_transition",
+    "refund_apply",
+    "refund_request",
 ]

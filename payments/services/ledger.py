@@ -25,8 +25,10 @@ def balance_credit(
     currency: str,
     entry_type: str,
     payment_id: int | None = None,
+    refund_number: int = 0,
 ) -> LedgerEntry:
-    """Add `amount` to the user's balance and write the ledger entry for it."""
+    """Add `amount` to the user's balance and write the ledger entry for it. A refund says
+    which of the payment's refunds it is, so each is posted once."""
     if entry_type not in CREDIT_ENTRY_TYPES:
         raise ValueError(f"{entry_type} is not a credit")
     return _ledger_post(
@@ -35,6 +37,7 @@ def balance_credit(
         currency=currency,
         entry_type=entry_type,
         payment_id=payment_id,
+        refund_number=refund_number,
     )
 
 
@@ -58,6 +61,7 @@ def balance_debit(
         currency=currency,
         entry_type=entry_type,
         payment_id=payment_id,
+        refund_number=0,
     )
 
 
@@ -68,12 +72,13 @@ def _ledger_post(
     currency: str,
     entry_type: str,
     payment_id: int | None,
+    refund_number: int,
 ) -> LedgerEntry:
     """Lock the user's row, write the entry and the new balance in one transaction.
 
     The row lock serialises every balance change of one user, so `balance_after` is exact and
-    the balance equals the sum of the ledger. A payment posts each entry type at most once:
-    posting it again returns the entry already written and moves nothing.
+    the balance equals the sum of the ledger. A payment posts each entry type (and each of its
+    refunds) at most once: posting it again returns the entry already written and moves nothing.
     """
     if not isinstance(signed_amount, Decimal):
         raise TypeError("Money is Decimal, never float.")
@@ -90,7 +95,7 @@ def _ledger_post(
             raise CurrencyMismatch(currency=currency, balance_currency=user.balance_currency)
         if payment_id is not None:
             already_posted = LedgerEntry.objects.filter(
-                payment_id=payment_id, entry_type=entry_type
+                payment_id=payment_id, entry_type=entry_type, refund_number=refund_number
             ).first()
             if already_posted is not None:
                 return already_posted
@@ -101,6 +106,7 @@ def _ledger_post(
             user_id=user_id,
             payment_id=payment_id,
             entry_type=entry_type,
+            refund_number=refund_number,
             amount=signed_amount,
             currency=currency,
             balance_after=new_balance,

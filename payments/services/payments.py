@@ -372,6 +372,30 @@ def payment_flag_for_review(
         )
 
 
+def payment_cancel(*, payment_id: int, actor: User) -> Payment:
+    """Cancel a payment no money has moved for yet (pending), at its customer's or staff's word.
+
+    Raises `IllegalTransition` once it has moved on: the pipeline took it up, or it completed.
+    An ECPay customer may still pay a cancelled payment's ATM or store code: that notification is
+    then flagged for review, so the money is never lost (see `payments.ecpay.ecpay_paid`).
+    """
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if payment.status != PaymentStatus.PENDING:
+            raise IllegalTransition(
+                f"Only a pending payment can be cancelled; this one is {payment.status}.",
+                from_status=payment.status,
+                to_status=PaymentStatus.CANCELLED,
+            )
+        return payment_transition(
+            payment_id=payment_id,
+            to=PaymentStatus.CANCELLED,
+            event="cancelled",
+            data={"by": actor.email},
+            actor=actor,
+        )
+
+
 def payment_reprocess(*, payment_id: int, actor: User | None = None) -> Payment:
     """Take a dead letter (failed, needs review) back to processing so the pipeline runs again.
 

@@ -47,7 +47,7 @@ def paid_at_ecpay_without_notification(*, minutes_ago: int = 15) -> Payment:
         currency="TWD",
         method=PaymentMethod.CARD,
     )
-    form = ecpay_checkout_form(order=order, payment=payment, method=EcpayMethod.CREDIT)
+    form = ecpay_checkout_form(payment=payment, method=EcpayMethod.CREDIT)
     browser = Client()
     assert browser.post("/simulators/ecpay/Cashier/AioCheckOut/V5", form.fields).status_code == 200
     trade = SimulatedEcpayTrade.objects.get(merchant_trade_no=payment.merchant_trade_no)

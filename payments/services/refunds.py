@@ -1,0 +1,143 @@
+"""Every write of a refund: asking for one, and applying one the gateway has made.
+
+A refund is a `GatewayOperation` of kind refund, written before the gateway is asked, so a
+refund that got no answer is settled later with the same idempotency key, never sent twice.
+Lock order as everywhere: the payment's row, then its order's, then its user's.
+"""
+
+from decimal import Decimal
+from typing import cast
+
+from django.db import transaction
+
+from accounts.models import User
+from core.models import ZERO
+from gateways.models import Gateway
+from orders.models import OrderStatus, PaymentHeader
+from orders.pricing import PRICE_STEP
+from orders.services import order_transition
+from payments.exceptions import InvalidRefund, PaymentNotRefundable, RefundInProgress
+from payments.models import (
+    GatewayOperation,
+    OperationKind,
+    OperationStatus,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+)
+from payments.services.payments import payment_event_record, payment_transition
+
+# Gateways whose refunds this service makes itself. ECPay refunds only card payments, and only
+# in production (its stage environment cannot): staff refund those in ECPay's back office.
+REFUNDABLE_GATEWAYS = frozenset({Gateway.CARD, Gateway.BALANCE})
+
+
+def refund_request(
+    *, payment_id: int, amount: Decimal | None, reason: str, actor: User
+) -> GatewayOperation:
+    """Record a refund of `amount` (all that is left when None) of a completed order payment.
+
+    Only records it: `payments.refunds.refund_process` asks the gateway. One refund of a payment
+    is in flight at a time, so what is left to refund is always known; a second request while
+    one is in flight raises `RefundInProgress`. Raises `InvalidRefund` for an amount that is not
+    positive, not in the currency's step, or more than is left, and `PaymentNotRefundable` for a
+    payment this service cannot refund.
+    """
+    if amount is not None and not isinstance(amount, Decimal):
+        raise TypeError("Money is Decimal, never float.")
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        _check_refundable(payment)
+        refunds = GatewayOperation.objects.filter(payment_id=payment_id, kind=OperationKind.REFUND)
+        if refunds.filter(status__in=[OperationStatus.PENDING, OperationStatus.UNKNOWN]).exists():
+            raise RefundInProgress()
+        left = payment.amount - payment.refunded_amount
+        amount = left if amount is None else amount
+        _check_amount(amount, left=left, currency=payment.currency)
+        number = refunds.count() + 1
+        operation = GatewayOperation.objects.create(
+            payment=payment,
+            gateway=payment.gateway,
+            kind=OperationKind.REFUND,
+            idempotency_key=f"{payment.public_id}-refund-{number}",
+            amount=amount,
+            currency=payment.currency,
+            reason=reason[:255],
+        )
+        payment_event_record(
+            payment_id=payment_id,
+            type="refund_requested",
+            data={
+                "refund": operation.idempotency_key,
+                "amount": str(amount),
+                "reason": reason,
+                "actor": actor.email,
+            },
+        )
+    return operation
+
+
+def refund_apply(*, operation_id: int) -> Payment:
+    """Count a refund the gateway made against its payment, once.
+
+    Call in the transaction that settles the operation as succeeded. The whole amount refunded
+    makes the payment `refunded`, and its order too if this payment is the one that paid it (a
+    duplicate payment of an order paid by another is refunded without touching the order); less
+    keeps it `completed` with a higher `refunded_amount`. Running it again changes nothing.
+    """
+    with transaction.atomic():
+        operation = GatewayOperation.objects.get(pk=operation_id)
+        payment = Payment.objects.select_for_update().get(pk=operation.payment_id)
+        if payment.events.filter(type="refund_applied", data__refund=operation.idempotency_key):
+            return payment
+        refunded = payment.refunded_amount + operation.amount
+        payment_event_record(
+            payment_id=payment.pk,
+            type="refund_applied",
+            data={
+                "refund": operation.idempotency_key,
+                "amount": str(operation.amount),
+                "refunded_amount": str(refunded),
+            },
+        )
+        if refunded < payment.amount:
+            Payment.objects.filter(pk=payment.pk).update(refunded_amount=refunded)
+            payment.refunded_amount = refunded
+            return payment
+        payment = payment_transition(
+            payment_id=payment.pk,
+            to=PaymentStatus.REFUNDED,
+            event="refunded",
+            data={"refund": operation.idempotency_key},
+            changes={"refunded_amount": refunded},
+        )
+        # Never None: only order payments are refunded (`_check_refundable`).
+        order_id = cast(int, payment.order_id)
+        if PaymentHeader.objects.filter(order_id=order_id, payment_id=payment.pk).exists():
+            order_transition(order_id=order_id, to=OrderStatus.REFUNDED, event="refunded")
+    return payment
+
+
+def _check_refundable(payment: Payment) -> None:
+    if payment.kind != PaymentKind.ORDER:
+        # A deposit's money is in the balance: a withdrawal takes it out, not a refund.
+        raise PaymentNotRefundable("Only order payments are refunded; withdraw a deposit instead.")
+    if payment.gateway not in REFUNDABLE_GATEWAYS:
+        raise PaymentNotRefundable(
+            f"{payment.get_gateway_display()} payments are refunded in the gateway's back office."
+        )
+    if payment.status != PaymentStatus.COMPLETED:
+        raise PaymentNotRefundable(
+            f"Only a completed payment is refunded; this one is {payment.status}."
+        )
+
+
+def _check_amount(amount: Decimal, *, left: Decimal, currency: str) -> None:
+    if amount <= ZERO:
+        raise InvalidRefund(fields={"amount": ["Must be greater than zero."]})
+    if amount % PRICE_STEP[currency] != ZERO:
+        raise InvalidRefund(
+            fields={"amount": [f"{currency} is refunded in steps of {PRICE_STEP[currency]}."]}
+        )
+    if amount > left:
+        raise InvalidRefund(fields={"amount": [f"At most {left} {currency} is left to refund."]})
