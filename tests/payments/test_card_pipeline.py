@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.utils import timezone
 
 from gateways.card import get_card_gateway
 from gateways.card.simulator import cards
@@ -20,7 +19,6 @@ from payments.tasks import (
     payment_update,
     payment_validate,
 )
-from tests.factories import OrderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,34 +27,6 @@ pytestmark = pytest.mark.django_db
 def fast_pipeline(settings, card_provider):
     settings.CARD_PROVIDER_TIMEOUT_SECONDS = 0.5  # the simulator's slow card takes 2 s
     settings.PIPELINE_RETRY_MAX = 3
-
-
-@pytest.fixture
-def pay(customer, api_client_for, django_capture_on_commit_callbacks):
-    """Pay through the API as `customer`; the pipeline runs to its end before this returns."""
-
-    def pay(number: str = cards.APPROVE, order=None, amount: str | None = None) -> Payment:
-        if order is None and amount is None:
-            order = OrderFactory.create(user=customer)
-        body = {
-            "kind": "order" if order else "deposit",
-            "amount": str(order.total) if order else amount,
-            "currency": "TWD",
-            "card": {
-                "number": number,
-                "exp_month": 1,
-                "exp_year": timezone.localdate().year + 1,
-                "cvc": "999",
-            },
-        }
-        if order:
-            body["order"] = order.number
-        with django_capture_on_commit_callbacks(execute=True):
-            response = api_client_for(customer).post("/api/v1/payments/", body, format="json")
-        assert response.status_code == 202, response.json()
-        return Payment.objects.get(public_id=response.json()["id"])
-
-    return pay
 
 
 def timeline(payment: Payment) -> list[str]:

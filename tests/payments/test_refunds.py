@@ -1,0 +1,298 @@
+"""POST/GET /api/v1/payments/{id}/refunds/: staff refund order payments, fully or in part.
+
+Card refunds go to the provider simulator over real HTTP; balance refunds credit the ledger.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.utils import timezone
+
+from accounts.models import User
+from gateways.base import RefundRequest
+from gateways.card import get_card_gateway
+from gateways.models import Gateway
+from orders.models import OrderStatus
+from payments.models import (
+    GatewayOperation,
+    LedgerEntry,
+    LedgerEntryType,
+    OperationKind,
+    OperationStatus,
+    Payment,
+    PaymentKind,
+    PaymentMethod,
+    PaymentStatus,
+)
+from payments.selectors import ledger_mismatches
+from payments.services import balance_credit, payment_complete, payment_transition
+from payments.tasks import operations_settle_unknown
+from tests.factories import OrderFactory, PaymentFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def refunder(db) -> User:
+    """A member of staff who was given the refund permission."""
+    user = UserFactory.create(is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="refund_payment"))
+    return user
+
+
+@pytest.fixture
+def refund(api_client_for, refunder, django_capture_on_commit_callbacks):
+    """Ask for a refund as `refunder`; the refund task runs before this returns."""
+
+    def refund(payment: Payment, amount: str | None = None, *, by: User | None = None):
+        body = {"reason": "customer returned the parcel"}
+        if amount is not None:
+            body["amount"] = amount
+        with django_capture_on_commit_callbacks(execute=True):
+            return api_client_for(by or refunder).post(
+                f"/api/v1/payments/{payment.public_id}/refunds/", body, format="json"
+            )
+
+    return refund
+
+
+def refunds_at_provider(payment: Payment) -> Decimal:
+    """What the provider says it refunded of the payment's charge (asking again is harmless)."""
+    total = Decimal(0)
+    for operation in payment.operations.filter(kind=OperationKind.REFUND):
+        result = get_card_gateway().refund(
+            RefundRequest(
+                charge_id=payment.gateway_reference or "",
+                amount=operation.amount,
+                currency=operation.currency,
+                idempotency_key=operation.idempotency_key,
+            )
+        )
+        total += result.amount
+    return total
+
+
+def test_a_full_card_refund_refunds_the_payment_and_the_order_and_tells_the_customer(
+    pay, refund, refunder, mailoutbox
+):
+    payment = pay()
+    mailoutbox.clear()
+
+    response = refund(payment)
+
+    assert response.status_code == 202, response.json()
+    body = response.json()
+    assert body["amount"] == "960.00"
+    assert body["status"] == "pending"  # the refund task makes it, after the answer
+    assert body["id"] == f"{payment.public_id}-refund-1"
+    operation = payment.operations.get(kind=OperationKind.REFUND)
+    assert operation.status == OperationStatus.SUCCEEDED
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.REFUNDED
+    assert payment.refunded_amount == Decimal("960.00")
+    assert payment.order.status == OrderStatus.REFUNDED
+    assert refunds_at_provider(payment) == Decimal("960.00")
+    assert [message.to for message in mailoutbox] == [[payment.user.email]]
+    requested = payment.events.get(type="refund_requested")
+    assert requested.data["actor"] == refunder.email
+    assert requested.data["reason"] == "customer returned the parcel"
+
+
+def test_partial_refunds_add_up_and_the_last_one_refunds_the_payment(pay, refund, mailoutbox):
+    payment = pay()
+    mailoutbox.clear()
+
+    first = refund(payment, "100")
+    payment.refresh_from_db()
+    assert first.status_code == 202
+    assert (payment.status, payment.refunded_amount) == (PaymentStatus.COMPLETED, Decimal("100"))
+    assert payment.order.status == OrderStatus.PAID
+    assert mailoutbox == []  # the customer hears when it is all refunded
+
+    second = refund(payment)  # what is left
+    payment.refresh_from_db()
+    assert second.json()["amount"] == "860.00"
+    assert (payment.status, payment.refunded_amount) == (PaymentStatus.REFUNDED, Decimal("960"))
+    assert refunds_at_provider(payment) == Decimal("960.00")
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.parametrize(
+    ("amount", "code", "field_message"),
+    [
+        ("0", "invalid", "greater than or equal to 0.01"),
+        ("961", "invalid_refund", "At most 960.00 TWD is left to refund."),
+        ("10.50", "invalid_refund", "TWD is refunded in steps of 1."),
+    ],
+)
+def test_an_amount_that_does_not_fit_is_refused_and_changes_nothing(
+    pay, refund, amount, code, field_message
+):
+    payment = pay()
+
+    response = refund(payment, amount)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == code
+    assert field_message in response.json()["fields"]["amount"][0]
+    assert not payment.operations.filter(kind=OperationKind.REFUND).exists()
+    payment.refresh_from_db()
+    assert payment.refunded_amount == 0
+
+
+def test_nothing_more_is_refunded_once_all_is_refunded(pay, refund):
+    payment = pay()
+    refund(payment)
+
+    again = refund(payment, "1")
+
+    assert again.status_code == 409
+    assert again.json()["code"] == "payment_not_refundable"
+    assert payment.operations.filter(kind=OperationKind.REFUND).count() == 1
+
+
+def test_a_refund_the_provider_refuses_fails_and_refunds_nothing(pay, refund):
+    payment = pay()
+    # Someone refunded part of the charge at the provider, outside this service.
+    get_card_gateway().refund(
+        RefundRequest(
+            charge_id=payment.gateway_reference or "",
+            amount=Decimal("900"),
+            currency="TWD",
+            idempotency_key="made-elsewhere",
+        )
+    )
+
+    response = refund(payment)
+
+    assert response.status_code == 202
+    operation = payment.operations.get(kind=OperationKind.REFUND)
+    assert (operation.status, operation.error_code) == (OperationStatus.FAILED, "permanent")
+    payment.refresh_from_db()
+    assert (payment.status, payment.refunded_amount) == (PaymentStatus.COMPLETED, 0)
+    assert payment.events.filter(type="refund_failed", is_error=True).exists()
+
+
+def test_a_refund_that_cannot_reach_the_provider_is_made_once_by_the_janitor(
+    pay, refund, settings, card_provider
+):
+    payment = pay()
+    settings.CARD_PROVIDER_URL = "http://127.0.0.1:9"  # nothing listens: every try is transient
+
+    response = refund(payment)
+
+    assert response.status_code == 202
+    operation = payment.operations.get(kind=OperationKind.REFUND)
+    assert operation.status == OperationStatus.UNKNOWN  # retries spent: the janitor's to settle
+    # A second refund waits for this one: what is left is not known until it is settled.
+    assert refund(payment, "1").json()["code"] == "refund_in_progress"
+
+    settings.CARD_PROVIDER_URL = card_provider
+    GatewayOperation.objects.filter(pk=operation.pk).update(
+        created_at=timezone.now() - timedelta(hours=1)
+    )
+    operations_settle_unknown()
+    operations_settle_unknown()  # a second sweep finds nothing left to do
+
+    operation.refresh_from_db()
+    payment.refresh_from_db()
+    assert operation.status == OperationStatus.SUCCEEDED
+    assert payment.status == PaymentStatus.REFUNDED
+    assert refunds_at_provider(payment) == Decimal("960.00")
+    assert payment.events.filter(type="refund_applied").count() == 1
+
+
+def balance_payment(customer: User) -> Payment:
+    """An order paid from the balance, as the pipeline leaves it."""
+    order = OrderFactory.create(user=customer)
+    balance_credit(
+        user_id=customer.pk, amount=Decimal("1000"), currency="TWD", entry_type="deposit"
+    )
+    payment = PaymentFactory.create(
+        user=customer,
+        kind=PaymentKind.ORDER,
+        order=order,
+        gateway=Gateway.BALANCE,
+        method=PaymentMethod.BALANCE,
+        amount=order.total,
+    )
+    payment_transition(payment_id=payment.pk, to=PaymentStatus.PROCESSING, event="validated")
+    debit = LedgerEntry.objects.create(
+        user=customer,
+        payment=payment,
+        entry_type=LedgerEntryType.ORDER_PAYMENT,
+        amount=-order.total,
+        currency="TWD",
+        balance_after=Decimal("40"),
+    )
+    User.objects.filter(pk=customer.pk).update(balance=Decimal("40"))
+    return payment_complete(payment_id=payment.pk, gateway_reference=f"ledger-{debit.pk}")
+
+
+def test_balance_refunds_credit_the_balance_once_each_and_the_ledger_adds_up(customer, refund):
+    payment = balance_payment(customer)
+
+    refund(payment, "60")
+    refund(payment, "900")
+
+    customer.refresh_from_db()
+    payment.refresh_from_db()
+    assert customer.balance == Decimal("1000")
+    assert payment.status == PaymentStatus.REFUNDED
+    refunds = LedgerEntry.objects.filter(payment=payment, entry_type=LedgerEntryType.REFUND)
+    assert sorted(refunds.values_list("refund_number", "amount")) == [
+        (1, Decimal("60")),
+        (2, Decimal("900")),
+    ]
+    assert ledger_mismatches() == []
+
+
+def test_only_staff_with_the_refund_permission_refund(pay, refund, customer):
+    payment = pay()
+    plain_staff = UserFactory.create(is_staff=True)
+
+    assert refund(payment, by=customer).status_code == 403  # their own payment
+    assert refund(payment, by=plain_staff).status_code == 403
+    assert refund(payment, by=UserFactory.create()).status_code == 404  # someone else's
+    assert not payment.operations.filter(kind=OperationKind.REFUND).exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "gateway", "status", "code"),
+    [
+        (PaymentKind.ORDER, Gateway.CARD, PaymentStatus.PENDING, "payment_not_refundable"),
+        (PaymentKind.ORDER, Gateway.ECPAY, PaymentStatus.COMPLETED, "payment_not_refundable"),
+        (PaymentKind.DEPOSIT, Gateway.CARD, PaymentStatus.COMPLETED, "payment_not_refundable"),
+    ],
+)
+def test_payments_that_cannot_be_refunded_here_are_refused_with_409(
+    refund, kind, gateway, status, code
+):
+    customer = UserFactory.create()
+    order = OrderFactory.create(user=customer) if kind == PaymentKind.ORDER else None
+    payment = PaymentFactory.create(
+        user=customer, kind=kind, order=order, gateway=gateway, amount=Decimal("960")
+    )
+    Payment.objects.filter(pk=payment.pk).update(status=status)
+
+    response = refund(payment)
+
+    assert response.status_code == 409
+    assert response.json()["code"] == code
+    assert not payment.operations.exists()
+
+
+def test_the_refunds_of_a_payment_are_listed_for_its_owner_and_staff(
+    pay, refund, customer, api_client_for, refunder
+):
+    payment = pay()
+    refund(payment, "100")
+    url = f"/api/v1/payments/{payment.public_id}/refunds/"
+
+    own = api_client_for(customer).get(url)
+    assert own.status_code == 200
+    assert [(r["amount"], r["status"]) for r in own.json()["results"]] == [("100.00", "succeeded")]
+    assert api_client_for(refunder).get(url).json() == own.json()
+    assert api_client_for(UserFactory.create()).get(url).status_code == 404
