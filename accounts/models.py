@@ -47,6 +47,12 @@ class User(AbstractUser):
     email = models.EmailField("email address", unique=True)
     balance = MoneyField(default=ZERO, editable=False)
     balance_currency = currency_field()
+    # The user's subject (`sub`) in the Cognito user pool whose bearer tokens the API accepts
+    # (accounts/auth.py). NULL, not "", for users who never signed in through Cognito: the
+    # unique constraint lets any number of NULLs through.
+    cognito_sub = models.CharField(  # noqa: DJ001
+        max_length=128, null=True, blank=True, editable=False
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
@@ -57,6 +63,13 @@ class User(AbstractUser):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(balance__gte=0), name="user_balance_not_negative"
+            ),
+            # One account per Cognito user; the unique index also serves the lookup by `sub`
+            # on every request with a bearer token.
+            models.UniqueConstraint(fields=["cognito_sub"], name="user_cognito_sub_unique"),
+            # A user without a subject has NULL, never "": two ""s would collide.
+            models.CheckConstraint(
+                condition=~models.Q(cognito_sub=""), name="user_cognito_sub_not_empty"
             ),
         ]
 

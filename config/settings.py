@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
     "core",
     "accounts",
     "orders",
@@ -138,6 +139,34 @@ LOGIN_REDIRECT_URL = "orders:list"
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 
+# --- Amazon Cognito bearer tokens (API) -------------------------------------------------------
+# The API accepts `Authorization: Bearer <JWT>` from this user pool (seed 001) once
+# COGNITO_USER_POOL_ID is set; accounts/auth.py checks the tokens.
+COGNITO_USER_POOL_ID = env.str("COGNITO_USER_POOL_ID", default="")  # ap-northeast-1_AbC123xyz
+# A pool id starts with its region.
+COGNITO_REGION = env.str("COGNITO_REGION", default=COGNITO_USER_POOL_ID.partition("_")[0])
+COGNITO_ISSUER = env.str(
+    "COGNITO_ISSUER",
+    default=f"https://cognito-idp.{COGNITO_REGION}.amazonaws.com/{COGNITO_USER_POOL_ID}",
+)
+COGNITO_JWKS_URL = env.str("COGNITO_JWKS_URL", default=f"{COGNITO_ISSUER}/.well-known/jwks.json")
+# The app clients whose tokens are accepted: an access token's `client_id`, an id token's `aud`.
+COGNITO_APP_CLIENT_IDS = env.list("COGNITO_APP_CLIENT_IDS", default=[])
+# Which tokens are accepted: "access" (what an API client should send), "id", or both.
+COGNITO_TOKEN_USES = env.list("COGNITO_TOKEN_USES", default=["access"])
+# Whether a verified email in a token whose user is unknown here creates a customer.
+COGNITO_CREATE_USERS = env.bool("COGNITO_CREATE_USERS", default=False)
+# How long the pool's public keys are kept; a token signed by a key not among them makes one
+# fetch sooner (key rotation).
+COGNITO_JWKS_CACHE_SECONDS = env.int("COGNITO_JWKS_CACHE_SECONDS", default=3600)
+# Tolerance for clocks that disagree, on a token's expiry and issue time.
+COGNITO_LEEWAY_SECONDS = env.int("COGNITO_LEEWAY_SECONDS", default=10)
+if COGNITO_USER_POOL_ID and not COGNITO_APP_CLIENT_IDS:
+    raise ImproperlyConfigured("COGNITO_APP_CLIENT_IDS is empty: no Cognito token would pass.")
+if not set(COGNITO_TOKEN_USES) <= {"access", "id"}:
+    raise ImproperlyConfigured('COGNITO_TOKEN_USES takes "access", "id" or both.')
+_COGNITO_AUTHENTICATION = ["accounts.auth.CognitoJWTAuthentication"] if COGNITO_USER_POOL_ID else []
+
 # --- Django REST framework --------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Money leaves the API as strings so no client parses it into a float by accident.
@@ -145,10 +174,12 @@ REST_FRAMEWORK = {
     # Token first: a caller with no credentials gets 401 with a WWW-Authenticate header.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
+        *_COGNITO_AUTHENTICATION,
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "core.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PARSER_CLASSES": ["core.api.DecimalJSONParser"],
     "UNAUTHENTICATED_USER": None,
     # Per caller: a signed-in user by id, anyone else by address. Counted in the default cache,
@@ -162,6 +193,83 @@ REST_FRAMEWORK = {
         "anon": env.str("API_THROTTLE_ANON_RATE", default="30/min"),
     },
 }
+
+# --- OpenAPI schema (drf-spectacular) ---------------------------------------------------------
+# Generated from the views at /api/schema/, read at /api/docs/ (Swagger UI) and /api/redoc/.
+# The shared pieces every API view's annotations use are in core/openapi.py.
+SPECTACULAR_SETTINGS = {
+    # 3.1: a nullable object (a payment's `card`, `next_action`) is `oneOf [object, null]`,
+    # which every validator reads the same; 3.0's `nullable` beside `allOf` is read differently.
+    "OAS_VERSION": "3.1.0",
+    "TITLE": "Payment service API",
+    "VERSION": "1.0.0",
+    "DESCRIPTION": """Pay for orders and top up the caller's balance, and read payments back.
+
+## Authentication
+Every `/api/v1/` endpoint needs a signed-in caller. Send `Authorization: Token <key>` (a DRF
+token: `bin/run` prints the demo customer's) or, where Cognito is set up, `Authorization: Bearer
+<JWT>` (an Amazon Cognito token). A browser signed in to the site is accepted too (session
+cookie, with the CSRF token on writes). No credentials, or bad ones, answer **401**.
+
+## Idempotency
+`POST /api/v1/payments/` takes an optional `Idempotency-Key` header (up to 255 characters, e.g.
+a UUID). A retry with the same key and the same body returns the first payment instead of
+creating another; the same key with a different body answers **422** `idempotency_key_reused`.
+
+## Errors
+Every error has one shape: `{"code": ..., "message": ..., "fields": {...}}`. `code` is stable and
+meant for programs (`invalid`, `not_authenticated`, `permission_denied`, `not_found`,
+`throttled`, ...), `message` is for people, and `fields` maps each field at fault to its
+messages: nested fields dotted (`card.number`), errors not tied to one field under
+`non_field_errors`, `{}` when no field is at fault.
+
+## Money
+Amounts are decimal **strings** with two places (`"960.00"`), always beside their currency, so
+no client reads them into a float. A request may send a string or a JSON number: it is read
+exactly, never through a float.
+
+## Lists
+Lists come newest first in cursor pages, `{"next", "previous", "results"}`: follow `next` until
+it is `null`. `page_size` asks for up to 100 items a page (default 25). A cursor is opaque: one
+that was not handed out answers 404.
+
+## Rate limits
+Requests are counted per caller; one over the limit answers **429** `throttled`, with a
+`Retry-After` header.
+""",
+    # Requests and responses get components of their own (`PaymentRequest`, `Payment`): a
+    # write-only card number never shows up in a response schema, nor a read-only id in a request.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The documentation is public: a client reads it before it has credentials.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    # One name per choice set, whatever the field is called (`currency`, `balance_currency`),
+    # and stable when another serializer adds a `status` or `method` with other choices.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "PaymentStatusEnum": "payments.models.PaymentStatus",
+        "PaymentMethodEnum": "payments.models.PaymentMethod",
+        "GatewayEnum": "gateways.models.Gateway",
+        "CurrencyEnum": "core.models.Currency",
+        # What a new payment may name: a subset of the gateways and of the methods.
+        "PaymentGatewayEnum": "payments.api.serializers.API_GATEWAYS",
+        "EcpayMethodEnum": "payments.services.ECPAY_METHODS",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.openapi.document_unauthenticated",
+    ],
+}
+
+# --- Idempotency-Key (core/idempotency.py) ---------------------------------------------------
+# How long a key's first answer is replayed; after that the key counts as new, and the hourly
+# purge deletes it.
+IDEMPOTENCY_KEY_TTL_SECONDS = env.int("IDEMPOTENCY_KEY_TTL_SECONDS", default=86400)
+# A key still in progress after this long is taken over by the next request with it: the request
+# that claimed it has died. Longer than any request takes (gateway timeouts included).
+IDEMPOTENCY_KEY_LOCK_SECONDS = env.int("IDEMPOTENCY_KEY_LOCK_SECONDS", default=300)
 
 # --- Cache ------------------------------------------------------------------------------------
 # API throttling counts here. Process-local by default; set CACHE_URL to Redis when more than
@@ -213,6 +321,11 @@ CELERY_BEAT_SCHEDULE = {
     "retry-failed-notifications": {
         "task": "notifications.tasks.notifications_retry_failed",
         "schedule": 300.0,
+    },
+    # Delete Idempotency-Keys past IDEMPOTENCY_KEY_TTL_SECONDS.
+    "purge-idempotency-keys": {
+        "task": "core.tasks.idempotency_keys_purge",
+        "schedule": 3600.0,
     },
 }
 

@@ -6,14 +6,6 @@ class InvalidPayment(DomainError):
     default_message = "The payment request is not valid."
 
 
-class IdempotencyKeyReused(DomainError):
-    """The key was used before for a different payment: replaying it would be a guess."""
-
-    code = "idempotency_key_reused"
-    http_status = 422
-    default_message = "This Idempotency-Key was already used with different parameters."
-
-
 class InsufficientBalance(DomainError):
     code = "insufficient_balance"
     http_status = 409

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.exceptions import IllegalTransition
+from core.idempotency import IdempotencyKeyReused
 from core.models import ZERO
 from core.transitions import transition_needed
 from gateways.base import (
@@ -34,7 +35,6 @@ from payments.exceptions import (
     CurrencyMismatch,
     GatewayFailure,
     GatewayUnavailable,
-    IdempotencyKeyReused,
     InsufficientBalance,
     InvalidPayment,
 )

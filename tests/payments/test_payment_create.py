@@ -2,9 +2,10 @@ from decimal import Decimal
 
 import pytest
 
+from core.idempotency import IdempotencyKeyReused
 from core.models import Currency
 from gateways.models import Gateway
-from payments.exceptions import IdempotencyKeyReused, InvalidPayment
+from payments.exceptions import InvalidPayment
 from payments.models import Payment, PaymentEvent, PaymentKind, PaymentMethod, PaymentStatus
 from payments.services import payment_create
 from tests.factories import OrderFactory, UserFactory
