@@ -1,8 +1,12 @@
-"""Reads of orders: what an order costs now."""
+"""Reads of orders: who may see which, and what an order costs now."""
 
-from django.db.models import Q
+from collections.abc import Mapping
+from typing import Any
+
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from accounts.models import User
 from orders.models import DiscountCode, Order
 from orders.pricing import Cost, Discount, ItemLine, calculate_cost
 
@@ -36,3 +40,39 @@ def order_cost(order: Order) -> Cost:
         else None
     )
     return calculate_cost(items=items, currency=order.currency, discount=discount)
+
+
+def orders_visible_to(*, user: User, filters: Mapping[str, Any]) -> QuerySet[Order]:
+    """The orders `user` may list (their own; every one for staff), filtered.
+
+    `filters` are validated values: status, created_after, created_before. The items come in one
+    prefetch and the customer and payment header in the page's own query, so a page of any size
+    takes the same number of queries.
+    """
+    orders = _orders_with_details()
+    if not user.is_staff:
+        orders = orders.filter(user=user)
+    for name, lookup in _ORDER_FILTERS.items():
+        if filters.get(name) is not None:
+            orders = orders.filter(**{lookup: filters[name]})
+    return orders
+
+
+_ORDER_FILTERS = {
+    "status": "status",
+    "created_after": "created_at__gte",
+    "created_before": "created_at__lt",
+}
+
+
+def order_get_for_user(*, user: User, number: str) -> Order:
+    """The order, with its items and payment header, if `user` may see it (its customer, or
+    staff). Raises Order.DoesNotExist."""
+    orders = _orders_with_details()
+    if not user.is_staff:
+        orders = orders.filter(user=user)
+    return orders.get(number=number)
+
+
+def _orders_with_details() -> QuerySet[Order]:
+    return Order.objects.select_related("user", "payment_header__payment").prefetch_related("items")
