@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from core.views import healthz
 from orders.urls import checkout_urlpatterns
@@ -8,6 +9,11 @@ from orders.urls import checkout_urlpatterns
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("payments.urls")),
+    # The API's OpenAPI 3 schema and its two readers, public like any API documentation.
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/v1/", include("orders.api.urls")),
     path("callbacks/", include("gateways.urls")),
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
@@ -22,3 +28,7 @@ if settings.SIMULATORS_ENABLED:
         path("simulators/card/", include("gateways.card.simulator.urls")),
         path("simulators/ecpay/", include("gateways.ecpay.simulator.urls")),
     ]
+
+# Under /api/ these answer in the API's error shape; elsewhere Django's pages.
+handler404 = "core.views.not_found"
+handler500 = "core.views.server_error"

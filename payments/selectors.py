@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from core.models import CENT, ZERO, MoneyField
-from payments.models import GatewayOperation, OperationKind, Payment
+from payments.models import GatewayOperation, LedgerEntry, OperationKind, Payment
 
 
 def payments_visible_to(*, user: User, filters: Mapping[str, Any]) -> QuerySet[Payment]:
@@ -52,6 +52,22 @@ def payment_refunds(*, payment: Payment) -> QuerySet[GatewayOperation]:
         GatewayOperation.objects.select_related("payment")
         .filter(payment=payment, kind=OperationKind.REFUND)
         .order_by("created_at", "pk")
+    )
+
+
+def ledger_entries_of(*, user: User) -> QuerySet[LedgerEntry]:
+    """The user's ledger entries, each with its payment's public id at hand."""
+    return (
+        LedgerEntry.objects.filter(user=user)
+        .select_related("payment")
+        .only(
+            "entry_type",
+            "amount",
+            "currency",
+            "balance_after",
+            "created_at",
+            "payment__public_id",
+        )
     )
 
 

@@ -7,8 +7,18 @@ from payments.api.views import (
     PaymentListView,
     PaymentRefundsView,
 )
+from payments.api.wallet import (
+    DepositCreateView,
+    LedgerEntryListView,
+    WalletView,
+    WithdrawalCreateView,
+)
 
 urlpatterns = [
+    path("wallet/", WalletView.as_view(), name="wallet"),
+    path("wallet/entries/", LedgerEntryListView.as_view(), name="wallet-entries"),
+    path("wallet/deposits/", DepositCreateView.as_view(), name="wallet-deposits"),
+    path("wallet/withdrawals/", WithdrawalCreateView.as_view(), name="wallet-withdrawals"),
     path("me/", MeView.as_view(), name="me"),
     path("payments/", PaymentListView.as_view(), name="payment-list"),
     path("payments/<str:public_id>/", PaymentDetailView.as_view(), name="payment-detail"),

@@ -5,8 +5,10 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api import FilterDateTimeField
 from core.models import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, Currency
 from gateways.card.validation import card_number_valid
 from gateways.models import Gateway
@@ -118,9 +120,38 @@ class PaymentCreateSerializer(serializers.Serializer[Any]):
         return order
 
 
+class PaymentCardSerializer(serializers.Serializer[Any]):
+    """All that is kept of a card: never its number or security code."""
+
+    brand = serializers.CharField()
+    last4 = serializers.CharField()
+    exp_month = serializers.IntegerField()
+    exp_year = serializers.IntegerField()
+
+
+class NextActionSerializer(serializers.Serializer[Any]):
+    type = serializers.ChoiceField(choices=["redirect_to_url", "pay_with_code"])
+    url = serializers.URLField(
+        required=False,
+        help_text="redirect_to_url: open it in the customer's browser, once; it takes them to "
+        "ECPay's page.",
+    )
+    code = serializers.CharField(
+        required=False,
+        help_text="pay_with_code: the ATM account, store payment number or barcodes to pay with.",
+    )
+    bank = serializers.CharField(required=False, help_text="pay_with_code: the ATM bank's code.")
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="pay_with_code: pay before this."
+    )
+
+
 class PaymentSerializer(serializers.ModelSerializer[Payment]):
     id = serializers.CharField(source="public_id")
-    order = serializers.SlugRelatedField[Order](slug_field="number", read_only=True)
+    # Null for a deposit: said here so the schema says it too.
+    order = serializers.SlugRelatedField[Order](
+        slug_field="number", read_only=True, allow_null=True
+    )
     card = serializers.SerializerMethodField()
     next_action = serializers.SerializerMethodField(
         help_text="What the customer must do for the payment to go on, or null: "
@@ -148,6 +179,7 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(NextActionSerializer(allow_null=True))
     def get_next_action(self, payment: Payment) -> dict[str, Any] | None:
         if payment.gateway != Gateway.ECPAY or payment.status != PaymentStatus.PENDING:
             return None
@@ -161,6 +193,7 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
         path = reverse("checkout:payment", args=[payment.public_id])
         return {"type": "redirect_to_url", "url": settings.SITE_URL.rstrip("/") + path}
 
+    @extend_schema_field(PaymentCardSerializer(allow_null=True))
     def get_card(self, payment: Payment) -> dict[str, Any] | None:
         if not payment.card_last4:
             return None
@@ -172,6 +205,17 @@ class PaymentSerializer(serializers.ModelSerializer[Payment]):
         }
 
 
+class MeSerializer(serializers.Serializer[Any]):
+    """The caller (GET /api/v1/me/)."""
+
+    email = serializers.EmailField()
+    is_staff = serializers.BooleanField(help_text="Staff see every customer's payments.")
+    balance = serializers.DecimalField(
+        max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES
+    )
+    balance_currency = serializers.ChoiceField(choices=Currency.choices)
+
+
 class PaymentFilterSerializer(serializers.Serializer[Any]):
     """The list's query parameters: an unknown value is a 400 naming the parameter."""
 
@@ -179,8 +223,8 @@ class PaymentFilterSerializer(serializers.Serializer[Any]):
     method = serializers.ChoiceField(choices=PaymentMethod.choices, required=False)
     gateway = serializers.ChoiceField(choices=Gateway.choices, required=False)
     order = serializers.CharField(required=False, max_length=12)
-    created_after = serializers.DateTimeField(required=False)
-    created_before = serializers.DateTimeField(required=False)
+    created_after = FilterDateTimeField(required=False)
+    created_before = FilterDateTimeField(required=False)
 
 
 class RefundCreateSerializer(serializers.Serializer[Any]):
@@ -208,6 +252,7 @@ class RefundSerializer(serializers.ModelSerializer[GatewayOperation]):
         fields = ["id", "payment", "amount", "currency", "status", "reason", "created_at"]
         read_only_fields = fields
 
+    @extend_schema_field(serializers.ChoiceField(choices=["pending", "succeeded", "failed"]))
     def get_status(self, operation: GatewayOperation) -> str:
         # An unknown outcome is the janitor's to settle: for the client it is still pending.
         if operation.status == OperationStatus.UNKNOWN:

@@ -1,6 +1,12 @@
 from typing import Any, cast
 
 from django.http import Http404
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -8,9 +14,18 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from core.api import NewestFirst
+from core.idempotency import idempotent
+from core.openapi import (
+    CURSOR_PAGE_PARAMETERS,
+    IDEMPOTENCY_KEY,
+    cursor_page,
+    error_response,
+    error_responses,
+)
 from gateways.base import CardDetails
 from gateways.models import Gateway
 from payments.api.serializers import (
+    MeSerializer,
     PaymentCreateSerializer,
     PaymentFilterSerializer,
     PaymentSerializer,
@@ -28,7 +43,124 @@ from payments.services import (
 )
 from payments.tasks import pipeline_start, refund_start
 
+# The API's examples: one card payment for order 492500005643, as the README's walkthrough makes.
+CARD_PAYMENT_REQUEST = OpenApiExample(
+    "Card payment for an order",
+    request_only=True,
+    value={
+        "kind": "order",
+        "order": "492500005643",
+        "amount": "960.00",
+        "currency": "TWD",
+        "gateway": "card",
+        "card": {"number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2030, "cvc": "123"},
+    },
+)
+PENDING_CARD_PAYMENT = {
+    "id": "pay_7Q2M9XK4RT6WZB3N8HC5JDFA",
+    "kind": "order",
+    "status": "pending",
+    "amount": "960.00",
+    "currency": "TWD",
+    "refunded_amount": "0.00",
+    "gateway": "card",
+    "method": "card",
+    "order": "492500005643",
+    "card": {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030},
+    "next_action": None,
+    "failure_reason": "",
+    "created_at": "2025-06-01T14:03:27.512804+08:00",
+    "completed_at": None,
+}
+PENDING_ECPAY_PAYMENT = {
+    **PENDING_CARD_PAYMENT,
+    "gateway": "ecpay",
+    "method": "atm",
+    "card": None,
+    "next_action": {
+        "type": "redirect_to_url",
+        "url": "https://payments.example.com/checkout/payments/pay_7Q2M9XK4RT6WZB3N8HC5JDFA/",
+    },
+}
+SUCCEEDED_REFUND = {
+    "id": "pay_7Q2M9XK4RT6WZB3N8HC5JDFA-refund-1",
+    "payment": "pay_7Q2M9XK4RT6WZB3N8HC5JDFA",
+    "amount": "100.00",
+    "currency": "TWD",
+    "status": "succeeded",
+    "reason": "one tin arrived dented",
+    "created_at": "2025-06-03T10:12:45.200114+08:00",
+}
+COMPLETED_CARD_PAYMENT = {
+    **PENDING_CARD_PAYMENT,
+    "status": "completed",
+    "completed_at": "2025-06-01T14:03:29.104117+08:00",
+}
 
+
+@extend_schema_view(
+    get=extend_schema(
+        # An APIView's GET is taken for a retrieve: name it, or it collides with the detail's.
+        operation_id="payments_list",
+        summary="List payments",
+        description="The caller's payments (every customer's, for staff), newest first, a "
+        "cursor page at a time. The filters narrow the list; an unknown value is a 400 naming "
+        "the parameter.",
+        parameters=[PaymentFilterSerializer, *CURSOR_PAGE_PARAMETERS],
+        responses={
+            200: cursor_page(PaymentSerializer),
+            **error_responses(400, 404, 429),
+        },
+        examples=[
+            OpenApiExample(
+                "A page of payments",
+                response_only=True,
+                value={
+                    "next": "https://payments.example.com/api/v1/payments/?cursor=cD0yMDI1LTA2",
+                    "previous": None,
+                    "results": [COMPLETED_CARD_PAYMENT],
+                },
+            )
+        ],
+    ),
+    post=extend_schema(
+        summary="Start a payment",
+        description="Pay for one of the caller's orders (the order's total, in its currency) "
+        "or top up the caller's balance (`kind` deposit, in the balance's currency). Answers "
+        "202 with the payment, pending:\n\n"
+        "- `card`: the card is checked with the provider at once (only its token, brand, last "
+        "four digits and expiry are kept), then charged in the background: poll the payment "
+        "until it is `completed` or `failed`.\n"
+        "- `ecpay`: the customer pays on ECPay's page: send them to `next_action.url`.\n"
+        "- `balance`: the caller's balance pays the order in the background.\n\n"
+        "Send an `Idempotency-Key` to retry safely.",
+        parameters=[IDEMPOTENCY_KEY],
+        request=PaymentCreateSerializer,
+        responses={
+            202: PaymentSerializer,
+            **error_responses(400, 415, 422, 429, 502, 503),
+            409: error_response(
+                409,
+                description="The balance does not cover the order (gateway balance), or a "
+                "request with this Idempotency-Key is still being handled: retry shortly.",
+                codes={
+                    "insufficient_balance": "The balance is too low for this amount.",
+                    "idempotency_key_in_use": "A request with this Idempotency-Key is still "
+                    "being handled. Try again shortly.",
+                },
+            ),
+        },
+        examples=[
+            CARD_PAYMENT_REQUEST,
+            OpenApiExample(
+                "Pending card payment",
+                response_only=True,
+                status_codes=[202],
+                value=PENDING_CARD_PAYMENT,
+            ),
+        ],
+    ),
+)
 class PaymentListView(APIView):
     def get(self, request: Request) -> Response:
         """The caller's payments (every one, for staff), newest first, a cursor page at a time."""
@@ -39,12 +171,13 @@ class PaymentListView(APIView):
         page = paginator.paginate_queryset(payments, request, view=self)
         return paginator.get_paginated_response(PaymentSerializer(page, many=True).data)
 
+    @idempotent
     def post(self, request: Request) -> Response:
         """Start a payment. Answers 202 with it, pending: the pipeline (card, balance) or the
         customer on ECPay's page (`next_action`) takes it on from there."""
         serializer = PaymentCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        payment = _payment_start(
+        payment = start_payment(
             user=_caller(request),
             data=serializer.validated_data,
             idempotency_key=request.headers.get("Idempotency-Key"),
@@ -52,13 +185,47 @@ class PaymentListView(APIView):
         return Response(PaymentSerializer(payment).data, status=202)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="Get a payment",
+        description="A payment of the caller's (any payment, for staff). Anyone else's "
+        "answers 404, as if it did not exist. Poll it to follow a payment to `completed` or "
+        "`failed`.",
+        responses={200: PaymentSerializer, **error_responses(404, 429)},
+        examples=[
+            OpenApiExample(
+                "Completed card payment", response_only=True, value=COMPLETED_CARD_PAYMENT
+            )
+        ],
+    )
+)
 class PaymentDetailView(APIView):
     def get(self, request: Request, public_id: str) -> Response:
         """A payment of the caller's (any payment, for staff); anyone else gets 404."""
         return Response(PaymentSerializer(_visible_payment(request, public_id)).data)
 
 
+@extend_schema_view(
+    post=extend_schema(
+        summary="Cancel a pending payment",
+        description="Cancel a payment no money has moved for yet: its owner may, and staff "
+        "with the `payments.change_payment` permission. A payment that has moved on (being "
+        "processed, paid, failed) answers 409. An ECPay code paid after all is not lost: staff "
+        "are asked to look at it.",
+        request=None,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={200: PaymentSerializer, **error_responses(403, 404, 409, 422, 429)},
+        examples=[
+            OpenApiExample(
+                "Cancelled",
+                response_only=True,
+                value={**PENDING_ECPAY_PAYMENT, "status": "cancelled", "next_action": None},
+            )
+        ],
+    )
+)
 class PaymentCancelView(APIView):
+    @idempotent
     def post(self, request: Request, public_id: str) -> Response:
         """Cancel a pending payment: its owner may, and staff with the change permission.
         409 once it has moved on (being processed, paid, failed)."""
@@ -70,6 +237,63 @@ class PaymentCancelView(APIView):
         return Response(PaymentSerializer(payment).data)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="payments_refunds_list",
+        summary="List a payment's refunds",
+        description="The refunds asked for a payment, oldest first, for its owner and staff.",
+        responses={
+            200: inline_serializer(
+                name="RefundList", fields={"results": RefundSerializer(many=True)}
+            ),
+            **error_responses(404, 429),
+        },
+        examples=[
+            OpenApiExample(
+                "One partial refund", response_only=True, value={"results": [SUCCEEDED_REFUND]}
+            )
+        ],
+    ),
+    post=extend_schema(
+        summary="Refund a payment",
+        description="Refund all (no `amount`) or part of a completed order payment, paid by "
+        "card or from the balance: staff with the `payments.refund_payment` permission only. "
+        "Answers 202 with the refund, `pending` until the gateway has made it; follow it in "
+        "the list. One refund of a payment is made at a time (409 `refund_in_progress`). The "
+        "whole amount refunded makes the payment (and its order) `refunded`, and the customer "
+        "is told. ECPay and wallet payments are refunded in the gateway's own back office "
+        "(409 `payment_not_refundable`).",
+        parameters=[IDEMPOTENCY_KEY],
+        request=RefundCreateSerializer,
+        responses={
+            202: RefundSerializer,
+            **error_responses(400, 403, 404, 415, 422, 429),
+            409: error_response(
+                409,
+                description="The payment cannot be refunded, or a refund of it is being made.",
+                codes={
+                    "payment_not_refundable": "Only a completed payment is refunded; this one "
+                    "is pending.",
+                    "refund_in_progress": "A refund of this payment is still being made. Try "
+                    "again when it is done.",
+                },
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "A partial refund",
+                request_only=True,
+                value={"amount": "100", "reason": "one tin arrived dented"},
+            ),
+            OpenApiExample(
+                "Refund asked for",
+                response_only=True,
+                status_codes=[202],
+                value={**SUCCEEDED_REFUND, "status": "pending"},
+            ),
+        ],
+    ),
+)
 class PaymentRefundsView(APIView):
     def get(self, request: Request, public_id: str) -> Response:
         """The payment's refunds, oldest first."""
@@ -77,6 +301,7 @@ class PaymentRefundsView(APIView):
         refunds = payment_refunds(payment=payment)
         return Response({"results": RefundSerializer(refunds, many=True).data})
 
+    @idempotent
     def post(self, request: Request, public_id: str) -> Response:
         """Refund all or part of a completed order payment: staff with the refund permission.
         Answers 202 with the refund, pending until the gateway has made it."""
@@ -97,6 +322,25 @@ class PaymentRefundsView(APIView):
         return Response(RefundSerializer(operation).data, status=202)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="Who am I",
+        description="Who the credentials belong to, and their balance.",
+        responses={200: MeSerializer, **error_responses(429)},
+        examples=[
+            OpenApiExample(
+                "A customer",
+                response_only=True,
+                value={
+                    "email": "customer@example.com",
+                    "is_staff": False,
+                    "balance": "500.00",
+                    "balance_currency": "TWD",
+                },
+            )
+        ],
+    )
+)
 class MeView(APIView):
     def get(self, request: Request) -> Response:
         """Who the caller is, and their balance."""
@@ -124,7 +368,7 @@ def _caller(request: Request) -> User:
     return cast(User, request.user)
 
 
-def _payment_start(*, user: User, data: dict[str, Any], idempotency_key: str | None) -> Payment:
+def start_payment(*, user: User, data: dict[str, Any], idempotency_key: str | None) -> Payment:
     """Create the payment with its gateway's service; start the pipeline where it has work."""
     if data["gateway"] == Gateway.ECPAY:
         # ECPay's notification takes it on: the pipeline has nothing to do until then.

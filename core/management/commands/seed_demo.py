@@ -51,6 +51,8 @@ class Command(BaseCommand):
 
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"  staff:    {STAFF_EMAIL}  password: {staff_password}")
+        staff = User.objects.get(email=STAFF_EMAIL)
+        self.stdout.write(f"  staff's API token: {user_api_token(user=staff)}")
         self.stdout.write(f"  customer: {CUSTOMER_EMAIL}  password: {customer_password}")
         self.stdout.write(f"  customer's API token: {user_api_token(user=customer)}")
         for order in orders:

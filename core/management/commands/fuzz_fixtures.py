@@ -1,0 +1,80 @@
+"""A customer to fuzz the API as (bin/fuzz-api): an API token, orders waiting for payment and
+a few payments."""
+
+import secrets
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import User
+from accounts.services import user_api_token, user_create
+from core.management.commands.seed_demo import DEMO_ORDERS
+from core.models import Currency
+from gateways.base import CardToken
+from gateways.models import Gateway
+from orders.models import Order
+from orders.services import order_create
+from payments.models import PaymentKind, PaymentMethod
+from payments.services import payment_create, payment_start_ecpay
+
+FUZZ_CUSTOMER_EMAIL = "fuzz-customer@example.com"
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a customer with orders waiting for payment and a few payments, on a throwaway "
+        "database, and print nothing but the customer's API token (for bin/fuzz-api). Safe to "
+        "run again."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        # The token it prints is a working credential: only where the gateway simulators are on,
+        # which production never is.
+        if not settings.SIMULATORS_ENABLED:
+            raise CommandError(
+                "fuzz_fixtures prints an API token: throwaway databases only "
+                "(SIMULATORS_ENABLED=true)."
+            )
+        customer = User.objects.filter(email=FUZZ_CUSTOMER_EMAIL).first()
+        if customer is None:
+            # Nobody signs in with the password: the token is the way in.
+            customer = user_create(
+                email=FUZZ_CUSTOMER_EMAIL, password=secrets.token_urlsafe(16), first_name="Fuzz"
+            )
+        if not Order.objects.filter(user=customer).exists():
+            orders = [
+                order_create(user=customer, items=items, currency=Currency.TWD)
+                for items in DEMO_ORDERS
+            ]
+            self._payments(customer, orders[0])
+        self.stdout.write(user_api_token(user=customer))
+
+    def _payments(self, customer: User, order: Order) -> None:
+        """Payments for the reads to show, each shape of one: a card deposit (no order) and an
+        ECPay order payment waiting for the customer (a next_action). Made with no gateway call:
+        the card token is made up, and ECPay is only called by the customer's browser."""
+        payment_create(
+            user=customer,
+            kind=PaymentKind.DEPOSIT,
+            gateway=Gateway.CARD,
+            method=PaymentMethod.CARD,
+            amount=Decimal("500"),
+            currency=Currency.TWD,
+            card=CardToken(
+                token="tok_fuzz",  # noqa: S106 (made up: never sent to a provider)
+                brand="visa",
+                last4="4242",
+                exp_month=12,
+                exp_year=2030,
+            ),
+        )
+        payment_start_ecpay(
+            user=customer,
+            kind=PaymentKind.ORDER,
+            order=order,
+            amount=order.total,
+            currency=order.currency,
+            method=PaymentMethod.ATM,
+        )
