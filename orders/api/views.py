@@ -1,5 +1,3 @@
-from typing import cast
-
 from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.exceptions import PermissionDenied
@@ -7,7 +5,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import User
+from accounts.auth import request_caller
 from core.api import NewestFirst
 from core.idempotency import idempotent
 from core.openapi import CURSOR_PAGE_PARAMETERS, ErrorSerializer, cursor_page, error_responses
@@ -92,7 +90,7 @@ class OrderListView(APIView):
         """The caller's orders (every one, for staff), newest first, a cursor page at a time."""
         filters = OrderFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        orders = orders_visible_to(user=_caller(request), filters=filters.validated_data)
+        orders = orders_visible_to(user=request_caller(request), filters=filters.validated_data)
         paginator = NewestFirst()
         page = paginator.paginate_queryset(orders, request, view=self)
         return paginator.get_paginated_response(OrderSerializer(page, many=True).data)
@@ -140,7 +138,7 @@ class OrderListView(APIView):
         """Create an order waiting for payment, priced from the items given. There is no
         catalogue: the caller sets the prices, so it needs the `orders.add_order` permission
         (staff, a merchant's service account), never a customer pricing their own order."""
-        user = _caller(request)
+        user = request_caller(request)
         if not user.has_perm("orders.add_order"):
             raise PermissionDenied("Creating orders needs the permission to add orders.")
         serializer = OrderCreateSerializer(data=request.data)
@@ -213,11 +211,6 @@ class OrderQuoteView(APIView):
 def _visible_order(request: Request, number: str) -> Order:
     """The order if the caller may see it; a 404 otherwise, as if it did not exist."""
     try:
-        return order_get_for_user(user=_caller(request), number=number)
+        return order_get_for_user(user=request_caller(request), number=number)
     except Order.DoesNotExist:
         raise Http404 from None
-
-
-def _caller(request: Request) -> User:
-    # IsAuthenticated (the default permission) has let only signed-in users this far.
-    return cast(User, request.user)

@@ -1,4 +1,4 @@
-from typing import Any, cast
+from typing import Any
 
 from django.http import Http404
 from drf_spectacular.utils import (
@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.auth import request_caller
 from accounts.models import User
 from core.api import NewestFirst
 from core.idempotency import idempotent
@@ -166,7 +167,7 @@ class PaymentListView(APIView):
         """The caller's payments (every one, for staff), newest first, a cursor page at a time."""
         filters = PaymentFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        payments = payments_visible_to(user=_caller(request), filters=filters.validated_data)
+        payments = payments_visible_to(user=request_caller(request), filters=filters.validated_data)
         paginator = NewestFirst()
         page = paginator.paginate_queryset(payments, request, view=self)
         return paginator.get_paginated_response(PaymentSerializer(page, many=True).data)
@@ -175,14 +176,7 @@ class PaymentListView(APIView):
     def post(self, request: Request) -> Response:
         """Start a payment. Answers 202 with it, pending: the pipeline (card, balance) or the
         customer on ECPay's page (`next_action`) takes it on from there."""
-        serializer = PaymentCreateSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        payment = start_payment(
-            user=_caller(request),
-            data=serializer.validated_data,
-            idempotency_key=request.headers.get("Idempotency-Key"),
-        )
-        return Response(PaymentSerializer(payment).data, status=202)
+        return payment_started(request, PaymentCreateSerializer)
 
 
 @extend_schema_view(
@@ -229,7 +223,7 @@ class PaymentCancelView(APIView):
     def post(self, request: Request, public_id: str) -> Response:
         """Cancel a pending payment: its owner may, and staff with the change permission.
         409 once it has moved on (being processed, paid, failed)."""
-        user = _caller(request)
+        user = request_caller(request)
         payment = _visible_payment(request, public_id)
         if payment.user_id != user.pk and not user.has_perm("payments.change_payment"):
             raise PermissionDenied("Cancelling another customer's payment needs permission.")
@@ -305,7 +299,7 @@ class PaymentRefundsView(APIView):
     def post(self, request: Request, public_id: str) -> Response:
         """Refund all or part of a completed order payment: staff with the refund permission.
         Answers 202 with the refund, pending until the gateway has made it."""
-        user = _caller(request)
+        user = request_caller(request)
         payment = _visible_payment(request, public_id)
         if not user.has_perm("payments.refund_payment"):
             raise PermissionDenied("Refunds are made by staff with the refund permission.")
@@ -344,7 +338,7 @@ class PaymentRefundsView(APIView):
 class MeView(APIView):
     def get(self, request: Request) -> Response:
         """Who the caller is, and their balance."""
-        user = _caller(request)
+        user = request_caller(request)
         return Response(
             {
                 "email": user.email,
@@ -358,17 +352,24 @@ class MeView(APIView):
 def _visible_payment(request: Request, public_id: str) -> Payment:
     """The payment if the caller may see it; a 404 otherwise, as if it did not exist."""
     try:
-        return payment_get_for_user(user=_caller(request), public_id=public_id)
+        return payment_get_for_user(user=request_caller(request), public_id=public_id)
     except Payment.DoesNotExist:
         raise Http404 from None
 
 
-def _caller(request: Request) -> User:
-    # IsAuthenticated (the default permission) has let only signed-in users this far.
-    return cast(User, request.user)
+def payment_started(request: Request, serializer_class: type[PaymentCreateSerializer]) -> Response:
+    """Validate the request's payment, start it, and answer 202 with it."""
+    serializer = serializer_class(data=request.data, context={"request": request})
+    serializer.is_valid(raise_exception=True)
+    payment = _payment_start(
+        user=request_caller(request),
+        data=serializer.validated_data,
+        idempotency_key=request.headers.get("Idempotency-Key"),
+    )
+    return Response(PaymentSerializer(payment).data, status=202)
 
 
-def start_payment(*, user: User, data: dict[str, Any], idempotency_key: str | None) -> Payment:
+def _payment_start(*, user: User, data: dict[str, Any], idempotency_key: str | None) -> Payment:
     """Create the payment with its gateway's service; start the pipeline where it has work."""
     if data["gateway"] == Gateway.ECPAY:
         # ECPay's notification takes it on: the pipeline has nothing to do until then.

@@ -1,7 +1,7 @@
 """The caller's wallet: balance, ledger, deposits (top-ups) and withdrawals."""
 
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import serializers
@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.auth import request_caller
 from accounts.models import User
 from core.api import NewestFirst
 from core.idempotency import idempotent
@@ -21,7 +22,7 @@ from core.openapi import (
     error_responses,
 )
 from payments.api.serializers import PaymentCreateSerializer, PaymentSerializer
-from payments.api.views import PENDING_ECPAY_PAYMENT, start_payment
+from payments.api.views import PENDING_ECPAY_PAYMENT, payment_started
 from payments.models import LedgerEntry, PaymentKind
 from payments.selectors import ledger_entries_of
 from payments.services import balance_withdraw
@@ -97,7 +98,7 @@ class WithdrawalCreateSerializer(serializers.Serializer[Any]):
 class WalletView(APIView):
     def get(self, request: Request) -> Response:
         """The caller's balance."""
-        user = User.objects.only("balance", "balance_currency").get(pk=_caller(request).pk)
+        user = User.objects.only("balance", "balance_currency").get(pk=request_caller(request).pk)
         return Response(WalletSerializer(user).data)
 
 
@@ -123,7 +124,7 @@ class LedgerEntryListView(APIView):
         """Every change to the caller's balance, newest first, a cursor page at a time."""
         paginator = NewestFirst()
         page = paginator.paginate_queryset(
-            ledger_entries_of(user=_caller(request)), request, view=self
+            ledger_entries_of(user=request_caller(request)), request, view=self
         )
         return paginator.get_paginated_response(LedgerEntrySerializer(page, many=True).data)
 
@@ -162,14 +163,7 @@ class DepositCreateView(APIView):
     def post(self, request: Request) -> Response:
         """Top up the balance by card or through ECPay; the balance grows once it is paid.
         Answers 202 with the pending deposit payment (with `next_action` for ECPay)."""
-        serializer = DepositCreateSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        payment = start_payment(
-            user=_caller(request),
-            data=serializer.validated_data,
-            idempotency_key=request.headers.get("Idempotency-Key"),
-        )
-        return Response(PaymentSerializer(payment).data, status=202)
+        return payment_started(request, DepositCreateSerializer)
 
 
 @extend_schema_view(
@@ -220,13 +214,8 @@ class WithdrawalCreateView(APIView):
         serializer = WithdrawalCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         payment = balance_withdraw(
-            user=_caller(request),
+            user=request_caller(request),
             amount=serializer.validated_data["amount"],
             currency=serializer.validated_data["currency"],
         )
         return Response(PaymentSerializer(payment).data, status=201)
-
-
-def _caller(request: Request) -> User:
-    # IsAuthenticated (the default permission) has let only signed-in users this far.
-    return cast(User, request.user)
