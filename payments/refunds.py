@@ -1,9 +1,11 @@
 """Making a recorded refund at its gateway (`payments.services.refund_request` records it).
 
-Like a charge, a refund is sent with its operation's idempotency key: sending it again — after a
-lost answer, a retry, a redelivered task — can only ever make the one refund. So an operation left
-pending or unknown is settled by sending the same request again, which the provider answers with
-the refund it already made, if it made one.
+At the card provider, like a charge, a refund is sent with its operation's idempotency key:
+sending it again — after a lost answer, a retry, a redelivered task — can only ever make the one
+refund. So a card refund left pending or unknown is settled by sending the same request again,
+which the provider answers with the refund it already made, if it made one. ECPay's DoAction takes
+no such key: an ECPay refund that may have reached ECPay is never sent again, and one whose answer
+was lost is flagged for a person. A balance refund is a ledger entry, posted once per refund.
 """
 
 from datetime import timedelta
@@ -19,6 +21,7 @@ from gateways.base import (
     TransientGatewayError,
 )
 from gateways.card import get_card_gateway
+from gateways.ecpay import credit_refund, ecpay_config
 from gateways.models import Gateway
 from payments.models import (
     GatewayOperation,
@@ -27,46 +30,46 @@ from payments.models import (
     OperationStatus,
     Payment,
 )
-from payments.services import balance_credit, operation_settle, refund_apply
+from payments.services import (
+    balance_credit,
+    operation_settle,
+    payment_flag_for_review,
+    refund_apply,
+)
 
 # A refund still pending or unknown this long after it was recorded is the janitor's to settle.
 _UNSETTLED = (OperationStatus.PENDING, OperationStatus.UNKNOWN)
 
 
 def refund_process(operation_id: int) -> Payment | None:
-    """Make the refund, once: credit the balance, or ask the card provider. Returns the payment
-    when this call made (or found) the refund, None otherwise.
+    """Make the refund, once: credit the balance, or ask the card provider or ECPay. Returns the
+    payment when this call made (or found) the refund, None otherwise.
 
-    Does nothing for a refund already settled. Raises `TransientGatewayError` (retry with the
-    same key); a lost answer leaves the operation unknown for the janitor. A provider's refusal
-    settles it failed: nothing was refunded, and staff may ask again.
+    Does nothing for a refund already settled. Raises `TransientGatewayError` when the request
+    did not reach the gateway (retry). A refusal settles it failed: nothing was refunded, and
+    staff may ask again. A lost answer leaves it unknown: the janitor sends a card refund again
+    with the same key; an ECPay refund (no idempotency key there) is flagged for a person.
     """
     operation = GatewayOperation.objects.select_related("payment").get(pk=operation_id)
     if operation.kind != OperationKind.REFUND or operation.status not in _UNSETTLED:
         return None
-    payment = operation.payment
     if operation.gateway == Gateway.BALANCE:
         with transaction.atomic():
             entry = balance_credit(
-                user_id=payment.user_id,
+                user_id=operation.payment.user_id,
                 amount=operation.amount,
                 currency=operation.currency,
                 entry_type=LedgerEntryType.REFUND,
-                payment_id=payment.pk,
+                payment_id=operation.payment_id,
                 refund_number=_refund_number(operation),
             )
             return _succeeded(operation, external_id=f"ledger-{entry.pk}")
+    if operation.gateway == Gateway.ECPAY and operation.status == OperationStatus.UNKNOWN:
+        return None  # it may have been made: only a person, in ECPay's back office, can tell
 
-    # Outside any transaction: the provider may take seconds, and no lock waits for it.
-    request = RefundRequest(
-        # The card charge's id: what the payment completed with.
-        charge_id=payment.gateway_reference or "",
-        amount=operation.amount,
-        currency=operation.currency,
-        idempotency_key=operation.idempotency_key,
-    )
+    # Outside any transaction: the gateway may take seconds, and no lock waits for it.
     try:
-        result = get_card_gateway().refund(request)
+        external_id = _refund_at_gateway(operation)
     except TransientGatewayError:
         raise
     except OutcomeUnknownError as error:
@@ -76,6 +79,12 @@ def refund_process(operation_id: int) -> Payment | None:
             error_code=error.code,
             error_message=str(error),
         )
+        if operation.gateway == Gateway.ECPAY:
+            payment_flag_for_review(
+                payment_id=operation.payment_id,
+                reason="refund_outcome_unknown",
+                data={"refund": operation.idempotency_key},
+            )
         return None
     except GatewayError as error:
         operation_settle(
@@ -86,12 +95,16 @@ def refund_process(operation_id: int) -> Payment | None:
         )
         return None
     with transaction.atomic():
-        return _succeeded(operation, external_id=result.refund_id)
+        return _succeeded(operation, external_id=external_id)
 
 
 def refund_give_up_retrying(operation_id: int) -> None:
-    """Retries are spent but the refund may yet go through: the janitor sends it again later."""
-    operation_settle(operation_id=operation_id, to=OperationStatus.UNKNOWN, error_code="retries")
+    """Retries are spent. A card refund may yet go through: the janitor sends it again later
+    with the same key. An ECPay refund never reached ECPay (retries are for requests that did
+    not): it failed, and staff may ask again."""
+    operation = GatewayOperation.objects.get(pk=operation_id)
+    to = OperationStatus.FAILED if operation.gateway == Gateway.ECPAY else OperationStatus.UNKNOWN
+    operation_settle(operation_id=operation_id, to=to, error_code="retries")
 
 
 def unsettled_refunds(limit: int = 100) -> list[GatewayOperation]:
@@ -99,9 +112,37 @@ def unsettled_refunds(limit: int = 100) -> list[GatewayOperation]:
     cutoff = timezone.now() - timedelta(seconds=settings.OPERATION_SETTLE_AFTER_SECONDS)
     return list(
         GatewayOperation.objects.filter(
-            kind=OperationKind.REFUND, status__in=_UNSETTLED, created_at__lt=cutoff
+            kind=OperationKind.REFUND,
+            # Sending again is safe only where the gateway takes an idempotency key.
+            gateway__in=[Gateway.CARD, Gateway.BALANCE],
+            status__in=_UNSETTLED,
+            created_at__lt=cutoff,
         ).order_by("created_at")[:limit]
     )
+
+
+def _refund_at_gateway(operation: GatewayOperation) -> str:
+    """Send the refund to the payment's gateway; returns the gateway's id of it."""
+    payment = operation.payment
+    if operation.gateway == Gateway.ECPAY:
+        credit_refund(
+            merchant_trade_no=payment.merchant_trade_no or "",
+            trade_no=payment.gateway_reference or "",
+            amount=operation.amount,
+            config=ecpay_config(),
+        )
+        # DoAction names no refund: the trade and our refund's key say which it was.
+        return f"{payment.gateway_reference}-{operation.idempotency_key}"[:64]
+    result = get_card_gateway().refund(
+        RefundRequest(
+            # The card charge's id: what the payment completed with.
+            charge_id=payment.gateway_reference or "",
+            amount=operation.amount,
+            currency=operation.currency,
+            idempotency_key=operation.idempotency_key,
+        )
+    )
+    return result.refund_id
 
 
 def _succeeded(operation: GatewayOperation, *, external_id: str) -> Payment:

@@ -8,7 +8,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import requests
-from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from gateways.base import (
     CardDetails,
@@ -22,6 +21,7 @@ from gateways.base import (
     RefundResult,
     TransientGatewayError,
 )
+from gateways.http import failed_to_connect
 
 Json = dict[str, Any]
 
@@ -140,7 +140,7 @@ class CardProviderClient:
         except requests.ConnectTimeout as error:
             raise TransientGatewayError("The card provider did not accept a connection.") from error
         except requests.ConnectionError as error:
-            if _failed_to_connect(error):
+            if failed_to_connect(error):
                 raise TransientGatewayError("Could not connect to the card provider.") from error
             raise OutcomeUnknownError("The connection broke after the request was sent.") from error
         except (
@@ -152,13 +152,6 @@ class CardProviderClient:
         except requests.RequestException as error:
             # What is left fails before sending: a malformed URL or request, ours to fix.
             raise PermanentGatewayError("The request could not be sent.") from error
-
-
-def _failed_to_connect(error: requests.ConnectionError) -> bool:
-    """Whether the connection itself failed (refused, no route, unknown host), so nothing was
-    sent. urllib3 reports those wrapped in MaxRetryError; a break mid-request comes bare."""
-    cause = error.args[0] if error.args else None
-    return isinstance(cause, MaxRetryError) and isinstance(cause.reason, NewConnectionError)
 
 
 def _answer(response: requests.Response) -> Json:

@@ -28,6 +28,10 @@ class EcpayConfig:
     def query_url(self) -> str:
         return f"{self.base_url}/Cashier/QueryTradeInfo/V5"
 
+    @property
+    def refund_url(self) -> str:
+        return f"{self.base_url}/CreditDetail/DoAction"
+
 
 def ecpay_config() -> EcpayConfig:
     """The merchant as settings configure it now: read at each call, so tests can override them."""
@@ -54,6 +58,7 @@ from gateways.ecpay.notifications import (  # noqa: E402
     parse_notification,
 )
 from gateways.ecpay.query import QueryRateLimited, TradeStatus, query_trade  # noqa: E402
+from gateways.ecpay.refund import credit_refund  # noqa: E402
 
 __all__ = [
     "CheckoutForm",
@@ -67,6 +72,7 @@ __all__ = [
     "build_checkout_form",
     "check_mac_matches",
     "check_mac_value",
+    "credit_refund",
     "ecpay_config",
     "new_merchant_trade_no",
     "parse_notification",

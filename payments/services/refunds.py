@@ -23,13 +23,19 @@ from payments.models import (
     OperationStatus,
     Payment,
     PaymentKind,
+    PaymentMethod,
     PaymentStatus,
 )
 from payments.services.payments import payment_event_record, payment_transition
 
-# Gateways whose refunds this service makes itself. ECPay refunds only card payments, and only
-# in production (its stage environment cannot): staff refund those in ECPay's back office.
-REFUNDABLE_GATEWAYS = frozenset({Gateway.CARD, Gateway.BALANCE})
+# Gateways whose refunds this service makes itself, and with which methods. ECPay refunds card
+# payments only (DoAction); its ATM and store payments, and the wallet and bank apps (which have
+# no refund API), are refunded outside this service.
+REFUNDABLE_METHODS: dict[str, frozenset[str]] = {
+    Gateway.CARD: frozenset({PaymentMethod.CARD}),
+    Gateway.BALANCE: frozenset({PaymentMethod.BALANCE}),
+    Gateway.ECPAY: frozenset({PaymentMethod.CARD}),
+}
 
 
 def refund_request(
@@ -122,9 +128,10 @@ def _check_refundable(payment: Payment) -> None:
     if payment.kind != PaymentKind.ORDER:
         # A deposit's money is in the balance: a withdrawal takes it out, not a refund.
         raise PaymentNotRefundable("Only order payments are refunded; withdraw a deposit instead.")
-    if payment.gateway not in REFUNDABLE_GATEWAYS:
+    if payment.method not in REFUNDABLE_METHODS.get(payment.gateway, frozenset()):
         raise PaymentNotRefundable(
-            f"{payment.get_gateway_display()} payments are refunded in the gateway's back office."
+            f"{payment.get_gateway_display()} {payment.get_method_display()} payments are "
+            "refunded outside this service."
         )
     if payment.status != PaymentStatus.COMPLETED:
         raise PaymentNotRefundable(

@@ -8,12 +8,16 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
 from gateways.base import RefundRequest
 from gateways.card import get_card_gateway
+from gateways.ecpay import EcpayMethod
+from gateways.ecpay.simulator.models import SimulatedEcpayTrade, set_faults
 from gateways.models import Gateway
+from orders.checkout import ecpay_checkout_form
 from orders.models import OrderStatus
 from payments.models import (
     GatewayOperation,
@@ -27,9 +31,15 @@ from payments.models import (
     PaymentStatus,
 )
 from payments.selectors import ledger_mismatches
-from payments.services import balance_credit, payment_complete, payment_transition
+from payments.services import (
+    balance_credit,
+    payment_complete,
+    payment_start_ecpay,
+    payment_transition,
+)
 from payments.tasks import operations_settle_unknown
 from tests.factories import OrderFactory, PaymentFactory, UserFactory
+from tests.payments.test_ecpay_notifications import deliver, paid_notification, signed
 
 pytestmark = pytest.mark.django_db
 
@@ -260,28 +270,107 @@ def test_only_staff_with_the_refund_permission_refund(pay, refund, customer):
 
 
 @pytest.mark.parametrize(
-    ("kind", "gateway", "status", "code"),
+    ("kind", "gateway", "method", "status"),
     [
-        (PaymentKind.ORDER, Gateway.CARD, PaymentStatus.PENDING, "payment_not_refundable"),
-        (PaymentKind.ORDER, Gateway.ECPAY, PaymentStatus.COMPLETED, "payment_not_refundable"),
-        (PaymentKind.DEPOSIT, Gateway.CARD, PaymentStatus.COMPLETED, "payment_not_refundable"),
+        (PaymentKind.ORDER, Gateway.CARD, PaymentMethod.CARD, PaymentStatus.PENDING),
+        # ATM transfers are refunded by bank transfer, outside ECPay's API.
+        (PaymentKind.ORDER, Gateway.ECPAY, PaymentMethod.ATM, PaymentStatus.COMPLETED),
+        (PaymentKind.ORDER, Gateway.WALLET, PaymentMethod.WALLET, PaymentStatus.COMPLETED),
+        (PaymentKind.DEPOSIT, Gateway.CARD, PaymentMethod.CARD, PaymentStatus.COMPLETED),
     ],
 )
 def test_payments_that_cannot_be_refunded_here_are_refused_with_409(
-    refund, kind, gateway, status, code
+    refund, kind, gateway, method, status
 ):
     customer = UserFactory.create()
     order = OrderFactory.create(user=customer) if kind == PaymentKind.ORDER else None
     payment = PaymentFactory.create(
-        user=customer, kind=kind, order=order, gateway=gateway, amount=Decimal("960")
+        user=customer,
+        kind=kind,
+        order=order,
+        gateway=gateway,
+        method=method,
+        amount=Decimal("960"),
     )
     Payment.objects.filter(pk=payment.pk).update(status=status)
 
     response = refund(payment)
 
     assert response.status_code == 409
-    assert response.json()["code"] == code
+    assert response.json()["code"] == "payment_not_refundable"
     assert not payment.operations.exists()
+
+
+@pytest.fixture
+def ecpay_card_payment(customer, client, settings, live_server, django_capture_on_commit_callbacks):
+    """An order paid on ECPay's (simulated) card page, as its notification leaves it."""
+    settings.ECPAY_BASE_URL = f"{live_server.url}/simulators/ecpay"
+    set_faults(drop_notifications=True)  # the test delivers the notification itself
+    order = OrderFactory.create(user=customer)
+    payment = payment_start_ecpay(
+        user=customer,
+        kind=PaymentKind.ORDER,
+        order=order,
+        amount=order.total,
+        currency="TWD",
+        method=PaymentMethod.CARD,
+    )
+    form = ecpay_checkout_form(payment=payment, method=EcpayMethod.CREDIT)
+    client.post(reverse("ecpay_simulator:checkout"), form.fields)
+    trade = SimulatedEcpayTrade.objects.get(merchant_trade_no=payment.merchant_trade_no)
+    client.post(reverse("ecpay_simulator:pay", args=[trade.trade_no]))
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(client, signed(paid_notification(payment, TradeNo=trade.trade_no)))
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.COMPLETED
+    return payment
+
+
+def test_an_ecpay_card_payment_is_refunded_through_ecpay(ecpay_card_payment, refund):
+    first = refund(ecpay_card_payment, "100")
+    rest = refund(ecpay_card_payment)
+
+    assert (first.status_code, rest.status_code) == (202, 202)
+    ecpay_card_payment.refresh_from_db()
+    assert ecpay_card_payment.status == PaymentStatus.REFUNDED
+    trade = SimulatedEcpayTrade.objects.get(merchant_trade_no=ecpay_card_payment.merchant_trade_no)
+    assert trade.refunded_amount == Decimal("960")
+
+
+def test_an_ecpay_refund_that_cannot_reach_ecpay_fails_and_may_be_asked_again(
+    ecpay_card_payment, refund, settings
+):
+    live = settings.ECPAY_BASE_URL
+    settings.ECPAY_BASE_URL = "http://127.0.0.1:9"  # nothing listens: never sent
+
+    refund(ecpay_card_payment, "100")
+
+    operation = ecpay_card_payment.operations.get(kind=OperationKind.REFUND)
+    assert (operation.status, operation.error_code) == (OperationStatus.FAILED, "retries")
+    settings.ECPAY_BASE_URL = live
+    assert refund(ecpay_card_payment, "100").status_code == 202
+    ecpay_card_payment.refresh_from_db()
+    assert ecpay_card_payment.refunded_amount == Decimal("100")
+
+
+def test_an_ecpay_refund_with_a_lost_answer_is_never_sent_again_and_asks_for_a_person(
+    ecpay_card_payment, refund, settings
+):
+    # An answer that is not DoAction's (here a 404 page): what ECPay did cannot be told from it.
+    settings.ECPAY_BASE_URL = settings.ECPAY_BASE_URL.replace("/simulators/ecpay", "/not-ecpay")
+
+    refund(ecpay_card_payment, "100")
+
+    operation = ecpay_card_payment.operations.get(kind=OperationKind.REFUND)
+    assert operation.status == OperationStatus.UNKNOWN
+    ecpay_card_payment.refresh_from_db()
+    assert ecpay_card_payment.needs_review
+    GatewayOperation.objects.filter(pk=operation.pk).update(
+        created_at=timezone.now() - timedelta(hours=1)
+    )
+    operations_settle_unknown()  # the janitor leaves it to the person
+    operation.refresh_from_db()
+    assert operation.status == OperationStatus.UNKNOWN
 
 
 def test_the_refunds_of_a_payment_are_listed_for_its_owner_and_staff(

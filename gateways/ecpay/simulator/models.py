@@ -8,7 +8,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from core.models import MoneyField, TimeStampedModel
+from core.models import ZERO, MoneyField, TimeStampedModel
 
 
 class SimulatedEcpayTradeStatus(models.TextChoices):
@@ -59,6 +59,8 @@ class SimulatedEcpayTrade(TimeStampedModel):
     barcode3 = models.CharField(max_length=20, blank=True)
     # As ECPay writes it: yyyy/MM/dd for ATM, yyyy/MM/dd HH:mm:ss for CVS and BARCODE.
     code_expire_date = models.CharField(max_length=19, blank=True)
+    # What DoAction has refunded of a paid card trade, in whole TWD.
+    refunded_amount = MoneyField(default=ZERO)
     # The out_of_order fault kept the code notification back, to send it after the paid one.
     code_notification_held = models.BooleanField(default=False)
 

@@ -10,6 +10,7 @@ app_name = "ecpay_simulator"
 urlpatterns = [
     path("Cashier/AioCheckOut/V5", views.checkout, name="checkout"),
     path("Cashier/QueryTradeInfo/V5", views.query_trade_info, name="query"),
+    path("CreditDetail/DoAction", views.credit_do_action, name="do-action"),
     path("trades/<str:trade_no>", views.trade_detail, name="trade"),
     path("trades/<str:trade_no>/pay", views.trade_pay, name="pay"),
     path("trades/<str:trade_no>/fail", views.trade_fail, name="fail"),

@@ -212,6 +212,55 @@ def query_trade_info(request: HttpRequest) -> HttpResponse:
     )
 
 
+@csrf_exempt  # merchants' servers ask, authenticated by the CheckMacValue
+@require_POST
+def credit_do_action(request: HttpRequest) -> HttpResponse:
+    """CreditDetail/DoAction, Action R only: refund part or all of a paid card trade."""
+    fields = request.POST.dict()
+    config = ecpay_config()
+    if not check_mac_matches(fields, hash_key=config.hash_key, hash_iv=config.hash_iv):
+        return _plain_refusal("CheckMacValue Error")
+    answer = {
+        "MerchantID": config.merchant_id,
+        "MerchantTradeNo": fields.get("MerchantTradeNo", ""),
+        "TradeNo": fields.get("TradeNo", ""),
+    }
+    with transaction.atomic():
+        trade = (
+            SimulatedEcpayTrade.objects.select_for_update()
+            .filter(
+                merchant_trade_no=answer["MerchantTradeNo"],
+                trade_no=answer["TradeNo"],
+                merchant_id=fields.get("MerchantID"),
+            )
+            .first()
+        )
+        refusal = _refund_refusal(trade, fields)
+        if refusal is None and trade is not None:
+            trade.refunded_amount += int(fields["TotalAmount"])
+            trade.save(update_fields=["refunded_amount", "updated_at"])
+    rtn = {"RtnCode": "1", "RtnMsg": "Succeeded"} if refusal is None else refusal
+    return HttpResponse(urlencode({**answer, **rtn}), content_type="text/plain; charset=utf-8")
+
+
+def _refund_refusal(
+    trade: SimulatedEcpayTrade | None, fields: dict[str, str]
+) -> dict[str, str] | None:
+    """Why ECPay would refuse this refund (its RtnCode and RtnMsg), or None."""
+    if fields.get("Action") != "R":
+        return {"RtnCode": "10100100", "RtnMsg": "The simulator refunds only (Action R)."}
+    if trade is None:
+        return {"RtnCode": "10100101", "RtnMsg": "No such trade."}
+    if trade.status != Status.PAID or EcpayMethod(trade.method) not in _CARD_METHODS:
+        return {"RtnCode": "10100102", "RtnMsg": "Only a paid card trade is refunded."}
+    amount = fields.get("TotalAmount", "")
+    if not (amount.isascii() and amount.isdigit()) or int(amount) <= 0:
+        return {"RtnCode": "10100103", "RtnMsg": "TotalAmount is not a whole amount."}
+    if int(amount) > trade.amount - trade.refunded_amount:
+        return {"RtnCode": "10100104", "RtnMsg": "TotalAmount exceeds what is left to refund."}
+    return None
+
+
 @csrf_exempt  # tests running the simulator in another process switch faults here
 @require_POST
 def faults_set(request: HttpRequest) -> HttpResponse:
