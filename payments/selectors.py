@@ -14,13 +14,14 @@ from payments.models import GatewayOperation, LedgerEntry, OperationKind, Paymen
 
 
 def payments_visible_to(*, user: User, filters: Mapping[str, Any]) -> QuerySet[Payment]:
-    """The payments `user` may list (their own; every one for staff), filtered, newest first.
+    """The payments `user` may list (their own; every one for staff who may view payments),
+    filtered, newest first.
 
     `filters` are validated values: status, method, gateway, order (number), created_after,
     created_before.
     """
     payments = Payment.objects.select_related("order")
-    if not user.is_staff:
+    if not sees_every_payment(user):
         payments = payments.filter(user=user)
     for name, lookup in _PAYMENT_FILTERS.items():
         if filters.get(name) is not None:
@@ -38,10 +39,17 @@ _PAYMENT_FILTERS = {
 }
 
 
+def sees_every_payment(user: User) -> bool:
+    """Staff with the view permission (reviewers, managers) see every customer's payments;
+    being staff is not enough on its own."""
+    return user.is_staff and user.has_perm("payments.view_payment")
+
+
 def payment_get_for_user(*, user: User, public_id: str) -> Payment:
-    """The payment, if `user` may see it (its owner, or staff). Raises Payment.DoesNotExist."""
+    """The payment, if `user` may see it (its owner, or staff who may view payments). Raises
+    Payment.DoesNotExist."""
     payments = Payment.objects.select_related("order")
-    if not user.is_staff:
+    if not sees_every_payment(user):
         payments = payments.filter(user=user)
     return payments.get(public_id=public_id)
 

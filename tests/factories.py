@@ -4,6 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import factory
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from accounts.models import User
@@ -23,6 +24,27 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
 
     email = factory.Sequence(lambda n: f"customer{n}@example.com")
     password = factory.django.Password(PASSWORD)
+
+
+def _grant_view_permissions(user: User, create: bool, extracted: object, **kwargs: object) -> None:
+    if create:
+        user.user_permissions.add(
+            *Permission.objects.filter(
+                codename__in=["view_payment", "view_order"],
+                content_type__app_label__in=["payments", "orders"],
+            )
+        )
+
+
+class StaffFactory(UserFactory):
+    """Staff who may view every customer's payments and orders (what a reviewer may): being
+    staff alone shows nothing of anyone else's."""
+
+    class Meta:
+        skip_postgeneration_save = True  # permissions are rows of their own: nothing to save
+
+    is_staff = True
+    view_permissions = factory.PostGeneration(_grant_view_permissions)
 
 
 class OrderItemFactory(factory.django.DjangoModelFactory[OrderItem]):

@@ -251,7 +251,8 @@ class PaymentCancelView(APIView):
     post=extend_schema(
         summary="Refund a payment",
         description="Refund all (no `amount`) or part of a completed order payment, paid by "
-        "card (the card provider or ECPay) or from the balance: staff with the `payments.refund_payment` permission only. "
+        "card (the card provider or ECPay) or from the balance: staff with the "
+        "`payments.refund_payment` permission only. "
         "Answers 202 with the refund, `pending` until the gateway has made it; follow it in "
         "the list. One refund of a payment is made at a time (409 `refund_in_progress`). The "
         "whole amount refunded makes the payment (and its order) `refunded`, and the customer "

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from tests.accounts.cognito import ISSUER, POOL_ID, UserPool, enable_cognito, private_key
 from tests.conftest import TokenClient
-from tests.factories import PASSWORD, PaymentFactory, UserFactory
+from tests.factories import PASSWORD, PaymentFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +81,7 @@ def test_another_customer_neither_lists_nor_finds_the_payment(pool, payment, how
 
 @pytest.mark.parametrize("how", SIGN_INS)
 def test_staff_list_and_read_every_customers_payment(pool, payment, how):
-    staff = UserFactory.create(is_staff=True, cognito_sub="sub-of-staff")
+    staff = StaffFactory.create(cognito_sub="sub-of-staff")
     client = signed_in(how, staff, pool)
 
     assert client.get("/api/v1/me/").json()["is_staff"] is True

@@ -18,7 +18,13 @@ from orders.pricing import ItemLine, calculate_cost
 from orders.selectors import order_cost
 from orders.services import order_create, order_mark_paid
 from payments.models import PaymentKind, PaymentStatus
-from tests.factories import OrderFactory, OrderItemFactory, PaymentFactory, UserFactory
+from tests.factories import (
+    OrderFactory,
+    OrderItemFactory,
+    PaymentFactory,
+    StaffFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -187,7 +193,7 @@ def test_creating_an_order_without_the_permission_is_a_403(api_client_for, is_st
 def test_staff_with_the_permission_create_an_order_for_a_customer_by_email(
     customer, api_client_for
 ):
-    staff = may_add_orders(UserFactory.create(is_staff=True))
+    staff = may_add_orders(StaffFactory.create())
 
     response = api_client_for(staff).post(
         "/api/v1/orders/", new_order(customer=customer.email), format="json"
@@ -285,7 +291,7 @@ def test_another_customers_order_is_a_404_like_a_missing_one_and_staff_see_it(
     assert someone_elses.status_code == missing.status_code == 404
     assert someone_elses.json() == missing.json()
     assert missing.json()["code"] == "not_found"
-    staff = api_client_for(UserFactory.create(is_staff=True))
+    staff = api_client_for(StaffFactory.create())
     assert staff.get(f"/api/v1/orders/{order.number}/").json()["number"] == order.number
 
 
@@ -314,7 +320,7 @@ def test_a_customer_lists_only_their_own_orders_newest_first(customer, api_clien
 
 def test_staff_list_every_order(api_client_for):
     orders = OrderFactory.create_batch(3)
-    staff = UserFactory.create(is_staff=True)
+    staff = StaffFactory.create()
 
     listed = numbers(api_client_for(staff).get("/api/v1/orders/"))
 
@@ -473,4 +479,4 @@ def test_another_customers_quote_is_a_404_and_staff_see_it(discounted_order, api
     url = f"/api/v1/orders/{discounted_order.number}/quote/"
 
     assert api_client_for(UserFactory.create()).get(url).status_code == 404
-    assert api_client_for(UserFactory.create(is_staff=True)).get(url).status_code == 200
+    assert api_client_for(StaffFactory.create()).get(url).status_code == 200

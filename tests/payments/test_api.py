@@ -9,7 +9,7 @@ from accounts.models import User
 from gateways.card.simulator import cards
 from orders.models import Order, OrderStatus
 from payments.models import Payment
-from tests.factories import OrderFactory, PaymentFactory, UserFactory
+from tests.factories import OrderFactory, PaymentFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -185,10 +185,21 @@ def test_the_owner_sees_the_payment(customer, api_client_for):
 def test_another_customer_gets_404_and_staff_see_it(customer, api_client_for):
     payment = PaymentFactory.create(user=customer)
     stranger = UserFactory.create()
-    staff = UserFactory.create(is_staff=True)
+    staff = StaffFactory.create()
 
     assert api_client_for(stranger).get(f"/api/v1/payments/{payment.public_id}/").status_code == 404
     assert api_client_for(staff).get(f"/api/v1/payments/{payment.public_id}/").status_code == 200
+
+
+def test_staff_without_the_view_permission_see_only_their_own(customer, api_client_for):
+    payment = PaymentFactory.create(user=customer)
+    bare_staff = api_client_for(UserFactory.create(is_staff=True))
+
+    assert bare_staff.get(f"/api/v1/payments/{payment.public_id}/").status_code == 404
+    assert bare_staff.get("/api/v1/payments/").json()["results"] == []
+    order = OrderFactory.create(user=customer)
+    assert bare_staff.get(f"/api/v1/orders/{order.number}/").status_code == 404
+    assert bare_staff.get("/api/v1/orders/").json()["results"] == []
 
 
 def test_an_unknown_payment_is_404_in_the_error_shape(customer, api_client_for):

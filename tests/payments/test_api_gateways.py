@@ -12,7 +12,7 @@ from gateways.ecpay import check_mac_value
 from orders.models import Order, OrderStatus
 from payments.models import Payment, PaymentStatus
 from payments.services import balance_credit
-from tests.factories import OrderFactory, PaymentFactory, UserFactory
+from tests.factories import OrderFactory, PaymentFactory, StaffFactory, UserFactory
 from tests.payments.test_ecpay_notifications import (
     NOTIFY,
     PAYMENT_INFO,
@@ -215,7 +215,7 @@ def test_a_payment_that_moved_on_is_not_cancelled(customer, api_client_for):
 def test_only_the_owner_or_staff_with_permission_cancel(customer, api_client_for):
     payment = PaymentFactory.create(user=customer)
     url = f"/api/v1/payments/{payment.public_id}/cancel/"
-    staff = UserFactory.create(is_staff=True)
+    staff = StaffFactory.create()
 
     assert api_client_for(UserFactory.create()).post(url).status_code == 404
     assert api_client_for(staff).post(url).status_code == 403

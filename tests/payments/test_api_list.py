@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from payments.models import Payment, PaymentStatus
-from tests.factories import OrderFactory, PaymentFactory, UserFactory
+from tests.factories import OrderFactory, PaymentFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def test_a_customer_lists_only_their_own_payments_newest_first(customer, api_cli
 
 def test_staff_list_every_payment(api_client_for):
     PaymentFactory.create_batch(3)
-    staff = UserFactory.create(is_staff=True)
+    staff = StaffFactory.create()
 
     assert len(ids(api_client_for(staff).get("/api/v1/payments/"))) == 3
 

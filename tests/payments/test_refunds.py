@@ -38,7 +38,7 @@ from payments.services import (
     payment_transition,
 )
 from payments.tasks import operations_settle_unknown
-from tests.factories import OrderFactory, PaymentFactory, UserFactory
+from tests.factories import OrderFactory, PaymentFactory, StaffFactory, UserFactory
 from tests.payments.test_ecpay_notifications import deliver, paid_notification, signed
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +47,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def refunder(db) -> User:
     """A member of staff who was given the refund permission."""
-    user = UserFactory.create(is_staff=True)
+    user = StaffFactory.create()
     user.user_permissions.add(Permission.objects.get(codename="refund_payment"))
     return user
 
@@ -261,7 +261,7 @@ def test_balance_refunds_credit_the_balance_once_each_and_the_ledger_adds_up(cus
 
 def test_only_staff_with_the_refund_permission_refund(pay, refund, customer):
     payment = pay()
-    plain_staff = UserFactory.create(is_staff=True)
+    plain_staff = StaffFactory.create()
 
     assert refund(payment, by=customer).status_code == 403  # their own payment
     assert refund(payment, by=plain_staff).status_code == 403
