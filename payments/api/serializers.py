@@ -209,7 +209,10 @@ class MeSerializer(serializers.Serializer[Any]):
     """The caller (GET /api/v1/me/)."""
 
     email = serializers.EmailField()
-    is_staff = serializers.BooleanField(help_text="Staff see every customer's payments.")
+    is_staff = serializers.BooleanField(
+        help_text="A member of staff: with the view permission, they see every customer's "
+        "payments and orders."
+    )
     balance = serializers.DecimalField(
         max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES
     )

@@ -340,15 +340,7 @@ class PaymentRefundsView(APIView):
 class MeView(APIView):
     def get(self, request: Request) -> Response:
         """Who the caller is, and their balance."""
-        user = request_caller(request)
-        return Response(
-            {
-                "email": user.email,
-                "is_staff": user.is_staff,
-                "balance": str(user.balance),
-                "balance_currency": user.balance_currency,
-            }
-        )
+        return Response(MeSerializer(request_caller(request)).data)
 
 
 def _visible_payment(request: Request, public_id: str) -> Payment:
