@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from core.views import healthz
+from core.views import healthz, readyz
 from orders.urls import checkout_urlpatterns
 
 urlpatterns = [
@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/v1/", include("orders.api.urls")),
     path("callbacks/", include("gateways.urls")),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),
     path("checkout/", include((checkout_urlpatterns, "checkout"))),
     path("orders/", include("orders.urls")),

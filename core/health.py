@@ -1,4 +1,4 @@
-"""Checks that the service's dependencies answer, for /healthz and the operators.
+"""Checks that the service's dependencies answer, for /readyz and the operators.
 
 Each check has the same shape: it returns None when the dependency answered, or a short reason
 when it did not. Reasons name the kind of failure only: exception texts can carry hostnames or
@@ -7,6 +7,7 @@ credentials.
 
 from django.conf import settings
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from kombu import Connection
 
 BROKER_TIMEOUT_SECONDS = 2
@@ -36,3 +37,14 @@ def broker_problem() -> str | None:
     finally:
         broker.release()
     return None
+
+
+def migrations_problem() -> str | None:
+    """A migration the code has and the database has not: the new code must not serve yet
+    (a rollout runs migrations first, as a one-off task)."""
+    try:
+        executor = MigrationExecutor(connection)
+        unapplied = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except Exception as error:
+        return type(error).__name__
+    return f"{len(unapplied)} unapplied" if unapplied else None
