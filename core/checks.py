@@ -1,6 +1,7 @@
 """System checks of our own: `manage.py check --deploy` fails on what must never reach
 production."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.apps import AppConfig
@@ -9,7 +10,9 @@ from django.core.checks import CheckMessage, Error, Tags, register
 
 
 @register(Tags.security, deploy=True)
-def simulators_off(app_configs: list[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
+def simulators_off(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> Sequence[CheckMessage]:
     """The gateway simulators answer payments as if they were the gateways: never in production."""
     if settings.SIMULATORS_ENABLED:
         return [
@@ -23,7 +26,9 @@ def simulators_off(app_configs: list[AppConfig] | None, **kwargs: Any) -> list[C
 
 
 @register(Tags.security, deploy=True)
-def https_only(app_configs: list[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
+def https_only(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> Sequence[CheckMessage]:
     """Card details and session cookies travel only over HTTPS in production."""
     if not settings.HTTPS:
         return [
