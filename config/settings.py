@@ -74,6 +74,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later line of the request is logged with its id.
+    "core.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -350,17 +352,35 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Logging ----------------------------------------------------------------------------------
+# One line a record on stderr: JSON in production (CloudWatch), plain text to read on a
+# terminal. Every record, whoever logs it, passes the redaction filter (no card number, CVC or
+# secret) and carries the request, task and payment it belongs to (core/logging.py).
+LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "redact": {"()": "core.logging.RedactFilter"},
+        "context": {"()": "core.logging.ContextFilter"},
+    },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(task_id)s "
+            "payment=%(payment_id)s] %(message)s"
+        },
+        "json": {"()": "core.logging.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["redact", "context"],
+        },
     },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
 }
+# The worker logs through the handler above too, not Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Gateways ---------------------------------------------------------------------------------
 # The simulators (/simulators/...) stand in for the gateways on one machine. Never in production.
@@ -393,6 +413,11 @@ PIPELINE_RETRY_JITTER_SECONDS = env.float("PIPELINE_RETRY_JITTER_SECONDS", defau
 PIPELINE_PAUSED_RECHECK_SECONDS = env.float("PIPELINE_PAUSED_RECHECK_SECONDS", default=30.0)
 # Gateway operations with no answer for this long are settled by asking the gateway.
 OPERATION_SETTLE_AFTER_SECONDS = env.int("OPERATION_SETTLE_AFTER_SECONDS", default=60)
+# The back office's dashboard calls a payment pending or processing this long "stuck".
+STUCK_PAYMENT_MINUTES = env.int("STUCK_PAYMENT_MINUTES", default=30)
+# `manage.py expire_pending` expires payments pending longer than this by default (ECPay ATM and
+# store payments never before their code's deadline).
+EXPIRE_PENDING_AFTER_MINUTES = env.int("EXPIRE_PENDING_AFTER_MINUTES", default=1440)
 
 # --- Notifications ----------------------------------------------------------------------------
 # Console in development; Amazon SES in production: EMAIL_BACKEND=django_ses.SESBackend.

@@ -16,6 +16,7 @@ from accounts.auth import request_caller
 from accounts.models import User
 from core.api import NewestFirst
 from core.idempotency import idempotent
+from core.logging import bind_payment
 from core.openapi import (
     CURSOR_PAGE_PARAMETERS,
     IDEMPOTENCY_KEY,
@@ -346,9 +347,11 @@ class MeView(APIView):
 def _visible_payment(request: Request, public_id: str) -> Payment:
     """The payment if the caller may see it; a 404 otherwise, as if it did not exist."""
     try:
-        return payment_get_for_user(user=request_caller(request), public_id=public_id)
+        payment = payment_get_for_user(user=request_caller(request), public_id=public_id)
     except Payment.DoesNotExist:
         raise Http404 from None
+    bind_payment(payment.pk)
+    return payment
 
 
 def payment_started(request: Request, serializer_class: type[PaymentCreateSerializer]) -> Response:
@@ -360,6 +363,7 @@ def payment_started(request: Request, serializer_class: type[PaymentCreateSerial
         data=serializer.validated_data,
         idempotency_key=request.headers.get("Idempotency-Key"),
     )
+    bind_payment(payment.pk)
     return Response(PaymentSerializer(payment).data, status=202)
 
 
