@@ -5,11 +5,13 @@ and with DEBUG off a missing secret is an error, never a silent fallback. `.env.
 every variable this module reads.
 """
 
+from decimal import Decimal
 from pathlib import Path
 
 import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 # Lets classes be written ModelAdmin[Payment] for the type checker; a no-op otherwise.
 django_stubs_ext.monkeypatch()
@@ -324,6 +326,27 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A queue per concern, so a flood of one (a notification backlog) never holds up another (the
+# payments themselves). A worker started without -Q consumes all three; in production each
+# concern can have workers of its own (`celery -A config worker -Q notifications`).
+CELERY_TASK_QUEUES = [Queue("pipeline"), Queue("notifications"), Queue("maintenance")]
+CELERY_TASK_DEFAULT_QUEUE = "pipeline"  # payments.tasks.payment_* and refund_process
+CELERY_TASK_ROUTES = {
+    "notifications.tasks.*": {"queue": "notifications"},
+    "payments.tasks.operations_settle_unknown": {"queue": "maintenance"},
+    "payments.tasks.ecpay_reconcile": {"queue": "maintenance"},
+    "core.tasks.*": {"queue": "maintenance"},
+}
+# A step calls a gateway with its own timeouts (seconds): one still running after minutes is
+# stuck. The soft limit raises inside the task (its error path runs); the hard one kills it, and
+# acks_late puts the task back for another worker.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=150)
+# Sweeps ask the gateway about up to a hundred payments one after the other.
+CELERY_TASK_ANNOTATIONS = {
+    "payments.tasks.ecpay_reconcile": {"soft_time_limit": 1500, "time_limit": 1560},
+    "payments.tasks.operations_settle_unknown": {"soft_time_limit": 1500, "time_limit": 1560},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
@@ -411,10 +434,33 @@ PIPELINE_RETRY_BACKOFF = env.float("PIPELINE_RETRY_BACKOFF", default=2.0)
 PIPELINE_RETRY_JITTER_SECONDS = env.float("PIPELINE_RETRY_JITTER_SECONDS", default=1.0)
 # While a gateway is paused, its payments look again this often.
 PIPELINE_PAUSED_RECHECK_SECONDS = env.float("PIPELINE_PAUSED_RECHECK_SECONDS", default=30.0)
+
+# Redis and SQS hand an unacknowledged message (acks_late) to another worker after this many
+# seconds. A retry or a paused gateway's recheck waits on the worker as an unacknowledged message
+# with a countdown, so this must be longer than the longest of those waits and of the longest
+# task, or the message would be delivered twice while it waits.
+CELERY_VISIBILITY_TIMEOUT_SECONDS = env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=3600)
+_longest_wait = max(
+    PIPELINE_RETRY_DELAY_SECONDS * PIPELINE_RETRY_BACKOFF ** max(PIPELINE_RETRY_MAX - 1, 0)
+    + PIPELINE_RETRY_JITTER_SECONDS,
+    PIPELINE_PAUSED_RECHECK_SECONDS,
+    CELERY_TASK_TIME_LIMIT,
+    *(limits["time_limit"] for limits in CELERY_TASK_ANNOTATIONS.values()),
+)
+if _longest_wait >= CELERY_VISIBILITY_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured(
+        f"CELERY_VISIBILITY_TIMEOUT_SECONDS ({CELERY_VISIBILITY_TIMEOUT_SECONDS}) must exceed "
+        f"the longest retry wait or task ({_longest_wait:.0f} s)."
+    )
+if CELERY_BROKER_URL.startswith(("redis", "sqs")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS}
 # Gateway operations with no answer for this long are settled by asking the gateway.
 OPERATION_SETTLE_AFTER_SECONDS = env.int("OPERATION_SETTLE_AFTER_SECONDS", default=60)
 # The back office's dashboard calls a payment pending or processing this long "stuck".
 STUCK_PAYMENT_MINUTES = env.int("STUCK_PAYMENT_MINUTES", default=30)
+# Refunds above this amount (in the payment's currency) wait for a second member of staff with
+# `payments.approve_refund`; at or below it they are made at once.
+REFUND_APPROVAL_THRESHOLD = Decimal(env.str("REFUND_APPROVAL_THRESHOLD", default="10000"))
 # `manage.py expire_pending` expires payments pending longer than this by default (ECPay ATM and
 # store payments never before their code's deadline).
 EXPIRE_PENDING_AFTER_MINUTES = env.int("EXPIRE_PENDING_AFTER_MINUTES", default=1440)
