@@ -78,6 +78,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every later line of the request is logged with its id.
     "core.logging.RequestIdMiddleware",
+    # Before any check of the Host header: load balancers probe containers by address.
+    "core.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

@@ -5,9 +5,12 @@ when it did not. Reasons name the kind of failure only: exception texts can carr
 credentials.
 """
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.http import HttpRequest, HttpResponse
 from kombu import Connection
 
 BROKER_TIMEOUT_SECONDS = 2
@@ -48,3 +51,24 @@ def migrations_problem() -> str | None:
     except Exception as error:
         return type(error).__name__
     return f"{len(unapplied)} unapplied" if unapplied else None
+
+
+class ProbeMiddleware:
+    """Answers /healthz and /readyz before anything checks the Host header.
+
+    A load balancer's health check names the container by its private address, which is in no
+    ALLOWED_HOSTS list: Django would refuse it (400) before the probe could run. The probes say
+    nothing a caller could abuse, so they are the one thing answered to any host.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        # Imported here: the views import this module's checks.
+        from core.views import healthz, readyz
+
+        probe = {"/healthz": healthz, "/readyz": readyz}.get(request.path_info)
+        if probe is not None:
+            return probe(request)
+        return self.get_response(request)
