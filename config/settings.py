@@ -81,6 +81,9 @@ MIDDLEWARE = [
     # Before any check of the Host header: load balancers probe containers by address.
     "core.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves collectstatic's files (the admin's, the API docs') from the app itself, compressed
+    # and with long cache headers: no separate file server to run.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -163,7 +166,15 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "orders:list"
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static")))
+# collectstatic fills it (the image build); WhiteNoise warns on every request if it is missing.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Compressed copies at collectstatic time (the image build). Not the manifest variant: that
+    # one makes every page fail where collectstatic has not run (development, the tests).
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 # --- Amazon Cognito bearer tokens (API) -------------------------------------------------------
 # The API accepts `Authorization: Bearer <JWT>` from this user pool (seed 001) once
