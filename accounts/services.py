@@ -1,17 +1,54 @@
 """Every write to users."""
 
+from collections.abc import Sequence
+
+from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
 from rest_framework.authtoken.models import Token
 
 from accounts.models import User
+from accounts.roles import ROLES
 
 
-def user_create(*, email: str, password: str, first_name: str = "", is_staff: bool = False) -> User:
-    """Create a user who signs in with `email`. Staff created here are superusers too until the
-    back office's roles exist."""
-    if is_staff:
-        return User.objects.create_superuser(email=email, password=password, first_name=first_name)
-    return User.objects.create_user(email=email, password=password, first_name=first_name)
+def user_create(
+    *, email: str, password: str, first_name: str = "", roles: Sequence[str] = ()
+) -> User:
+    """Create a user who signs in with `email`.
+
+    With `roles` (names from `accounts.roles`) the user is staff: they may open the back office,
+    where they see and do only what their roles allow. Nobody is made a superuser here: that
+    stays a deliberate `createsuperuser`.
+    """
+    with transaction.atomic():
+        user = User.objects.create_user(
+            email=email, password=password, first_name=first_name, is_staff=bool(roles)
+        )
+        for role in roles:
+            user_grant_role(user=user, role=role)
+    return user
+
+
+def user_grant_role(*, user: User, role: str) -> None:
+    """Give `user` a back-office role (see `accounts.roles`); they become staff to use it.
+    Granting a role the user holds already changes nothing.
+
+    Raises ValueError for a name that is not a role.
+    """
+    if role not in ROLES:
+        raise ValueError(f"No back-office role {role!r}; the roles are {', '.join(ROLES)}.")
+    # The group is the data migration's; a missing one is a broken database, not a new role.
+    user.groups.add(Group.objects.get(name=role))
+    if not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+
+
+def user_grant_permission(*, user: User, permission: str) -> None:
+    """Give `user` one permission (`app_label.codename`) on top of their roles."""
+    app_label, codename = permission.split(".")
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label=app_label, codename=codename)
+    )
 
 
 def user_set_password(*, user: User, password: str) -> None:

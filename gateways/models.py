@@ -49,6 +49,8 @@ class GatewayCallback(models.Model):
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        # Given to managers (accounts.roles), never implied by being staff.
+        permissions = [("replay_callback", "Can replay gateway callbacks")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(gateway__in=Gateway.values), name="callback_gateway_known"

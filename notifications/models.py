@@ -40,6 +40,8 @@ class Notification(TimeStampedModel):
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        # Given to managers (accounts.roles), never implied by being staff.
+        permissions = [("resend_notification", "Can resend notifications")]
         constraints = [
             models.UniqueConstraint(
                 fields=["payment", "event", "channel", "recipient"],

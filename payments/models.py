@@ -143,6 +143,10 @@ class Payment(TimeStampedModel):
         permissions = [
             # Given to staff explicitly (a group or the user): being staff is not enough.
             ("refund_payment", "Can refund payments"),
+            ("reprocess_payment", "Can reprocess payments"),
+            ("review_payment", "Can mark payments reviewed"),
+            ("export_payment", "Can export payments"),
+            ("approve_refund", "Can approve refunds"),
         ]
         indexes = [
             # Staff work queues and reconciliation: payments in a status, oldest first.
@@ -350,3 +354,81 @@ class ReconciliationDiscrepancy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.payment}"
+
+
+class RefundApprovalStatus(models.TextChoices):
+    REQUESTED = "requested", "Waiting for a second manager"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class RefundApproval(TimeStampedModel):
+    """A refund above `REFUND_APPROVAL_THRESHOLD`, asked for by one member of staff, waiting
+    for a second one with `payments.approve_refund` to approve (it is then made) or reject it.
+
+    Decided once: `payments.services.refund_approve` / `refund_reject` move it out of requested.
+    """
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refund_approvals")
+    # NULL: all that is left to refund when it is approved.
+    amount = MoneyField(null=True, blank=True)
+    reason = models.CharField(max_length=255)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(
+        max_length=16, choices=RefundApprovalStatus.choices, default=RefundApprovalStatus.REQUESTED
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+    # The refund made once approved.
+    operation = models.OneToOneField(
+        GatewayOperation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="approval",
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True) | Q(amount__gt=0),
+                name="refund_approval_amount_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=RefundApprovalStatus.values),
+                name="refund_approval_status_known",
+            ),
+            # Four eyes: whoever asked for the refund never decides it.
+            models.CheckConstraint(
+                condition=~Q(decided_by=F("requested_by")),
+                name="refund_approval_decider_is_not_requester",
+            ),
+            # Decided means someone decided, when; waiting means nobody has yet.
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        status=RefundApprovalStatus.REQUESTED,
+                        decided_by__isnull=True,
+                        decided_at__isnull=True,
+                    )
+                    | (
+                        ~Q(status=RefundApprovalStatus.REQUESTED)
+                        & Q(decided_by__isnull=False, decided_at__isnull=False)
+                    )
+                ),
+                name="refund_approval_decided_by_someone",
+            ),
+        ]
+        indexes = [
+            # The managers' queue: requests waiting, oldest first.
+            models.Index(fields=["status", "created_at"], name="refund_approval_queue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        amount = "all that is left" if self.amount is None else str(self.amount)
+        return f"Refund of {amount} for {self.payment_id} ({self.status})"

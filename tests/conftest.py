@@ -1,8 +1,13 @@
+import importlib
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from django.apps import apps
 from django.core.cache import cache
 from django.db import connection
+from django.db.models.signals import post_migrate
+from django.dispatch import receiver
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -24,6 +29,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "mysql" in item.keywords or "integration" in item.keywords:
             item.add_marker(skip)
+
+
+@receiver(post_migrate, dispatch_uid="tests.recreate_back_office_roles")
+def _recreate_back_office_roles(sender: Any, **kwargs: Any) -> None:
+    # A transactional test ends with a flush, which empties every table, the back-office roles
+    # (rows of a data migration) too; Django recreates content types and permissions after it,
+    # through post_migrate, and so do we the roles, for the tests that come after.
+    if sender.label == "accounts":
+        roles = importlib.import_module("accounts.migrations.0003_back_office_roles")
+        roles.create_roles(apps, None)
 
 
 @pytest.fixture(autouse=True)

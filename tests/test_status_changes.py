@@ -11,6 +11,7 @@ TRANSITION_FUNCTIONS = {
     ("orders/services.py", "order_transition"),
     ("payments/services/operations.py", "operation_settle"),
     ("notifications/services.py", "_notification_set_status"),
+    ("payments/services/refund_approvals.py", "_refund_approval_decide"),
 }
 
 

@@ -1,12 +1,14 @@
-from typing import Any
+from typing import Any, cast
 
 from django.http import Http404
 from drf_spectacular.utils import (
     OpenApiExample,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
     inline_serializer,
 )
+from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,16 +36,16 @@ from payments.api.serializers import (
     RefundCreateSerializer,
     RefundSerializer,
 )
-from payments.models import Payment
+from payments.models import GatewayOperation, Payment, RefundApproval
 from payments.selectors import payment_get_for_user, payment_refunds, payments_visible_to
 from payments.services import (
     payment_cancel,
     payment_create_with_card,
     payment_start_ecpay,
     payment_start_from_balance,
-    refund_request,
+    refund_ask,
 )
-from payments.tasks import pipeline_start, refund_start
+from payments.tasks import pipeline_start
 
 # The API's examples: one card payment for order 492500005643, as the README's walkthrough makes.
 CARD_PAYMENT_REQUEST = OpenApiExample(
@@ -93,6 +95,33 @@ SUCCEEDED_REFUND = {
     "reason": "one tin arrived dented",
     "created_at": "2025-06-03T10:12:45.200114+08:00",
 }
+AWAITING_APPROVAL_REFUND = {
+    "approval": 17,
+    "payment": "pay_7Q2M9XK4RT6WZB3N8HC5JDFA",
+    "amount": "25000.00",
+    "currency": "TWD",
+    "status": "awaiting_approval",
+    "reason": "the whole shipment was lost",
+    "created_at": "2025-06-03T10:12:45.200114+08:00",
+}
+# A refund above REFUND_APPROVAL_THRESHOLD is not made yet: it waits for a second manager.
+REFUND_AWAITING_APPROVAL = inline_serializer(
+    name="RefundAwaitingApproval",
+    fields={
+        "approval": serializers.IntegerField(help_text="The approval request's number."),
+        "payment": serializers.CharField(),
+        "amount": serializers.DecimalField(
+            max_digits=14,
+            decimal_places=2,
+            allow_null=True,
+            help_text="null: all that is left to refund when it is approved.",
+        ),
+        "currency": serializers.CharField(),
+        "status": serializers.ChoiceField(choices=["awaiting_approval"]),
+        "reason": serializers.CharField(),
+        "created_at": serializers.DateTimeField(),
+    },
+)
 COMPLETED_CARD_PAYMENT = {
     **PENDING_CARD_PAYMENT,
     "status": "completed",
@@ -255,7 +284,9 @@ class PaymentCancelView(APIView):
         "card (the card provider or ECPay) or from the balance: staff with the "
         "`payments.refund_payment` permission only. "
         "Answers 202 with the refund, `pending` until the gateway has made it; follow it in "
-        "the list. One refund of a payment is made at a time (409 `refund_in_progress`). The "
+        "the list. A refund above the service's approval threshold is not made yet: the answer "
+        "is 202 `awaiting_approval`, and a second manager approves or rejects it in the back "
+        "office. One refund of a payment is made at a time (409 `refund_in_progress`). The "
         "whole amount refunded makes the payment (and its order) `refunded`, and the customer "
         "is told. Card payments are refunded at the card provider or at ECPay; ATM and store "
         "payments and wallet payments are refunded outside this service (409 "
@@ -263,7 +294,11 @@ class PaymentCancelView(APIView):
         parameters=[IDEMPOTENCY_KEY],
         request=RefundCreateSerializer,
         responses={
-            202: RefundSerializer,
+            202: PolymorphicProxySerializer(
+                component_name="RefundAsked",
+                serializers=[RefundSerializer, REFUND_AWAITING_APPROVAL],
+                resource_type_field_name=None,
+            ),
             **error_responses(400, 403, 404, 415, 422, 429),
             409: error_response(
                 409,
@@ -288,6 +323,12 @@ class PaymentCancelView(APIView):
                 status_codes=[202],
                 value={**SUCCEEDED_REFUND, "status": "pending"},
             ),
+            OpenApiExample(
+                "Refund waiting for a second manager",
+                response_only=True,
+                status_codes=[202],
+                value=AWAITING_APPROVAL_REFUND,
+            ),
         ],
     ),
 )
@@ -308,13 +349,15 @@ class PaymentRefundsView(APIView):
             raise PermissionDenied("Refunds are made by staff with the refund permission.")
         serializer = RefundCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        operation = refund_request(
+        asked = refund_ask(
             payment_id=payment.pk,
             amount=serializer.validated_data.get("amount"),
             reason=serializer.validated_data["reason"],
             actor=user,
         )
-        refund_start(operation.pk)
+        if asked.approval is not None:
+            return Response(_awaiting_approval(asked.approval), status=202)
+        operation = cast(GatewayOperation, asked.refund)
         operation.refresh_from_db()
         return Response(RefundSerializer(operation).data, status=202)
 
@@ -342,6 +385,18 @@ class MeView(APIView):
     def get(self, request: Request) -> Response:
         """Who the caller is, and their balance."""
         return Response(MeSerializer(request_caller(request)).data)
+
+
+def _awaiting_approval(approval: RefundApproval) -> dict[str, Any]:
+    return {
+        "approval": approval.pk,
+        "payment": approval.payment.public_id,
+        "amount": None if approval.amount is None else str(approval.amount),
+        "currency": approval.payment.currency,
+        "status": "awaiting_approval",
+        "reason": approval.reason,
+        "created_at": approval.created_at.isoformat(),
+    }
 
 
 def _visible_payment(request: Request, public_id: str) -> Payment:

@@ -3,6 +3,7 @@
 Callers import from here: `from payments.services import payment_transition`.
 """
 
+from payments.services.expiry import payment_expire as payment_expire
 from payments.services.ledger import balance_credit, balance_debit
 from payments.services.operations import OperationInFlight, operation_settle, operation_start
 from payments.services.payments import (
@@ -22,13 +23,36 @@ from payments.services.payments import (
     payment_transition,
 )
 from payments.services.refunds import refund_apply, refund_request
+from payments.services.reviews import (
+    ReasonRequired,
+    RequeryNotPossible,
+    discrepancy_resolve,
+    payment_mark_reviewed,
+    payment_requery,
+    payments_staff_event_record,
+)
+
+# isort: split
+# Last: it starts refunds through `payments.tasks`, which imports the services above.
+from payments.services.refund_approvals import (
+    RefundApprovalForbidden,
+    RefundAsked,
+    refund_approve,
+    refund_ask,
+    refund_reject,
+)
 
 __all__ = [
     "ECPAY_METHODS",
     "OperationInFlight",
+    "ReasonRequired",
+    "RefundApprovalForbidden",
+    "RefundAsked",
+    "RequeryNotPossible",
     "balance_credit",
     "balance_debit",
     "balance_withdraw",
+    "discrepancy_resolve",
     "operation_settle",
     "operation_start",
     "payment_cancel",
@@ -38,11 +62,17 @@ __all__ = [
     "payment_event_record",
     "payment_fail",
     "payment_flag_for_review",
+    "payment_mark_reviewed",
     "payment_record_code",
     "payment_reprocess",
+    "payment_requery",
     "payment_start_ecpay",
     "payment_start_from_balance",
     "payment_transition",
+    "payments_staff_event_record",
     "refund_apply",
+    "refund_approve",
+    "refund_ask",
+    "refund_reject",
     "refund_request",
 ]

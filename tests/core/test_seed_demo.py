@@ -17,9 +17,24 @@ def test_seed_demo_creates_users_whose_printed_passwords_work_and_three_orders(c
         for line in output.splitlines()
         if "password: " in line
     }
-    assert set(passwords) == {"staff@example.com", "customer@example.com"}
-    assert client.login(username="staff@example.com", password=passwords["staff@example.com"])
-    assert User.objects.get(email="staff@example.com").is_staff
+    assert set(passwords) == {
+        "staff@example.com",
+        "reviewer@example.com",
+        "customer@example.com",
+    }
+    for email, password in passwords.items():
+        assert client.login(username=email, password=password)
+    staff = User.objects.get(email="staff@example.com")
+    reviewer = User.objects.get(email="reviewer@example.com")
+    # Roles, not superpowers: the manager may refund, the reviewer may only look.
+    assert staff.is_staff
+    assert not staff.is_superuser
+    assert staff.has_perm("payments.refund_payment")
+    assert staff.has_perm("orders.add_order")
+    assert reviewer.is_staff
+    assert not reviewer.is_superuser
+    assert reviewer.has_perm("payments.view_payment")
+    assert not reviewer.has_perm("payments.refund_payment")
     assert Order.objects.filter(user__email="customer@example.com").count() == 3
 
 
@@ -29,7 +44,7 @@ def test_seed_demo_runs_again_without_duplicating_anything(capsys):
     call_command("seed_demo")
     call_command("seed_demo")
 
-    assert User.objects.count() == 2
+    assert User.objects.count() == 3
     assert Order.objects.count() == 3
 
 

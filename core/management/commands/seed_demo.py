@@ -1,4 +1,4 @@
-"""Demo data for a development machine: a member of staff, a customer and a few orders."""
+"""Demo data for a development machine: two members of staff, a customer and a few orders."""
 
 import secrets
 from decimal import Decimal
@@ -8,13 +8,21 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
-from accounts.services import user_api_token, user_create, user_set_password
+from accounts.roles import MANAGERS, REVIEWERS
+from accounts.services import (
+    user_api_token,
+    user_create,
+    user_grant_permission,
+    user_grant_role,
+    user_set_password,
+)
 from core.models import Currency
 from orders.models import Order
 from orders.pricing import ItemLine
 from orders.services import order_create
 
 STAFF_EMAIL = "staff@example.com"
+REVIEWER_EMAIL = "reviewer@example.com"
 CUSTOMER_EMAIL = "customer@example.com"
 
 DEMO_ORDERS = [
@@ -29,9 +37,10 @@ DEMO_ORDERS = [
 
 class Command(BaseCommand):
     help = (
-        "Create demo data for development: a staff user and a customer (each given a fresh "
-        "random password, printed), the customer's API token, and three orders waiting for "
-        "payment. Safe to run again."
+        "Create demo data for development: a payment manager (staff@example.com, who may also "
+        "create orders through the API), a payment reviewer and a customer, each given a fresh "
+        "random password (printed), the API tokens, and three orders waiting for payment. Safe "
+        "to run again."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -40,7 +49,14 @@ class Command(BaseCommand):
                 "seed_demo prints the passwords of the users it creates: "
                 "development only (DJANGO_DEBUG=true)."
             )
-        staff_password = self._user_with_fresh_password(STAFF_EMAIL, "Staff", is_staff=True)
+        staff_password = self._user_with_fresh_password(STAFF_EMAIL, "Staff", role=MANAGERS)
+        # There is no catalogue: the demo's orders are created through the API by staff.
+        user_grant_permission(
+            user=User.objects.get(email=STAFF_EMAIL), permission="orders.add_order"
+        )
+        reviewer_password = self._user_with_fresh_password(
+            REVIEWER_EMAIL, "Reviewer", role=REVIEWERS
+        )
         customer_password = self._user_with_fresh_password(CUSTOMER_EMAIL, "Customer")
 
         customer = User.objects.get(email=CUSTOMER_EMAIL)
@@ -53,6 +69,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  staff:    {STAFF_EMAIL}  password: {staff_password}")
         staff = User.objects.get(email=STAFF_EMAIL)
         self.stdout.write(f"  staff's API token: {user_api_token(user=staff)}")
+        self.stdout.write(f"  reviewer: {REVIEWER_EMAIL}  password: {reviewer_password}")
         self.stdout.write(f"  customer: {CUSTOMER_EMAIL}  password: {customer_password}")
         self.stdout.write(f"  customer's API token: {user_api_token(user=customer)}")
         for order in orders:
@@ -61,12 +78,16 @@ class Command(BaseCommand):
             )
 
     def _user_with_fresh_password(
-        self, email: str, first_name: str, *, is_staff: bool = False
+        self, email: str, first_name: str, *, role: str | None = None
     ) -> str:
         password = secrets.token_urlsafe(12)
         user = User.objects.filter(email=email).first()
+        roles = [role] if role else []
         if user is None:
-            user_create(email=email, password=password, first_name=first_name, is_staff=is_staff)
-        else:
-            user_set_password(user=user, password=password)
+            user_create(email=email, password=password, first_name=first_name, roles=roles)
+            return password
+        user_set_password(user=user, password=password)
+        # A database seeded before the roles existed gets them now.
+        for role_name in roles:
+            user_grant_role(user=user, role=role_name)
         return password
