@@ -5,8 +5,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from core.views import healthz, readyz
 from orders.urls import checkout_urlpatterns
+from payments.dashboard import dashboard_view
 
 urlpatterns = [
+    path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("payments.urls")),
     # The API's OpenAPI 3 schema and its two readers, public like any API documentation.

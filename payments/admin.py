@@ -1,32 +1,622 @@
-from django.contrib import admin
+"""The back office's payments: find one by any reference, read its timeline, and act on it.
 
+Every action checks its own permission (being staff is never enough), asks for confirmation on
+a page of its own, and goes through a service that writes an event with the member of staff.
+Nothing here writes a status or an amount: the payment pages are read-only.
+"""
+
+import csv
+from collections.abc import Sequence
+from datetime import timedelta
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.functional import cached_property
+
+from accounts.models import User
+from core.exceptions import DomainError
+from gateways.models import GatewayCallback
+from notifications.models import Notification
+from orders.models import Order
 from payments.models import (
     GatewayOperation,
     LedgerEntry,
+    OperationStatus,
     Payment,
     PaymentEvent,
+    PaymentStatus,
     ReconciliationDiscrepancy,
+    RefundApproval,
+    RefundApprovalStatus,
 )
+from payments.services import (
+    discrepancy_resolve,
+    payment_mark_reviewed,
+    payment_reprocess,
+    payment_requery,
+    payments_staff_event_record,
+    refund_approve,
+    refund_ask,
+    refund_reject,
+)
+from payments.tasks import payment_process
+
+# ECPay answers 403 to a merchant that queries too often: a few payments per click.
+REQUERY_AT_ONCE = 10
+
+# Counting a large table to number its pages reads every row: count at most this many.
+COUNT_CAP = 1000
+
+
+class CappedCountPaginator(Paginator):  # type: ignore[type-arg]
+    """Counts at most COUNT_CAP + 1 rows (`SELECT COUNT(*) FROM (... LIMIT n)`), so a page of
+    payments costs the same on a table of a thousand rows or of fifty million. Past the cap the
+    last pages are not reachable by number: staff narrow the list with filters instead."""
+
+    @cached_property
+    def count(self) -> int:
+        object_list: QuerySet[Any] = self.object_list  # type: ignore[assignment]
+        return object_list.order_by().values("pk")[: COUNT_CAP + 1].count()
+
+
+class WorkQueueFilter(admin.SimpleListFilter):
+    """The staff's work queues. Each item leaves its queue only when someone resolves it."""
+
+    title = "work queue"
+    parameter_name = "queue"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("review", "Needs review"),
+            ("stuck", f"Stuck pending / processing > {settings.STUCK_PAYMENT_MINUTES} min"),
+            ("unknown", "Gateway outcome unknown"),
+            ("discrepancy", "Reconciliation discrepancy"),
+            ("approval", "Refund waiting for approval"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        match self.value():
+            case "review":
+                return queryset.filter(needs_review=True)
+            case "stuck":
+                stuck_before = timezone.now() - timedelta(minutes=settings.STUCK_PAYMENT_MINUTES)
+                return queryset.filter(
+                    status__in=[PaymentStatus.PENDING, PaymentStatus.PROCESSING],
+                    created_at__lt=stuck_before,
+                )
+            case "unknown":
+                unknown = GatewayOperation.objects.filter(
+                    payment=OuterRef("pk"), status=OperationStatus.UNKNOWN
+                )
+                return queryset.filter(Exists(unknown))
+            case "discrepancy":
+                open_ = ReconciliationDiscrepancy.objects.filter(
+                    payment=OuterRef("pk"), resolved_at__isnull=True
+                )
+                return queryset.filter(Exists(open_))
+            case "approval":
+                waiting = RefundApproval.objects.filter(
+                    payment=OuterRef("pk"), status=RefundApprovalStatus.REQUESTED
+                )
+                return queryset.filter(Exists(waiting))
+        return queryset
+
+
+class ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
+    """A payment's records, in time order: evidence, never edited here."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+    ordering = ("created_at", "pk")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Part of the payment's page: whoever may see the payment sees its timeline.
+        return request.user.has_perm("payments.view_payment")
+
+
+class PaymentEventInline(ReadOnlyInline):
+    model = PaymentEvent
+    verbose_name_plural = "timeline"
+    fields = ("created_at", "type", "from_status", "to_status", "is_error", "actor", "data")
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PaymentEvent]:
+        return super().get_queryset(request).select_related("actor")
+
+
+class GatewayCallbackInline(ReadOnlyInline):
+    model = GatewayCallback
+    verbose_name_plural = "raw callbacks"
+    fields = ("created_at", "gateway", "external_reference", "signature_valid", "outcome", "body")
+    readonly_fields = fields
+
+
+class NotificationInline(ReadOnlyInline):
+    model = Notification
+    fields = ("created_at", "event", "channel", "recipient", "status", "attempts", "sent_at")
+    readonly_fields = fields
+
+
+class RefundForm(forms.Form):
+    amount = forms.DecimalField(
+        required=False,
+        min_value=Decimal("0.01"),
+        decimal_places=2,
+        help_text="Leave empty to refund all that is left.",
+    )
+    reason = forms.CharField(max_length=255, help_text="Kept on the payment's timeline.")
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=1000, help_text="Kept on the payment's timeline.")
 
 
 @admin.register(Payment)
 class PaymentAdmin(admin.ModelAdmin[Payment]):
     list_display = (
         "public_id",
-        "user",
+        "customer",
+        "order_number",
+        "gateway_and_method",
+        "amount_display",
+        "status",
+        "needs_review",
+        "created_at",
+    )
+    list_filter = (WorkQueueFilter, "status", "gateway", "method", "needs_review")
+    date_hierarchy = "created_at"
+    search_fields = ("public_id",)  # shows the box; get_search_results does the searching
+    search_help_text = (
+        "Exact reference: payment id, MerchantTradeNo, gateway trade number, wallet payment id, "
+        "order number or customer email."
+    )
+    list_select_related = ("user", "order")
+    list_per_page = 50
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    ordering = ("-created_at", "-pk")
+    fields = (
+        "public_id",
         "kind",
+        "user",
+        "order",
+        "status",
+        "needs_review",
+        "failure_reason",
         "gateway",
         "method",
         "amount",
         "currency",
+        "refunded_amount",
+        "merchant_trade_no",
+        "gateway_reference",
+        "card_brand",
+        "card_last4",
+        "payment_code",
+        "payment_code_bank",
+        "payment_code_expires_at",
+        "attempts",
+        "created_at",
+        "completed_at",
+    )
+    readonly_fields = fields
+    inlines = (PaymentEventInline, GatewayCallbackInline, NotificationInline)
+    actions = ("reprocess", "mark_reviewed", "requery", "refund", "export_csv")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Payment]:
+        return super().get_queryset(request).select_related("user", "order")
+
+    # Every write goes through a service, from an action: the pages themselves are read-only.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_reprocess_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.reprocess_payment")
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.review_payment")
+
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.refund_payment")
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.export_payment")
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Payment], search_term: str
+    ) -> tuple[QuerySet[Payment], bool]:
+        """Exact matches on indexed references: a `LIKE '%...%'` over every payment would read
+        the whole table, and staff always paste a whole reference."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        # The customer and the order first, each by its unique index, so the one query on
+        # payments is an OR of its own indexed columns (MariaDB merges the indexes).
+        user_ids = list(User.objects.filter(email__iexact=term).values_list("pk", flat=True))
+        order_ids = list(Order.objects.filter(number=term).values_list("pk", flat=True))
+        match = (
+            Q(public_id=term)
+            | Q(merchant_trade_no=term)
+            | Q(gateway_reference=term)
+            | Q(order_id__in=order_ids)
+            | Q(user_id__in=user_ids)
+        )
+        return queryset.filter(match), False
+
+    @admin.display(description="customer", ordering="user__email")
+    def customer(self, payment: Payment) -> str:
+        return payment.user.email
+
+    @admin.display(description="order", ordering="order__number")
+    def order_number(self, payment: Payment) -> str:
+        return payment.order.number if payment.order else "—"
+
+    @admin.display(description="gateway / method")
+    def gateway_and_method(self, payment: Payment) -> str:
+        return f"{payment.get_gateway_display()} / {payment.get_method_display()}"
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_display(self, payment: Payment) -> str:
+        return f"{payment.amount} {payment.currency}"
+
+    @admin.action(description="Reprocess (dead letters only)", permissions=["reprocess"])
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[Payment]) -> HttpResponse | None:
+        payments = list(queryset.order_by("pk"))
+        if request.POST.get("post") != "yes":
+            return self._confirm(
+                request,
+                payments,
+                action="reprocess",
+                title="Reprocess payments",
+                intro="Run the pipeline again for these failed payments? It never charges a "
+                "payment twice. Only failed payments that need review are taken.",
+                submit="Yes, reprocess them",
+            )
+        actor = _staff_member(request)
+        for payment in payments:
+            # The service `reprocess_payments` uses, then its next step, as the command does.
+            try:
+                payment_reprocess(payment_id=payment.pk, actor=actor)
+            except DomainError as error:
+                self.message_user(request, f"Payment {payment}: {error.message}", messages.ERROR)
+                continue
+            transaction.on_commit(partial(payment_process.delay, payment.pk))
+            self.message_user(request, f"Reprocessing {payment}.", messages.SUCCESS)
+        return None
+
+    @admin.action(description="Mark reviewed", permissions=["review"])
+    def mark_reviewed(
+        self, request: HttpRequest, queryset: QuerySet[Payment]
+    ) -> HttpResponse | None:
+        payments = list(queryset.order_by("pk"))
+        form = ReasonForm(request.POST if request.POST.get("post") == "yes" else None)
+        if not form.is_valid():
+            return self._confirm(
+                request,
+                payments,
+                action="mark_reviewed",
+                title="Mark payments reviewed",
+                intro="Take these payments out of the review queue? Say why.",
+                submit="Yes, mark them reviewed",
+                form=form,
+            )
+        actor = _staff_member(request)
+        for payment in payments:
+            payment_mark_reviewed(
+                payment_id=payment.pk, actor=actor, reason=form.cleaned_data["reason"]
+            )
+        self.message_user(request, f"{len(payments)} payment(s) marked reviewed.")
+        return None
+
+    @admin.action(description="Re-query the gateway (ECPay)", permissions=["review"])
+    def requery(self, request: HttpRequest, queryset: QuerySet[Payment]) -> HttpResponse | None:
+        payments = list(queryset.order_by("pk")[:REQUERY_AT_ONCE])
+        if request.POST.get("post") != "yes":
+            return self._confirm(
+                request,
+                payments,
+                action="requery",
+                title="Re-query the gateway",
+                intro="Ask ECPay what it knows of these payments now? A payment it says is paid "
+                "is recovered as a lost notification would be; a difference is recorded. At "
+                f"most {REQUERY_AT_ONCE} at a time: ECPay stops answering a merchant that asks "
+                "too often.",
+                submit="Yes, ask ECPay",
+            )
+        actor = _staff_member(request)
+        for payment in payments:
+            try:
+                event = payment_requery(payment_id=payment.pk, actor=actor)
+            except DomainError as error:
+                self.message_user(request, f"Payment {payment}: {error.message}", messages.ERROR)
+                continue
+            if event.is_error:
+                text = f"could not ask ECPay ({event.data['error']})"
+            else:
+                paid = "paid" if event.data["paid"] else "not paid"
+                text = f"ECPay says {paid}; the payment is {event.data['status_after']}"
+            level = messages.WARNING if event.is_error else messages.SUCCESS
+            self.message_user(request, f"Payment {payment}: {text}.", level)
+        return None
+
+    @admin.action(description="Refund (one payment)", permissions=["refund"])
+    def refund(self, request: HttpRequest, queryset: QuerySet[Payment]) -> HttpResponse | None:
+        payments = list(queryset.order_by("pk")[:2])
+        if len(payments) != 1:
+            self.message_user(request, "Refund one payment at a time.", messages.WARNING)
+            return None
+        payment = payments[0]
+        form = RefundForm(request.POST if request.POST.get("post") == "yes" else None)
+        if not form.is_valid():
+            return self._confirm(
+                request,
+                payments,
+                action="refund",
+                title="Refund a payment",
+                intro=f"Refund {payment} ({payment.amount - payment.refunded_amount} "
+                f"{payment.currency} left to refund) through its gateway? Above "
+                f"{settings.REFUND_APPROVAL_THRESHOLD} a second manager must approve it first.",
+                submit="Yes, refund",
+                form=form,
+            )
+        try:
+            asked = refund_ask(
+                payment_id=payment.pk,
+                amount=form.cleaned_data["amount"],
+                reason=form.cleaned_data["reason"],
+                actor=_staff_member(request),
+            )
+        except DomainError as error:
+            self.message_user(request, f"Payment {payment}: {error.message}", messages.ERROR)
+            return None
+        if asked.approval is not None:
+            self.message_user(
+                request,
+                f"Payment {payment}: the refund waits for a second manager's approval.",
+                messages.WARNING,
+            )
+        else:
+            self.message_user(
+                request, f"Payment {payment}: refund asked of the gateway.", messages.SUCCESS
+            )
+        return None
+
+    @admin.action(description="Export as CSV", permissions=["export"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Payment]) -> HttpResponse | None:
+        if request.POST.get("post") != "yes":
+            return self._confirm(
+                request,
+                list(queryset.order_by("pk")),
+                action="export_csv",
+                title="Export payments",
+                intro="Download these payments as CSV? The export is kept on their timelines.",
+                submit="Yes, download",
+            )
+        payments = list(queryset.select_related("user", "order").order_by("pk"))
+        payments_staff_event_record(
+            payment_ids=[p.pk for p in payments],
+            type="exported",
+            actor=_staff_member(request),
+            data={"format": "csv"},
+        )
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="payments.csv"'
+        writer = csv.writer(response)
+        writer.writerow(EXPORT_COLUMNS)
+        for payment in payments:
+            writer.writerow(_export_row(payment))
+        return response
+
+    def _confirm(
+        self,
+        request: HttpRequest,
+        payments: Sequence[Payment],
+        *,
+        action: str,
+        title: str,
+        intro: str,
+        submit: str,
+        form: forms.Form | None = None,
+    ) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.model._meta,
+            "intro": intro,
+            "rows": [_describe(p) for p in payments],
+            "selected": [p.pk for p in payments],
+            "action": action,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "submit": submit,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/payments/payment/action_confirmation.html", context)
+
+
+EXPORT_COLUMNS = (
+    "payment",
+    "created_at",
+    "customer",
+    "order",
+    "kind",
+    "gateway",
+    "method",
+    "amount",
+    "refunded_amount",
+    "currency",
+    "status",
+    "needs_review",
+    "merchant_trade_no",
+    "gateway_reference",
+)
+
+
+def _export_row(payment: Payment) -> list[str]:
+    return [
+        payment.public_id,
+        payment.created_at.isoformat(),
+        payment.user.email,
+        payment.order.number if payment.order else "",
+        payment.kind,
+        payment.gateway,
+        payment.method,
+        str(payment.amount),
+        str(payment.refunded_amount),
+        payment.currency,
+        payment.status,
+        "yes" if payment.needs_review else "no",
+        payment.merchant_trade_no or "",
+        payment.gateway_reference or "",
+    ]
+
+
+def _describe(payment: Payment) -> str:
+    review = ", needs review" if payment.needs_review else ""
+    return f"{payment}: {payment.amount} {payment.currency}, {payment.status}{review}"
+
+
+def _staff_member(request: HttpRequest) -> User:
+    # The admin lets only signed-in staff this far; the check keeps the type honest.
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
+
+
+class DecisionForm(forms.Form):
+    note = forms.CharField(max_length=1000, help_text="Why: kept on the payment's timeline.")
+
+
+@admin.register(RefundApproval)
+class RefundApprovalAdmin(admin.ModelAdmin[RefundApproval]):
+    """Refunds above REFUND_APPROVAL_THRESHOLD, waiting for a second manager."""
+
+    list_display = (
+        "pk",
+        "payment",
+        "amount",
+        "reason",
+        "requested_by",
         "status",
+        "decided_by",
+        "decided_at",
         "created_at",
     )
-    list_filter = ("status", "gateway", "method", "kind")
-    search_fields = ("public_id", "merchant_trade_no", "gateway_reference", "user__email")
-    list_select_related = ("user",)
-    # Money and status change only through the payment services.
-    readonly_fields = ("public_id", "status", "amount", "currency", "refunded_amount")
+    list_filter = ("status",)
+    list_select_related = ("payment", "requested_by", "decided_by")
+    search_fields = ("payment__public_id",)
+    readonly_fields = (
+        "payment",
+        "amount",
+        "reason",
+        "requested_by",
+        "status",
+        "decided_by",
+        "decided_at",
+        "decision_note",
+        "operation",
+        "created_at",
+    )
+    fields = readonly_fields
+    actions = ("approve", "reject")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # asked for with the payment's refund action
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        user = request.user
+        return user.has_perm("payments.approve_refund") or user.has_perm("payments.refund_payment")
+
+    def has_approve_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.approve_refund")
+
+    @admin.action(description="Approve and refund", permissions=["approve"])
+    def approve(
+        self, request: HttpRequest, queryset: QuerySet[RefundApproval]
+    ) -> HttpResponse | None:
+        return self._decide(request, queryset, approve=True)
+
+    @admin.action(description="Reject", permissions=["approve"])
+    def reject(
+        self, request: HttpRequest, queryset: QuerySet[RefundApproval]
+    ) -> HttpResponse | None:
+        return self._decide(request, queryset, approve=False)
+
+    def _decide(
+        self, request: HttpRequest, queryset: QuerySet[RefundApproval], *, approve: bool
+    ) -> HttpResponse | None:
+        approvals = list(queryset.select_related("payment", "requested_by").order_by("pk"))
+        form = DecisionForm(request.POST if request.POST.get("post") == "yes" else None)
+        if not form.is_valid():
+            verb = "Approve" if approve else "Reject"
+            context = {
+                **self.admin_site.each_context(request),
+                "title": f"{verb} refunds",
+                "opts": self.model._meta,
+                "intro": f"{verb} these refunds? You cannot decide one you asked for yourself.",
+                "rows": [
+                    f"{a.payment}: {a.amount or 'all that is left'}, asked by "
+                    f"{a.requested_by.email}: {a.reason} ({a.status})"
+                    for a in approvals
+                ],
+                "selected": [a.pk for a in approvals],
+                "action": "approve" if approve else "reject",
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                "submit": f"Yes, {verb.lower()}",
+                "form": form,
+            }
+            return TemplateResponse(
+                request, "admin/payments/payment/action_confirmation.html", context
+            )
+        actor = _staff_member(request)
+        note = form.cleaned_data["note"]
+        for approval in approvals:
+            try:
+                if approve:
+                    refund_approve(approval_id=approval.pk, actor=actor, note=note)
+                else:
+                    refund_reject(approval_id=approval.pk, actor=actor, note=note)
+            except DomainError as error:
+                self.message_user(
+                    request, f"Payment {approval.payment}: {error.message}", messages.ERROR
+                )
+                continue
+            done = "approved: refund asked of the gateway" if approve else "rejected"
+            self.message_user(request, f"Payment {approval.payment}: {done}.", messages.SUCCESS)
+        return None
 
 
 @admin.register(PaymentEvent)
@@ -55,8 +645,56 @@ class GatewayOperationAdmin(admin.ModelAdmin[GatewayOperation]):
 
 @admin.register(ReconciliationDiscrepancy)
 class ReconciliationDiscrepancyAdmin(admin.ModelAdmin[ReconciliationDiscrepancy]):
+    """Differences reconciliation found: the queue is the unresolved ones (filter "resolved at:
+    no date"); each is resolved with the "resolve" action, saying who and why."""
+
     list_display = ("payment", "kind", "found_at", "resolved_by", "resolved_at")
     list_filter = ("kind", "resolved_at")
     search_fields = ("payment__public_id", "payment__merchant_trade_no")
     list_select_related = ("payment", "resolved_by")
-    readonly_fields = ("payment", "kind", "details", "found_at")
+    readonly_fields = (
+        "payment",
+        "kind",
+        "details",
+        "found_at",
+        "resolved_by",
+        "resolved_at",
+        "resolution",
+    )
+    actions = ("resolve",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Resolve", permissions=["change"])
+    def resolve(
+        self, request: HttpRequest, queryset: QuerySet[ReconciliationDiscrepancy]
+    ) -> HttpResponse | None:
+        discrepancies = list(queryset.select_related("payment").order_by("pk"))
+        form = ReasonForm(request.POST if request.POST.get("post") == "yes" else None)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Resolve discrepancies",
+                "opts": self.model._meta,
+                "intro": "Mark these resolved? Say what was done.",
+                "rows": [f"{d.payment}: {d.get_kind_display()}" for d in discrepancies],
+                "selected": [d.pk for d in discrepancies],
+                "action": "resolve",
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                "submit": "Yes, resolved",
+                "form": form,
+            }
+            return TemplateResponse(
+                request, "admin/payments/payment/action_confirmation.html", context
+            )
+        actor = _staff_member(request)
+        for discrepancy in discrepancies:
+            discrepancy_resolve(
+                discrepancy_id=discrepancy.pk, actor=actor, resolution=form.cleaned_data["reason"]
+            )
+        self.message_user(request, f"{len(discrepancies)} discrepancy(ies) resolved.")
+        return None

@@ -1,0 +1,116 @@
+"""A reviewer works the back office in a real browser (headless Chromium): signs in, finds a
+dead letter by its MerchantTradeNo and reprocesses it through the confirmation page.
+
+The live server answers from threads of its own, which must see the test's rows: this runs on
+the MariaDB tier, with a real database. The screenshots are kept under SCREENSHOTS.
+"""
+
+import importlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.apps import apps as django_apps
+from django.conf import settings
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from gateways.models import Gateway
+from payments.models import Payment, PaymentStatus
+from payments.services import payment_fail
+from tests.back_office import reviewer
+from tests.factories import PASSWORD, PaymentFactory
+
+SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "test-artifacts" / "admin-reviewer"
+WAIT_SECONDS = 20
+
+
+@pytest.fixture
+def roles_again(transactional_db) -> None:
+    """A transactional test starts from a flushed database, without the roles their data
+    migration made: make them again, with that migration's own code."""
+    migration = importlib.import_module("accounts.migrations.0003_back_office_roles")
+    migration.create_roles(django_apps, None)
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    """Debian's Chromium and chromedriver (bin/lib.sh installs them): nothing is downloaded."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,1000",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(
+        service=Service(executable_path="/usr/bin/chromedriver"), options=options
+    )
+    driver.set_page_load_timeout(WAIT_SECONDS)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def screenshot(browser: WebDriver, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+
+
+def wait_for_text(browser: WebDriver, text: str) -> None:
+    WebDriverWait(browser, WAIT_SECONDS).until(
+        expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "body"), text)
+    )
+
+
+@pytest.mark.mysql
+@pytest.mark.django_db(transaction=True)
+def test_a_reviewer_finds_a_dead_letter_by_its_merchant_trade_no_and_reprocesses_it(
+    browser: WebDriver, live_server, roles_again
+):
+    print(f"screenshots: {SCREENSHOTS}")  # noqa: T201 (where to find the artifacts, with -s)
+    staff = reviewer()
+    letter = PaymentFactory.create(gateway=Gateway.ECPAY, merchant_trade_no="TS2025060300017")
+    payment_fail(payment_id=letter.pk, reason="process step crashed", needs_review=True)
+    other = PaymentFactory.create(gateway=Gateway.ECPAY, merchant_trade_no="TS2025060300018")
+
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/payments/payment/")
+    browser.find_element(By.NAME, "username").send_keys(staff.email)
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    wait_for_text(browser, "Select payment to view")
+
+    search = browser.find_element(By.ID, "searchbar")
+    search.send_keys("TS2025060300017")
+    search.submit()
+    wait_for_text(browser, letter.public_id)
+    assert other.public_id not in browser.page_source
+    screenshot(browser, "01-found-by-merchant-trade-no")
+
+    browser.find_element(By.CSS_SELECTOR, "input.action-select").click()
+    Select(browser.find_element(By.NAME, "action")).select_by_value("reprocess")
+    browser.find_element(By.NAME, "index").click()
+    wait_for_text(browser, "Reprocess payments")
+    screenshot(browser, "02-confirmation")
+    browser.find_element(By.CSS_SELECTOR, "input[value='Yes, reprocess them']").click()
+
+    wait_for_text(browser, f"Reprocessing {letter.public_id}.")
+    screenshot(browser, "03-reprocessed")
+    reprocessed = Payment.objects.get(pk=letter.pk).events.get(type="reprocessed")
+    assert reprocessed.actor == staff
+    assert (reprocessed.from_status, reprocessed.to_status) == (
+        PaymentStatus.FAILED,
+        PaymentStatus.PROCESSING,
+    )

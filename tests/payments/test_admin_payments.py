@@ -1,0 +1,461 @@
+"""The back office's payments: the list, search and work queues, the payment's page, and the
+actions through the admin's own forms, as reviewers and managers see them."""
+
+import csv
+import importlib
+import io
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.apps import apps as django_apps
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from gateways.card.simulator import cards
+from gateways.models import CallbackOutcome, Gateway, GatewayCallback, GatewaySwitch
+from notifications.models import Notification, NotificationChannel
+from payments.models import (
+    DiscrepancyKind,
+    GatewayOperation,
+    OperationKind,
+    OperationStatus,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+    ReconciliationDiscrepancy,
+)
+from payments.services import payment_fail
+from tests.back_office import manager, reviewer
+from tests.factories import OrderFactory, PaymentFactory, StaffFactory, UserFactory
+from tests.payments.test_reconciliation import paid_at_ecpay_without_notification
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:payments_payment_changelist")
+
+
+@pytest.fixture
+def roles_again(transactional_db) -> None:
+    """A transactional test starts from a flushed database, without the roles their data
+    migration made: make them again, with that migration's own code."""
+    migration = importlib.import_module("accounts.migrations.0003_back_office_roles")
+    migration.create_roles(django_apps, None)
+
+
+def page(response) -> str:
+    assert response.status_code == 200, response.status_code
+    return str(response.content.decode())
+
+
+def dead_letter(**fields) -> Payment:
+    """A payment the pipeline gave up on: pending, then processing, then failed."""
+    payment = PaymentFactory.create(**fields)
+    payment_fail(payment_id=payment.pk, reason="process step crashed", needs_review=True)
+    return Payment.objects.get(pk=payment.pk)
+
+
+def act(client, action: str, payments, **form):
+    """Post an admin action as its confirmation page does (post=yes and the page's fields)."""
+    return client.post(
+        CHANGELIST,
+        {"action": action, ACTION_CHECKBOX_NAME: [p.pk for p in payments], "post": "yes", **form},
+    )
+
+
+def action_names(client) -> set[str]:
+    form = client.get(CHANGELIST).context["action_form"]
+    return set() if form is None else {name for name, _ in form.fields["action"].choices if name}
+
+
+def test_the_list_shows_each_payment_with_its_customer_order_and_gateway(client):
+    order = OrderFactory.create()
+    payment = PaymentFactory.create(
+        user=order.user, kind=PaymentKind.ORDER, order=order, amount=order.total
+    )
+    client.force_login(reviewer())
+
+    listing = page(client.get(CHANGELIST))
+
+    assert payment.public_id in listing
+    assert order.user.email in listing
+    assert order.number in listing
+    assert "Card provider / Card" in listing
+    assert "960.00 TWD" in listing
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["public_id", "merchant_trade_no", "gateway_reference", "order_number", "customer_email"],
+)
+def test_a_payment_is_found_by_any_of_its_references(client, reference):
+    order = OrderFactory.create()
+    wanted = PaymentFactory.create(
+        user=order.user,
+        kind=PaymentKind.ORDER,
+        order=order,
+        merchant_trade_no="TS2025060300017",
+        gateway_reference="2506031012451234",
+    )
+    other = PaymentFactory.create(merchant_trade_no="TS2025060300018")
+    term = {
+        "public_id": wanted.public_id,
+        "merchant_trade_no": wanted.merchant_trade_no,
+        "gateway_reference": wanted.gateway_reference,
+        "order_number": order.number,
+        "customer_email": order.user.email.upper(),
+    }[reference]
+    client.force_login(reviewer())
+
+    listing = page(client.get(CHANGELIST, {"q": term}))
+
+    assert wanted.public_id in listing
+    assert other.public_id not in listing
+
+
+def test_a_page_of_payments_costs_the_same_queries_for_one_payment_or_fifty(client):
+    client.force_login(reviewer())
+
+    def queries_for_a_page() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            page(client.get(CHANGELIST))
+        counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+        # Never a COUNT(*) of the whole table: only counts capped by a LIMIT.
+        assert all("LIMIT" in sql.upper() for sql in counts), counts
+        return len(queries)
+
+    order = OrderFactory.create()
+    PaymentFactory.create(user=order.user, kind=PaymentKind.ORDER, order=order)
+    one = queries_for_a_page()
+    for _ in range(49):
+        order = OrderFactory.create()
+        PaymentFactory.create(user=order.user, kind=PaymentKind.ORDER, order=order)
+    fifty = queries_for_a_page()
+
+    assert fifty == one
+
+
+def test_each_work_queue_lists_only_its_payments(client, settings):
+    settings.STUCK_PAYMENT_MINUTES = 30
+    letter = dead_letter()
+    stuck = PaymentFactory.create(status=PaymentStatus.PROCESSING)
+    Payment.objects.filter(pk=stuck.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    fresh = PaymentFactory.create(status=PaymentStatus.PROCESSING)
+    unknown = PaymentFactory.create(status=PaymentStatus.PROCESSING)
+    GatewayOperation.objects.create(
+        payment=unknown,
+        gateway=Gateway.CARD,
+        kind=OperationKind.CHARGE,
+        idempotency_key="op-unknown",
+        amount=unknown.amount,
+        status=OperationStatus.UNKNOWN,
+    )
+    differs = PaymentFactory.create(status=PaymentStatus.FAILED)
+    ReconciliationDiscrepancy.objects.create(payment=differs, kind=DiscrepancyKind.STATUS_MISMATCH)
+    everyone = [letter, stuck, fresh, unknown, differs]
+    expected = {
+        "review": letter,
+        "stuck": stuck,
+        "unknown": unknown,
+        "discrepancy": differs,
+    }
+    client.force_login(reviewer())
+
+    for queue, payment in expected.items():
+        listing = page(client.get(CHANGELIST, {"queue": queue}))
+        shown = {p.public_id for p in everyone if p.public_id in listing}
+        assert shown == {payment.public_id}, queue
+
+
+def test_the_payment_page_is_read_only_and_shows_timeline_callbacks_and_notifications(client):
+    payment = dead_letter(merchant_trade_no="TS2025060300017")
+    GatewayCallback.objects.create(
+        gateway=Gateway.ECPAY,
+        body="RtnCode=1&MerchantTradeNo=TS2025060300017",
+        outcome=CallbackOutcome.ACCEPTED,
+        payment=payment,
+    )
+    Notification.objects.create(
+        payment=payment,
+        event="failed",
+        channel=NotificationChannel.EMAIL,
+        recipient=payment.user.email,
+    )
+    client.force_login(reviewer())
+
+    detail = page(client.get(reverse("admin:payments_payment_change", args=[payment.pk])))
+
+    assert "process step crashed" in detail
+    assert detail.index(">processing<") < detail.index(">failed<")  # the timeline, in order
+    assert "RtnCode=1&amp;MerchantTradeNo=TS2025060300017" in detail
+    assert payment.user.email in detail
+    assert 'name="amount"' not in detail
+    assert 'name="status"' not in detail
+    assert 'name="_save"' not in detail
+
+
+def test_staff_without_the_view_permission_see_no_payments(client):
+    client.force_login(UserFactory.create(is_staff=True))
+
+    assert client.get(CHANGELIST).status_code == 403
+
+
+def test_a_reviewer_reprocesses_a_dead_letter_and_it_completes_charging_once(
+    client, pay, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr("payments.pipeline.payment_complete", lambda **kwargs: 1 / 0)
+    payment = pay(cards.APPROVE)
+    payment.refresh_from_db()
+    assert (payment.status, payment.needs_review) == (PaymentStatus.FAILED, True)
+    monkeypatch.undo()  # the fix is deployed
+    staff = reviewer()
+    client.force_login(staff)
+
+    confirmation = client.post(
+        CHANGELIST, {"action": "reprocess", ACTION_CHECKBOX_NAME: [payment.pk]}
+    )
+    assert "Yes, reprocess them" in page(confirmation)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = act(client, "reprocess", [payment])
+
+    assert response.status_code == 302
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.COMPLETED
+    assert payment.operations.count() == 1
+    assert payment.events.get(type="reprocessed").actor == staff
+
+
+def test_reprocessing_a_payment_that_is_not_a_dead_letter_is_refused_and_changes_nothing(client):
+    payment = PaymentFactory.create(status=PaymentStatus.COMPLETED)
+    client.force_login(reviewer())
+
+    response = act(client, "reprocess", [payment])
+
+    assert response.status_code == 302
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.COMPLETED
+    assert not payment.events.exists()
+
+
+def test_marking_reviewed_asks_why_and_keeps_who_and_why_on_the_timeline(client):
+    payment = dead_letter()
+    staff = reviewer()
+    client.force_login(staff)
+
+    without_reason = page(act(client, "mark_reviewed", [payment]))
+    assert "This field is required" in without_reason
+    assert Payment.objects.get(pk=payment.pk).needs_review
+
+    act(client, "mark_reviewed", [payment], reason="customer paid again by ATM")
+
+    payment.refresh_from_db()
+    assert payment.needs_review is False
+    event = payment.events.get(type="reviewed")
+    assert (event.actor, event.data["reason"]) == (staff, "customer paid again by ATM")
+
+
+def test_a_reviewer_may_not_refund_export_or_approve(client, pay):
+    payment = pay(cards.APPROVE)
+    client.force_login(reviewer())
+
+    choices = action_names(client)
+    assert {"reprocess", "mark_reviewed"} <= choices
+    assert not {"refund", "export_csv"} & choices
+    act(client, "refund", [payment], reason="asked by phone")
+    exported = act(client, "export_csv", [payment])
+
+    assert exported["Content-Type"] != "text/csv; charset=utf-8"
+    assert not payment.operations.filter(kind=OperationKind.REFUND).exists()
+    approvals = reverse("admin:payments_refundapproval_changelist")
+    assert client.get(approvals).status_code == 403
+
+
+def test_a_manager_refunds_part_of_a_payment_through_the_gateway_with_a_reason(
+    client, pay, django_capture_on_commit_callbacks
+):
+    payment = pay(cards.APPROVE)
+    staff = manager()
+    client.force_login(staff)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        act(client, "refund", [payment], amount="100", reason="one tin arrived dented")
+
+    payment.refresh_from_db()
+    refund = payment.operations.get(kind=OperationKind.REFUND)
+    assert (refund.amount, refund.status) == (Decimal("100.00"), OperationStatus.SUCCEEDED)
+    assert payment.refunded_amount == Decimal("100.00")
+    asked = payment.events.get(type="refund_requested")
+    assert (asked.data["actor"], asked.data["reason"]) == (staff.email, "one tin arrived dented")
+
+
+def test_a_refund_above_the_threshold_waits_for_a_second_manager(
+    client, pay, settings, django_capture_on_commit_callbacks
+):
+    settings.REFUND_APPROVAL_THRESHOLD = Decimal("500")
+    payment = pay(cards.APPROVE)
+    asker, approver = manager(), manager()
+    client.force_login(asker)
+
+    act(client, "refund", [payment], reason="the whole shipment was lost")
+
+    approval = payment.refund_approvals.get()
+    assert approval.status == "requested"
+    assert not payment.operations.filter(kind=OperationKind.REFUND).exists()
+    approvals_list = reverse("admin:payments_refundapproval_changelist")
+    decide = {"action": "approve", ACTION_CHECKBOX_NAME: [approval.pk], "post": "yes"}
+    client.post(approvals_list, {**decide, "note": "approving my own"})
+    approval.refresh_from_db()
+    assert approval.status == "requested"  # never by whoever asked
+
+    client.force_login(approver)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(approvals_list, {**decide, "note": "courier confirmed the loss"})
+
+    approval.refresh_from_db()
+    payment.refresh_from_db()
+    assert (approval.status, approval.decided_by) == ("approved", approver)
+    assert approval.operation is not None
+    assert approval.operation.status == OperationStatus.SUCCEEDED
+    assert payment.status == PaymentStatus.REFUNDED
+    assert [e.type for e in payment.events.filter(actor__isnull=False).order_by("pk")] == [
+        "refund_approval_requested",
+        "refund_approved",
+    ]
+
+
+def test_a_rejected_refund_refunds_nothing(client, pay, settings):
+    settings.REFUND_APPROVAL_THRESHOLD = Decimal("500")
+    payment = pay(cards.APPROVE)
+    client.force_login(manager())
+    act(client, "refund", [payment], reason="customer asked")
+    approval = payment.refund_approvals.get()
+    client.force_login(manager())
+
+    client.post(
+        reverse("admin:payments_refundapproval_changelist"),
+        {"action": "reject", ACTION_CHECKBOX_NAME: [approval.pk], "post": "yes", "note": "no"},
+    )
+
+    approval.refresh_from_db()
+    assert approval.status == "rejected"
+    assert not payment.operations.filter(kind=OperationKind.REFUND).exists()
+    assert payment.events.get(type="refund_rejected").data["note"] == "no"
+
+
+def test_a_manager_exports_the_selection_as_csv_and_the_export_is_on_the_timeline(client):
+    payments = [PaymentFactory.create(merchant_trade_no=f"TS20250603000{n}") for n in (1, 2)]
+    staff = manager()
+    client.force_login(staff)
+
+    response = act(client, "export_csv", payments)
+
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [row["payment"] for row in rows] == [p.public_id for p in payments]
+    assert rows[0]["merchant_trade_no"] == "TS202506030001"
+    assert rows[0]["amount"] == "500.00"
+    for payment in payments:
+        assert payment.events.get(type="exported").actor == staff
+
+
+def test_a_manager_pauses_and_unpauses_a_gateway_saying_why(client):
+    staff = manager()
+    client.force_login(staff)
+    add = reverse("admin:gateways_gatewayswitch_add")
+
+    client.post(add, {"gateway": Gateway.ECPAY, "paused": "on", "reason": "ECPay maintenance"})
+    switch = GatewaySwitch.objects.get(gateway=Gateway.ECPAY)
+    assert (switch.paused, switch.changed_by) == (True, staff)
+
+    client.post(
+        reverse("admin:gateways_gatewayswitch_changelist"),
+        {
+            "action": "unpause",
+            ACTION_CHECKBOX_NAME: [switch.pk],
+            "post": "yes",
+            "reason": "maintenance over",
+        },
+    )
+
+    switch.refresh_from_db()
+    assert (switch.paused, switch.reason) == (False, "maintenance over")
+
+
+def test_a_reviewer_may_not_pause_a_gateway(client):
+    switch = GatewaySwitch.objects.create(gateway=Gateway.ECPAY)
+    client.force_login(reviewer())
+
+    added = client.post(
+        reverse("admin:gateways_gatewayswitch_add"), {"gateway": Gateway.CARD, "paused": "on"}
+    )
+    client.post(
+        reverse("admin:gateways_gatewayswitch_changelist"),
+        {"action": "pause", ACTION_CHECKBOX_NAME: [switch.pk], "post": "yes", "reason": "x"},
+    )
+
+    assert added.status_code == 403
+    switch.refresh_from_db()
+    assert switch.paused is False
+    assert not GatewaySwitch.objects.filter(gateway=Gateway.CARD).exists()
+
+
+def test_a_discrepancy_is_resolved_with_who_and_why(client):
+    discrepancy = ReconciliationDiscrepancy.objects.create(
+        payment=PaymentFactory.create(), kind=DiscrepancyKind.MISSING_CALLBACK
+    )
+    staff = reviewer()
+    client.force_login(staff)
+
+    client.post(
+        reverse("admin:payments_reconciliationdiscrepancy_changelist"),
+        {
+            "action": "resolve",
+            ACTION_CHECKBOX_NAME: [discrepancy.pk],
+            "post": "yes",
+            "reason": "notification replayed",
+        },
+    )
+
+    discrepancy.refresh_from_db()
+    assert (discrepancy.resolved_by, discrepancy.resolution) == (staff, "notification replayed")
+    assert discrepancy.resolved_at is not None
+
+
+def test_staff_with_only_the_view_permission_get_no_actions(client):
+    client.force_login(StaffFactory.create())
+
+    assert action_names(client) == set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_re_querying_ecpay_recovers_a_payment_whose_notification_was_lost(
+    client, live_server, settings, roles_again
+):
+    settings.ECPAY_BASE_URL = f"{live_server.url}/simulators/ecpay"
+    settings.SITE_URL = live_server.url
+    payment = paid_at_ecpay_without_notification()
+    assert payment.status == PaymentStatus.PENDING
+    staff = reviewer()
+    client.force_login(staff)
+
+    act(client, "requery", [payment])
+
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.COMPLETED
+    asked = payment.events.get(type="requeried")
+    assert asked.actor == staff
+    assert (asked.data["paid"], asked.data["status_after"]) == (True, PaymentStatus.COMPLETED)
+    assert payment.discrepancies.get().kind == DiscrepancyKind.MISSING_CALLBACK
+
+
+def test_re_querying_a_payment_ecpay_does_not_know_is_refused(client):
+    payment = PaymentFactory.create(gateway=Gateway.CARD)
+    client.force_login(reviewer())
+
+    response = act(client, "requery", [payment])
+
+    assert response.status_code == 302
+    assert not payment.events.exists()
