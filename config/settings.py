@@ -348,6 +348,7 @@ CELERY_TASK_ROUTES = {
     "notifications.tasks.*": {"queue": "notifications"},
     "payments.tasks.operations_settle_unknown": {"queue": "maintenance"},
     "payments.tasks.ecpay_reconcile": {"queue": "maintenance"},
+    "payments.tasks.payments_expire_pending": {"queue": "maintenance"},
     "core.tasks.*": {"queue": "maintenance"},
 }
 # A step calls a gateway with its own timeouts (seconds): one still running after minutes is
@@ -379,6 +380,11 @@ CELERY_BEAT_SCHEDULE = {
     "retry-failed-notifications": {
         "task": "notifications.tasks.notifications_retry_failed",
         "schedule": 300.0,
+    },
+    # Expire payments nobody paid (EXPIRE_PENDING_AFTER_MINUTES; ECPay codes after their deadline).
+    "expire-pending-payments": {
+        "task": "payments.tasks.payments_expire_pending",
+        "schedule": 900.0,
     },
     # Delete Idempotency-Keys past IDEMPOTENCY_KEY_TTL_SECONDS.
     "purge-idempotency-keys": {

@@ -2,15 +2,23 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, QuerySet, Sum, Value
+from django.db.models import F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from accounts.models import User
 from core.models import CENT, ZERO, MoneyField
-from payments.models import GatewayOperation, LedgerEntry, OperationKind, Payment
+from payments.models import (
+    GatewayOperation,
+    LedgerEntry,
+    OperationKind,
+    Payment,
+    PaymentStatus,
+)
 
 
 def payments_visible_to(*, user: User, filters: Mapping[str, Any]) -> QuerySet[Payment]:
@@ -76,6 +84,16 @@ def ledger_entries_of(*, user: User) -> QuerySet[LedgerEntry]:
             "created_at",
             "payment__public_id",
         )
+    )
+
+
+def payments_expirable(*, older_than: timedelta) -> QuerySet[Payment]:
+    """Pending payments older than `older_than` with no payment code still valid."""
+    now = timezone.now()
+    return Payment.objects.filter(
+        Q(payment_code_expires_at__isnull=True) | Q(payment_code_expires_at__lt=now),
+        status=PaymentStatus.PENDING,
+        created_at__lt=now - older_than,
     )
 
 

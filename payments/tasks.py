@@ -15,6 +15,8 @@ from django.db import transaction
 from gateways.base import GatewayError, PaymentDeclinedError, TransientGatewayError
 from payments import pipeline, refunds
 from payments.models import Payment, PaymentStatus
+from payments.selectors import payments_expirable
+from payments.services import payment_expire
 
 
 def refund_start(operation_id: int) -> None:
@@ -140,6 +142,20 @@ def operations_settle_unknown() -> int:
             # Never reached the provider: the process step may charge, with a new key.
             payment_process.delay(settlement.payment_id)
     return settled
+
+
+@shared_task
+def payments_expire_pending(limit: int = 1000) -> int:
+    """Periodic: expire payments left pending past EXPIRE_PENDING_AFTER_MINUTES (as
+    `manage.py expire_pending` does). Returns how many it expired."""
+    older_than = timedelta(minutes=settings.EXPIRE_PENDING_AFTER_MINUTES)
+    expired = 0
+    for payment_id in payments_expirable(older_than=older_than).values_list("pk", flat=True)[
+        :limit
+    ]:
+        if payment_expire(payment_id=payment_id).status == PaymentStatus.EXPIRED:
+            expired += 1
+    return expired
 
 
 @shared_task

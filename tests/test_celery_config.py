@@ -30,6 +30,7 @@ def queue_of(task_name: str) -> str:
         ("notifications.tasks.notifications_retry_failed", "notifications"),
         ("payments.tasks.operations_settle_unknown", "maintenance"),
         ("payments.tasks.ecpay_reconcile", "maintenance"),
+        ("payments.tasks.payments_expire_pending", "maintenance"),
         ("core.tasks.idempotency_keys_purge", "maintenance"),
     ],
 )

@@ -6,9 +6,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from core.batches import BATCH_SIZE
 from payments.models import Payment, PaymentStatus
 from payments.services import payment_fail
-from tests.factories import PaymentFactory
+from tests.factories import PaymentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -63,3 +64,37 @@ def test_a_bad_since_is_an_error():
     dead_letter()
     with pytest.raises(CommandError, match="--since"):
         call_command("reprocess_payments", "--since", "last week")
+
+
+def test_the_dry_run_changes_nothing(capsys):
+    letter = dead_letter()
+
+    call_command("reprocess_payments", "--dry-run")
+
+    letter.refresh_from_db()
+    assert (letter.status, letter.needs_review) == (PaymentStatus.FAILED, True)
+    assert capsys.readouterr().out.splitlines()[-1] == "would reprocess 1 payment(s), 0 refused"
+
+
+def test_a_payment_that_cannot_be_taken_up_exits_1(capsys):
+    completed = PaymentFactory.create(status=PaymentStatus.COMPLETED)
+
+    with pytest.raises(CommandError, match="1 payment") as refused:
+        call_command("reprocess_payments", completed.public_id)
+
+    assert refused.value.returncode == 1
+    assert f"refused {completed.public_id}" in capsys.readouterr().err
+    completed.refresh_from_db()
+    assert completed.status == PaymentStatus.COMPLETED
+
+
+def test_it_walks_past_the_first_batch_up_to_the_limit(capsys):
+    user = UserFactory.create()
+    Payment.objects.bulk_create(
+        PaymentFactory.build(
+            user=user, status=PaymentStatus.FAILED, needs_review=True, public_id=f"pay_{n:024d}"
+        )
+        for n in range(BATCH_SIZE + 20)
+    )
+
+    assert len(listed(capsys, "--limit", str(BATCH_SIZE + 5))) == BATCH_SIZE + 5

@@ -4,10 +4,13 @@ from datetime import datetime, time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from core.batches import rows_in_batches
 from core.exceptions import IllegalTransition
+from core.progress import Progress
 from payments.models import Payment, PaymentStatus
 from payments.services import payment_reprocess
 from payments.tasks import payment_process, payment_validate
@@ -21,7 +24,8 @@ class Command(BaseCommand):
     help = (
         "Run the payment pipeline again, safely: it never charges a payment twice. By default "
         "takes every dead letter (failed and needing review); name payments by public id, or "
-        "choose by --status and --since. Exits 1 if any payment could not be taken up."
+        "choose by --status and --since. Works in batches, oldest first. Exits 1 if any "
+        "payment could not be taken up."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -39,37 +43,47 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="list them, change nothing")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        payments = self._select(options)
-        refused = 0
-        for payment in payments:
-            if options["dry_run"]:
-                self.stdout.write(f"would reprocess {payment.public_id} ({payment.status})")
-                continue
-            try:
-                self._reprocess(payment)
-            except IllegalTransition as error:
-                refused += 1
-                self.stderr.write(f"refused {payment.public_id}: {error.message}")
-                continue
-            self.stdout.write(f"reprocessing {payment.public_id} (was {payment.status})")
-        verb = "would reprocess" if options["dry_run"] else "reprocessing"
-        self.stdout.write(f"{verb} {len(payments) - refused} payment(s), {refused} refused")
+        payments, limit = self._select(options)
+        total = payments.count()
+        if limit is not None:
+            total = min(total, limit)
+        dry_run = options["dry_run"]
+        taken = refused = 0
+        with Progress(total=total, label="reprocessing") as progress:
+            for batch in rows_in_batches(payments, limit=limit):
+                for payment in batch:
+                    progress.advance()
+                    if dry_run:
+                        taken += 1
+                        self.stdout.write(f"would reprocess {payment.public_id} ({payment.status})")
+                        continue
+                    try:
+                        self._reprocess(payment)
+                    except IllegalTransition as error:
+                        refused += 1
+                        self.stderr.write(f"refused {payment.public_id}: {error.message}")
+                        continue
+                    taken += 1
+                    self.stdout.write(f"reprocessing {payment.public_id} (was {payment.status})")
+        verb = "would reprocess" if dry_run else "reprocessing"
+        self.stdout.write(f"{verb} {taken} payment(s), {refused} refused")
         if refused:
             raise CommandError(f"{refused} payment(s) could not be reprocessed", returncode=1)
 
-    def _select(self, options: dict[str, Any]) -> list[Payment]:
+    def _select(self, options: dict[str, Any]) -> tuple[QuerySet[Payment], int | None]:
+        """The payments to take, and how many at most (None: all the ids named)."""
         if options["payment_ids"]:
-            payments = Payment.objects.filter(public_id__in=options["payment_ids"])
-            missing = set(options["payment_ids"]) - {p.public_id for p in payments}
+            named = Payment.objects.filter(public_id__in=options["payment_ids"])
+            missing = set(options["payment_ids"]) - set(named.values_list("public_id", flat=True))
             if missing:
                 raise CommandError(f"no such payment: {', '.join(sorted(missing))}")
-            return list(payments.order_by("pk"))
+            return named, None
         payments = Payment.objects.filter(status=options["status"])
         if options["status"] == PaymentStatus.FAILED:
             payments = payments.filter(needs_review=True)
         if options["since"]:
             payments = payments.filter(created_at__gte=_moment(options["since"]))
-        return list(payments.order_by("pk")[: options["limit"]])
+        return payments, options["limit"]
 
     def _reprocess(self, payment: Payment) -> None:
         if payment.status == PaymentStatus.PENDING:

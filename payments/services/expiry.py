@@ -1,0 +1,30 @@
+"""Expiring payments nobody paid: `manage.py expire_pending` calls it, one payment at a time."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from payments.models import Payment, PaymentStatus
+from payments.services.payments import payment_transition
+
+
+def payment_expire(*, payment_id: int) -> Payment:
+    """Move a pending payment to `expired`; return it as it now is.
+
+    Locks the payment row, then decides: a payment that moved on meanwhile (the pipeline took
+    it up, the customer cancelled, an earlier run expired it) is returned unchanged, not an
+    error. So is one whose ATM account or store code is still valid: the customer may pay with
+    it until its deadline, and that money must find a pending payment. Raises nothing of its own.
+    """
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if payment.status != PaymentStatus.PENDING:
+            return payment
+        deadline = payment.payment_code_expires_at
+        if deadline is not None and deadline >= timezone.now():
+            return payment
+        return payment_transition(
+            payment_id=payment_id,
+            to=PaymentStatus.EXPIRED,
+            event="expired",
+            data={"pending_since": payment.created_at.isoformat()},
+        )
