@@ -155,6 +155,8 @@ class Payment(TimeStampedModel):
             models.Index(fields=["user", "created_at"], name="payment_user_created_idx"),
             # The review queue and reprocess_payments: dead letters, oldest first.
             models.Index(fields=["needs_review", "created_at"], name="payment_review_idx"),
+            # The admin's list (newest first) and the dashboard's last 30 days, on any status.
+            models.Index(fields=["created_at"], name="payment_created_idx"),
         ]
 
     def __str__(self) -> str:

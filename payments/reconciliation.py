@@ -4,13 +4,15 @@ Recovers lost notifications through the same code path as a notification
 (`payments.ecpay.ecpay_paid`) and records every difference it finds for staff.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from core.batches import rows_in_batches
 from gateways.base import GatewayError
 from gateways.ecpay import QueryRateLimited, TradeStatus, ecpay_config, query_trade
 from gateways.models import Gateway
@@ -43,8 +45,8 @@ class ReconciliationReport:
 GAVE_UP_LOOKBACK = timedelta(days=2)
 
 
-def ecpay_payments_to_check(*, card_age: timedelta, limit: int) -> list[Payment]:
-    """ECPay payments whose result we should know by now, oldest first.
+def ecpay_payments_to_check(*, card_age: timedelta) -> QuerySet[Payment]:
+    """ECPay payments whose result we should know by now.
 
     Pending card payments after `card_age`; ATM / store codes only once their deadline has
     passed (the customer may pay until then), or after `card_age` when no code was issued. And
@@ -61,38 +63,56 @@ def ecpay_payments_to_check(*, card_age: timedelta, limit: int) -> list[Payment]
         status__in=[PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED],
         created_at__gte=now - GAVE_UP_LOOKBACK,
     ) & ~Q(discrepancies__kind=DiscrepancyKind.STATUS_MISMATCH)
-    return list(
-        Payment.objects.filter(gateway=Gateway.ECPAY, merchant_trade_no__isnull=False)
-        .filter(pending_due | gave_up)
-        .order_by("created_at")[:limit]
+    return Payment.objects.filter(gateway=Gateway.ECPAY, merchant_trade_no__isnull=False).filter(
+        pending_due | gave_up
     )
 
 
 def reconcile_ecpay(
-    *, card_age: timedelta, limit: int, dry_run: bool = False
+    *,
+    card_age: timedelta,
+    limit: int | None,
+    dry_run: bool = False,
+    on_asked: Callable[[], None] = lambda: None,
 ) -> ReconciliationReport:
+    """Ask ECPay about at most `limit` payments (all when None), oldest first.
+
+    They are read in batches (`core.batches`), so memory stays flat however many there are;
+    `on_asked` is called after each question (a command's progress bar). A 403 from ECPay stops
+    the run and every run for the next 30 minutes.
+    """
     report = ReconciliationReport()
     if gateway_queries_blocked(Gateway.ECPAY):
         report.backed_off = True
         return report
     config = ecpay_config()
-    for payment in ecpay_payments_to_check(card_age=card_age, limit=limit):
-        try:
-            status = query_trade(payment.merchant_trade_no or "", config)
-        except QueryRateLimited:
-            gateway_block_queries(gateway=Gateway.ECPAY, until=timezone.now() + RATE_LIMIT_BACKOFF)
-            report.backed_off = True
-            break
-        except GatewayError as error:
-            report.errors.append(f"{payment.public_id}: {error.code}")
-            continue
-        report.checked += 1
-        if not dry_run:
-            _apply(payment, status, report)
+    for batch in rows_in_batches(ecpay_payments_to_check(card_age=card_age), limit=limit):
+        for payment in batch:
+            try:
+                status = query_trade(payment.merchant_trade_no or "", config)
+            except QueryRateLimited:
+                gateway_block_queries(
+                    gateway=Gateway.ECPAY, until=timezone.now() + RATE_LIMIT_BACKOFF
+                )
+                report.backed_off = True
+                return report
+            except GatewayError as error:
+                report.errors.append(f"{payment.public_id}: {error.code}")
+                continue
+            finally:
+                on_asked()
+            report.checked += 1
+            if not dry_run:
+                reconcile_trade_status(payment, status, report)
     return report
 
 
-def _apply(payment: Payment, status: TradeStatus, report: ReconciliationReport) -> None:
+def reconcile_trade_status(
+    payment: Payment, status: TradeStatus, report: ReconciliationReport
+) -> None:
+    """Act on what ECPay says of `payment`: recover a lost notification through the
+    notification's own code path, record any difference for staff (once) in `report` and as a
+    discrepancy. Nothing to do when ECPay has no payment yet."""
     if not status.paid:
         return  # not paid yet: nothing to recover (expiry is its own job)
     if status.trade_amt != payment.amount:

@@ -1,6 +1,6 @@
 """Reads of payments and balances: who may see what, and what must add up."""
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -105,13 +105,15 @@ class LedgerMismatch:
     ledger_total: Decimal
 
 
-def ledger_mismatches() -> list[LedgerMismatch]:
-    """Users whose balance differs from the sum of their ledger entries (there should be none).
+def ledger_mismatches(*, user_ids: Collection[int] | None = None) -> list[LedgerMismatch]:
+    """Users whose balance differs from the sum of their ledger entries (there should be none),
+    among `user_ids` (every user when None).
 
-    One query, however many users.
+    One query, however many users: `check_ledger` asks about a batch of users at a time.
     """
+    users = User.objects.all() if user_ids is None else User.objects.filter(pk__in=user_ids)
     rows = (
-        User.objects.annotate(
+        users.annotate(
             ledger_total=Coalesce(
                 Sum("ledger_entries__amount"), Value(ZERO), output_field=MoneyField()
             )

@@ -25,7 +25,7 @@ from payments.models import (
     RefundApproval,
     RefundApprovalStatus,
 )
-from payments.services.refunds import _check_amount, _check_refundable, refund_request
+from payments.services.refunds import refund_check_allowed, refund_check_amount, refund_request
 from payments.tasks import refund_start
 
 
@@ -62,8 +62,10 @@ def refund_ask(*, payment_id: int, amount: Decimal | None, reason: str, actor: U
             )
             refund_start(refund.pk)
             return RefundAsked(refund=refund)
-        _check_refundable(payment)
-        _check_amount(left if amount is None else amount, left=left, currency=payment.currency)
+        refund_check_allowed(payment)
+        refund_check_amount(
+            left if amount is None else amount, left=left, currency=payment.currency
+        )
         waiting = RefundApproval.objects.filter(
             payment_id=payment_id, status=RefundApprovalStatus.REQUESTED
         )

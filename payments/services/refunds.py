@@ -53,13 +53,13 @@ def refund_request(
         raise TypeError("Money is Decimal, never float.")
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment_id)
-        _check_refundable(payment)
+        refund_check_allowed(payment)
         refunds = GatewayOperation.objects.filter(payment_id=payment_id, kind=OperationKind.REFUND)
         if refunds.filter(status__in=[OperationStatus.PENDING, OperationStatus.UNKNOWN]).exists():
             raise RefundInProgress()
         left = payment.amount - payment.refunded_amount
         amount = left if amount is None else amount
-        _check_amount(amount, left=left, currency=payment.currency)
+        refund_check_amount(amount, left=left, currency=payment.currency)
         number = refunds.count() + 1
         operation = GatewayOperation.objects.create(
             payment=payment,
@@ -117,14 +117,16 @@ def refund_apply(*, operation_id: int) -> Payment:
             data={"refund": operation.idempotency_key},
             changes={"refunded_amount": refunded},
         )
-        # Never None: only order payments are refunded (`_check_refundable`).
+        # Never None: only order payments are refunded (`refund_check_allowed`).
         order_id = cast(int, payment.order_id)
         if PaymentHeader.objects.filter(order_id=order_id, payment_id=payment.pk).exists():
             order_transition(order_id=order_id, to=OrderStatus.REFUNDED, event="refunded")
     return payment
 
 
-def _check_refundable(payment: Payment) -> None:
+def refund_check_allowed(payment: Payment) -> None:
+    """Raise PaymentNotRefundable unless this service can refund `payment` (a completed order
+    payment of a gateway and method it refunds). Call with the payment locked."""
     if payment.kind != PaymentKind.ORDER:
         # A deposit's money is in the balance: a withdrawal takes it out, not a refund.
         raise PaymentNotRefundable("Only order payments are refunded; withdraw a deposit instead.")
@@ -139,7 +141,9 @@ def _check_refundable(payment: Payment) -> None:
         )
 
 
-def _check_amount(amount: Decimal, *, left: Decimal, currency: str) -> None:
+def refund_check_amount(amount: Decimal, *, left: Decimal, currency: str) -> None:
+    """Raise InvalidRefund unless `amount` is positive, in the currency's step and at most
+    `left` (what is left to refund)."""
     if amount <= ZERO:
         raise InvalidRefund(fields={"amount": ["Must be greater than zero."]})
     if amount % PRICE_STEP[currency] != ZERO:

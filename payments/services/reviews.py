@@ -15,7 +15,11 @@ from gateways.models import Gateway
 from gateways.selectors import gateway_queries_blocked
 from gateways.services import gateway_block_queries
 from payments.models import Payment, PaymentEvent, ReconciliationDiscrepancy
-from payments.reconciliation import RATE_LIMIT_BACKOFF, ReconciliationReport, _apply
+from payments.reconciliation import (
+    RATE_LIMIT_BACKOFF,
+    ReconciliationReport,
+    reconcile_trade_status,
+)
 
 
 class ReasonRequired(DomainError):
@@ -107,7 +111,7 @@ def payment_requery(*, payment_id: int, actor: User) -> PaymentEvent:
             data["error"] = error.code
         else:
             report = ReconciliationReport()
-            _apply(payment, trade, report)
+            reconcile_trade_status(payment, trade, report)
             data.update(
                 paid=trade.paid,
                 trade_no=trade.trade_no,

@@ -24,6 +24,7 @@ from payments.models import (
     PaymentStatus,
     ReconciliationDiscrepancy,
 )
+from payments.reconciliation import reconcile_ecpay
 from payments.services import payment_fail, payment_start_ecpay
 from tests.factories import OrderFactory
 
@@ -132,3 +133,17 @@ def test_http_403_backs_off_for_thirty_minutes(capsys):
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PENDING
     assert "checked 0" in capsys.readouterr().out
+
+
+def test_the_limit_caps_the_questions_and_each_one_is_reported(capsys):
+    payments = [paid_at_ecpay_without_notification() for _ in range(3)]
+    asked: list[None] = []
+
+    report = reconcile_ecpay(
+        card_age=timedelta(minutes=10), limit=2, on_asked=lambda: asked.append(None)
+    )
+
+    assert (report.checked, len(asked)) == (2, 2)
+    # Oldest first: the first two made.
+    assert report.recovered == [payment.public_id for payment in payments[:2]]
+    assert Payment.objects.filter(status=PaymentStatus.PENDING).get() == payments[2]

@@ -4,7 +4,9 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Min, Sum
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from payments.exceptions import InsufficientBalance
@@ -105,3 +107,19 @@ def test_check_ledger_names_a_balance_changed_behind_the_ledgers_back(customer, 
     assert f"{customer.email}: balance 300.00 TWD, ledger 250.00, difference 50.00" in (
         capsys.readouterr().out
     )
+
+
+@pytest.mark.django_db
+def test_check_ledger_reads_users_in_batches_and_finds_a_mismatch_in_a_later_one(capsys):
+    User.objects.bulk_create(User(email=f"user{number}@example.com") for number in range(600))
+    last = User.objects.order_by("pk").last()
+    assert last is not None
+    User.objects.filter(pk=last.pk).update(balance=Decimal("5"))
+
+    with CaptureQueriesContext(connection) as queries, pytest.raises(CommandError):
+        call_command("check_ledger")
+
+    # The count for the progress bar, then per batch of 500: its ids, its sums.
+    assert len(queries) == 1 + 2 * 2
+    output = capsys.readouterr().out
+    assert output == f"{last.email}: balance 5.00 TWD, ledger 0.00, difference 5.00\n"

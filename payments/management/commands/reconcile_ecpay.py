@@ -6,7 +6,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from payments.reconciliation import reconcile_ecpay
+from core.progress import Progress
+from payments.reconciliation import ecpay_payments_to_check, reconcile_ecpay
 
 
 class Command(BaseCommand):
@@ -14,7 +15,8 @@ class Command(BaseCommand):
         "Recover lost ECPay notifications: query QueryTradeInfo for pending card payments older "
         "than --card-age-minutes, ATM / store payments past their deadline, and payments given up "
         "on lately; apply what ECPay says through the notification code path, and record every "
-        "discrepancy for staff. Stops for 30 minutes when ECPay answers 403. Exits 1 on errors."
+        "discrepancy for staff. Reads the payments in batches, oldest first. Stops for 30 "
+        "minutes when ECPay answers 403. Exits 1 on errors."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -30,11 +32,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        report = reconcile_ecpay(
-            card_age=timedelta(minutes=options["card_age_minutes"]),
-            limit=options["limit"],
-            dry_run=options["dry_run"],
-        )
+        card_age = timedelta(minutes=options["card_age_minutes"])
+        total = min(options["limit"], ecpay_payments_to_check(card_age=card_age).count())
+        with Progress(total=total, label="asking ECPay") as progress:
+            report = reconcile_ecpay(
+                card_age=card_age,
+                limit=options["limit"],
+                dry_run=options["dry_run"],
+                on_asked=progress.advance,
+            )
         if report.backed_off:
             self.stdout.write("ECPay asked us to wait (HTTP 403): querying again in 30 minutes.")
         for public_id in report.recovered:
