@@ -61,6 +61,8 @@ COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 COPY --from=builder /app /app
 RUN mkdir -p /app/var && chown app:app /app/var
+# The CA bundle of Amazon RDS, for TLS to the database: DATABASE_TLS_CA names this file.
+ADD --chmod=644 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /etc/ssl/rds/global-bundle.pem
 
 USER app:app
 EXPOSE 8000

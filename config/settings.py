@@ -129,7 +129,15 @@ if _database["ENGINE"] == "django.db.backends.mysql":
         "init_command": "SET sql_mode='STRICT_ALL_TABLES'",
         # Row locks by unique key take no gap locks under READ COMMITTED.
         "isolation_level": "read committed",
+        # Connection arguments in DATABASE_URL's query string, by mysqlclient's names, on top.
+        **_database.get("OPTIONS", {}),
     }
+    # TLS to the database (RDS: its CA bundle, docs/deploy.md). With it, the connection is
+    # encrypted and the server's certificate and name are checked, or there is no connection:
+    # never a silent fall back to plain text.
+    _database_tls_ca = env.str("DATABASE_TLS_CA", default="")
+    if _database_tls_ca:
+        _database["OPTIONS"].update(ssl={"ca": _database_tls_ca}, ssl_mode="VERIFY_IDENTITY")
     _database["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
 elif _database["ENGINE"] == "django.db.backends.sqlite3":
     _database["OPTIONS"] = {
@@ -313,6 +321,11 @@ IDEMPOTENCY_KEY_LOCK_SECONDS = env.int("IDEMPOTENCY_KEY_LOCK_SECONDS", default=3
 # one process serves the API, or each would count on its own.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
+# --- AWS --------------------------------------------------------------------------------------
+# The region of every AWS service the code calls (SES, SNS, SQS); ECS and Lambda set AWS_REGION.
+# Credentials are never settings: boto3 takes them from the task or function role.
+AWS_REGION = env.str("AWS_REGION", default="ap-northeast-1")
+
 # --- Celery -----------------------------------------------------------------------------------
 # With no broker configured the default run still uses a real worker process: kombu's filesystem
 # transport passes messages through a folder, so it needs no server.
@@ -471,8 +484,33 @@ if _longest_wait >= CELERY_VISIBILITY_TIMEOUT_SECONDS:
         f"CELERY_VISIBILITY_TIMEOUT_SECONDS ({CELERY_VISIBILITY_TIMEOUT_SECONDS}) must exceed "
         f"the longest retry wait or task ({_longest_wait:.0f} s)."
     )
-if CELERY_BROKER_URL.startswith(("redis", "sqs")):
+if CELERY_BROKER_URL.startswith("redis"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS}
+elif CELERY_BROKER_URL.startswith("sqs"):
+    # SQS (CELERY_BROKER_URL=sqs://): the queues exist already (docs/deploy.md), one per concern,
+    # named by a URL prefix: ".../123456789012/payment-service-production-" + "pipeline". Listing
+    # or creating queues at run time would need wider IAM rights, and a typo would make a queue
+    # nobody consumes; with predefined queues an unknown queue name is an error instead.
+    _sqs_queue_url_prefix = env.str("CELERY_SQS_QUEUE_URL_PREFIX", default="")
+    if not _sqs_queue_url_prefix:
+        raise ImproperlyConfigured(
+            "CELERY_BROKER_URL=sqs:// needs CELERY_SQS_QUEUE_URL_PREFIX (docs/deploy.md)."
+        )
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "region": AWS_REGION,
+        "predefined_queues": {
+            queue.name: {"url": _sqs_queue_url_prefix + queue.name} for queue in CELERY_TASK_QUEUES
+        },
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS,
+        # Long polling: an idle worker asks SQS every 20 s instead of every second (each
+        # request is billed), yet a message arriving meanwhile is handed over at once.
+        "wait_time_seconds": 20,
+        "polling_interval": 0,
+    }
+    # SQS has no broadcast: no remote-control (pidbox) queues, no event queues, which it could
+    # only emulate by creating queues at run time.
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
+    CELERY_WORKER_SEND_TASK_EVENTS = False
 # Gateway operations with no answer for this long are settled by asking the gateway.
 OPERATION_SETTLE_AFTER_SECONDS = env.int("OPERATION_SETTLE_AFTER_SECONDS", default=60)
 # The back office's dashboard calls a payment pending or processing this long "stuck".
@@ -490,7 +528,6 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.cons
 # Where django.core.mail.backends.filebased.EmailBackend writes messages.
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="payments@example.com")
-AWS_REGION = env.str("AWS_REGION", default="ap-northeast-1")
 # django-ses reads its region from here.
 AWS_SES_REGION_NAME = AWS_REGION
 # Topic that payment events are published to; empty: SNS is off.

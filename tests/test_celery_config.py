@@ -1,6 +1,7 @@
 """Celery in production: a queue per concern, time limits, and a visibility timeout that no
 retry wait outlasts."""
 
+import json
 import subprocess
 
 import pytest
@@ -63,3 +64,43 @@ def test_a_visibility_timeout_shorter_than_a_retry_wait_is_refused_at_start():
 
     assert done.returncode != 0
     assert "CELERY_VISIBILITY_TIMEOUT_SECONDS (20) must exceed" in done.stderr
+
+
+def test_the_sqs_broker_needs_the_queue_url_prefix():
+    done = subprocess.run(
+        [PYTHON, "manage.py", "check"],
+        cwd=ROOT,
+        env=project_environment(CELERY_BROKER_URL="sqs://"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode != 0
+    assert "sqs:// needs CELERY_SQS_QUEUE_URL_PREFIX" in done.stderr
+
+
+def test_the_sqs_broker_names_one_existing_queue_per_concern():
+    prefix = "https://sqs.ap-northeast-1.amazonaws.com/123456789012/payments-"
+    done = subprocess.run(
+        [
+            PYTHON,
+            "-c",
+            "from django.conf import settings as s; import django; django.setup(); "
+            "import json; print(json.dumps(s.CELERY_BROKER_TRANSPORT_OPTIONS))",
+        ],
+        cwd=ROOT,
+        env=project_environment(CELERY_BROKER_URL="sqs://", CELERY_SQS_QUEUE_URL_PREFIX=prefix),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    options = json.loads(done.stdout)
+    assert options["predefined_queues"] == {
+        concern: {"url": prefix + concern}
+        for concern in ("pipeline", "notifications", "maintenance")
+    }
+    assert options["visibility_timeout"] == 3600
+    assert options["region"] == "ap-northeast-1"
