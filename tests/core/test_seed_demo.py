@@ -53,3 +53,26 @@ def test_seed_demo_refuses_outside_development():
     with pytest.raises(CommandError, match="development only"):
         call_command("seed_demo")
     assert not User.objects.exists()
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=True)
+def test_the_dry_run_says_what_it_would_do_and_changes_nothing(capsys):
+    call_command("seed_demo", "--dry-run")
+
+    assert capsys.readouterr().out.splitlines() == [
+        "would create staff@example.com",
+        "would create reviewer@example.com",
+        "would create customer@example.com",
+        "would create 3 orders for customer@example.com",
+        "dry run: nothing changed",
+    ]
+    assert not User.objects.exists()
+
+    call_command("seed_demo")
+    password = User.objects.get(email="customer@example.com").password
+    capsys.readouterr()
+    call_command("seed_demo", "--dry-run")
+
+    assert "would give customer@example.com a new password" in capsys.readouterr().out
+    assert User.objects.get(email="customer@example.com").password == password

@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
 from accounts.roles import MANAGERS, REVIEWERS
@@ -43,12 +43,20 @@ class Command(BaseCommand):
         "to run again."
     )
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--dry-run", action="store_true", help="say what it would create, change nothing"
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG:
             raise CommandError(
                 "seed_demo prints the passwords of the users it creates: "
                 "development only (DJANGO_DEBUG=true)."
             )
+        if options["dry_run"]:
+            self._plan()
+            return
         staff_password = self._user_with_fresh_password(STAFF_EMAIL, "Staff", role=MANAGERS)
         # There is no catalogue: the demo's orders are created through the API by staff.
         user_grant_permission(
@@ -76,6 +84,21 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  order {order.number}: {order.total} {order.currency}, {order.status}"
             )
+
+    def _plan(self) -> None:
+        existing = set(
+            User.objects.filter(
+                email__in=[STAFF_EMAIL, REVIEWER_EMAIL, CUSTOMER_EMAIL]
+            ).values_list("email", flat=True)
+        )
+        for email in (STAFF_EMAIL, REVIEWER_EMAIL, CUSTOMER_EMAIL):
+            if email in existing:
+                self.stdout.write(f"would give {email} a new password")
+            else:
+                self.stdout.write(f"would create {email}")
+        if not Order.objects.filter(user__email=CUSTOMER_EMAIL).exists():
+            self.stdout.write(f"would create {len(DEMO_ORDERS)} orders for {CUSTOMER_EMAIL}")
+        self.stdout.write("dry run: nothing changed")
 
     def _user_with_fresh_password(
         self, email: str, first_name: str, *, role: str | None = None
