@@ -1,7 +1,13 @@
 """Celery tasks that run the payment pipeline's steps (`payments/pipeline.py`).
 
-Each task takes a payment id, runs one step, and queues the next; retries, waits and the error
-path are decided here, the rules themselves live in the pipeline. Every task is safe to run twice.
+A task runs the pipeline from its step to the end (validate → process → update → notify) in
+one worker process: a payment costs one broker message on the success path, not one per step,
+because four round trips through the broker cost more than the steps themselves
+(bench/RESULTS.md). What makes a step wait goes back to the broker as the task of that step: a
+retry (with its backoff) is `payment_process` again, a paused gateway's recheck the task that
+found it paused; so retries stay per step. Every step is idempotent, so a task delivered again
+(a worker killed mid-run, acks_late) starts over from its step and repeats nothing. Retries,
+waits and the error path are decided here; the rules themselves live in the pipeline.
 """
 
 import contextlib
@@ -31,6 +37,51 @@ def pipeline_start(payment_id: int) -> None:
 
 @shared_task
 def payment_validate(payment_id: int) -> None:
+    """The whole pipeline: a new payment, or one reprocessed from the start."""
+    _run_from_validate(payment_id)
+
+
+@shared_task
+def payment_process(payment_id: int, retry: int = 0) -> None:
+    """From the process step on: a retry, a charge the janitor found never made, a reprocess."""
+    _run_from_process(payment_id, retry)
+
+
+@shared_task
+def payment_update(payment_id: int) -> None:
+    """From the update step on: the money was taken (a charge the janitor settled, ECPay paid)."""
+    _run_from_update(payment_id)
+
+
+@shared_task
+def payment_gateway_failed(payment_id: int, reason: str) -> None:
+    """The gateway told us the payment failed (a notification): update (failed) → notify."""
+    try:
+        pipeline.update(payment_id, failure=pipeline.Failure(reason=reason, needs_review=False))
+    except Exception as error:
+        _fail(payment_id, "update", error)
+    else:
+        pipeline.notify(payment_id)
+
+
+@shared_task
+def payment_wallet_settle(payment_id: int, success: bool) -> None:
+    """A wallet or bank app reported the outcome: settle (completed or failed) → notify."""
+    try:
+        pipeline.settle_wallet(payment_id, success=success)
+    except Exception as error:
+        _fail(payment_id, "update", error)
+    else:
+        pipeline.notify(payment_id)
+
+
+@shared_task
+def payment_notify(payment_id: int) -> None:
+    """Tell the customer again (a refund, or a rerun): each message is sent at most once."""
+    pipeline.notify(payment_id)
+
+
+def _run_from_validate(payment_id: int) -> None:
     try:
         pipeline.validate(payment_id)
     except pipeline.GatewayPaused:
@@ -38,11 +89,10 @@ def payment_validate(payment_id: int) -> None:
     except Exception as error:
         _fail(payment_id, "validate", error)
     else:
-        payment_process.delay(payment_id)
+        _run_from_process(payment_id, retry=0)
 
 
-@shared_task
-def payment_process(payment_id: int, retry: int = 0) -> None:
+def _run_from_process(payment_id: int, retry: int) -> None:
     try:
         pipeline.process(payment_id)
     except pipeline.GatewayPaused:
@@ -60,45 +110,17 @@ def payment_process(payment_id: int, retry: int = 0) -> None:
     except Exception as error:
         _fail(payment_id, "process", error)
     else:
-        payment_update.delay(payment_id)
+        _run_from_update(payment_id)
 
 
-@shared_task
-def payment_update(payment_id: int) -> None:
+def _run_from_update(payment_id: int) -> None:
     try:
         pipeline.update(payment_id)
     except Exception as error:
         _fail(payment_id, "update", error)
     else:
-        payment_notify.delay(payment_id)
-
-
-@shared_task
-def payment_gateway_failed(payment_id: int, reason: str) -> None:
-    """The gateway told us the payment failed (a notification): update (failed) → notify."""
-    try:
-        pipeline.update(payment_id, failure=pipeline.Failure(reason=reason, needs_review=False))
-    except Exception as error:
-        _fail(payment_id, "update", error)
-    else:
-        payment_notify.delay(payment_id)
-
-
-@shared_task
-def payment_wallet_settle(payment_id: int, success: bool) -> None:
-    """A wallet or bank app reported the outcome: settle (completed or failed) → notify."""
-    try:
-        pipeline.settle_wallet(payment_id, success=success)
-    except Exception as error:
-        _fail(payment_id, "update", error)
-    else:
-        payment_notify.delay(payment_id)
-
-
-@shared_task
-def payment_notify(payment_id: int) -> None:
-    # Channel failures are recorded on each notification and retried by their own sweep.
-    pipeline.notify(payment_id)
+        # Channel failures are recorded on each notification and retried by their own sweep.
+        pipeline.notify(payment_id)
 
 
 @shared_task
@@ -191,4 +213,4 @@ def _fail(payment_id: int, step: str, error: BaseException) -> None:
     """The error path: handle error → update (failed) → notify."""
     failure = pipeline.handle_error(payment_id, step, error)
     pipeline.update(payment_id, failure=failure)
-    payment_notify.delay(payment_id)
+    pipeline.notify(payment_id)
