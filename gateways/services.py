@@ -104,7 +104,7 @@ def callback_replay(*, callback_id: int, actor: User) -> CallbackReplay:
         if previous == CallbackOutcome.ACCEPTED:
             return CallbackReplay(callback=callback, previous_outcome=previous, replayed=False)
         if callback.gateway == Gateway.ECPAY:
-            ecpay_notification_accept(callback_id=callback.pk)
+            ecpay_notification_accept(callback=callback)
         elif callback.gateway in (Gateway.WALLET, Gateway.BANK_APP):
             _wallet_callback_replay(callback)
         else:

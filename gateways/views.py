@@ -22,7 +22,7 @@ _WALLET_KEPT_HEADERS = (*_KEPT_HEADERS, "X-Signature", "X-Timestamp")
 def ecpay_notification(request: HttpRequest) -> HttpResponse:
     """ECPay's ReturnURL and PaymentInfoURL. Answers exactly `1|OK`, or `0|<reason>`."""
     callback = _record(request, Gateway.ECPAY, kept_headers=_KEPT_HEADERS)
-    answer = ecpay_notification_accept(callback_id=callback.pk)
+    answer = ecpay_notification_accept(callback=callback)
     return HttpResponse(answer, content_type="text/plain; charset=utf-8")
 
 

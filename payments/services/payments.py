@@ -92,7 +92,6 @@ def payment_create(
         "method": method,
         "amount": amount,
         "currency": currency,
-        "order_id": order.pk if order else None,
     }
     card_fields = (
         {
@@ -107,8 +106,10 @@ def payment_create(
     )
     try:
         with transaction.atomic():
+            # The order itself, not its id: the answer shows its number without reading it again.
             payment = Payment.objects.create(
                 user=user,
+                order=order,
                 idempotency_key=idempotency_key,
                 merchant_trade_no=merchant_trade_no,
                 **wanted,
@@ -121,7 +122,10 @@ def payment_create(
         if idempotency_key is None:
             raise
         payment = Payment.objects.get(user=user, idempotency_key=idempotency_key)
-        if any(getattr(payment, field) != value for field, value in wanted.items()):
+        reused_for_another = payment.order_id != (order.pk if order else None) or any(
+            getattr(payment, field) != value for field, value in wanted.items()
+        )
+        if reused_for_another:
             raise IdempotencyKeyReused() from None
     return payment
 
