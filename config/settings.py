@@ -362,6 +362,7 @@ CELERY_TASK_ROUTES = {
     "payments.tasks.operations_settle_unknown": {"queue": "maintenance"},
     "payments.tasks.ecpay_reconcile": {"queue": "maintenance"},
     "payments.tasks.payments_expire_pending": {"queue": "maintenance"},
+    "payments.tasks.payments_resume_stranded": {"queue": "maintenance"},
     "core.tasks.*": {"queue": "maintenance"},
 }
 # A step calls a gateway with its own timeouts (seconds): one still running after minutes is
@@ -393,6 +394,11 @@ CELERY_BEAT_SCHEDULE = {
     "retry-failed-notifications": {
         "task": "notifications.tasks.notifications_retry_failed",
         "schedule": 300.0,
+    },
+    # Resume payments whose pipeline message never ran (the broker was down when it was queued).
+    "resume-stranded-payments": {
+        "task": "payments.tasks.payments_resume_stranded",
+        "schedule": 60.0,
     },
     # Expire payments nobody paid (EXPIRE_PENDING_AFTER_MINUTES; ECPay codes after their deadline).
     "expire-pending-payments": {
@@ -467,22 +473,35 @@ PIPELINE_RETRY_JITTER_SECONDS = env.float("PIPELINE_RETRY_JITTER_SECONDS", defau
 # While a gateway is paused, its payments look again this often.
 PIPELINE_PAUSED_RECHECK_SECONDS = env.float("PIPELINE_PAUSED_RECHECK_SECONDS", default=30.0)
 
+# A payment waiting this long for a pipeline step that should have run (its message never reached
+# the broker, or was lost) is resumed by the stranded-payment sweep. Longer than any wait the
+# pipeline makes on purpose (checked below).
+PIPELINE_STRANDED_AFTER_SECONDS = env.int("PIPELINE_STRANDED_AFTER_SECONDS", default=300)
+
 # Redis and SQS hand an unacknowledged message (acks_late) to another worker after this many
 # seconds. A retry or a paused gateway's recheck waits on the worker as an unacknowledged message
 # with a countdown, so this must be longer than the longest of those waits and of the longest
 # task, or the message would be delivered twice while it waits.
 CELERY_VISIBILITY_TIMEOUT_SECONDS = env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=3600)
-_longest_wait = max(
+_longest_pipeline_wait = max(
     PIPELINE_RETRY_DELAY_SECONDS * PIPELINE_RETRY_BACKOFF ** max(PIPELINE_RETRY_MAX - 1, 0)
     + PIPELINE_RETRY_JITTER_SECONDS,
     PIPELINE_PAUSED_RECHECK_SECONDS,
     CELERY_TASK_TIME_LIMIT,
+)
+_longest_wait = max(
+    _longest_pipeline_wait,
     *(limits["time_limit"] for limits in CELERY_TASK_ANNOTATIONS.values()),
 )
 if _longest_wait >= CELERY_VISIBILITY_TIMEOUT_SECONDS:
     raise ImproperlyConfigured(
         f"CELERY_VISIBILITY_TIMEOUT_SECONDS ({CELERY_VISIBILITY_TIMEOUT_SECONDS}) must exceed "
         f"the longest retry wait or task ({_longest_wait:.0f} s)."
+    )
+if _longest_pipeline_wait >= PIPELINE_STRANDED_AFTER_SECONDS:
+    raise ImproperlyConfigured(
+        f"PIPELINE_STRANDED_AFTER_SECONDS ({PIPELINE_STRANDED_AFTER_SECONDS}) must exceed the "
+        f"longest retry wait or pipeline task ({_longest_pipeline_wait:.0f} s)."
     )
 if CELERY_BROKER_URL.startswith("redis"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS}

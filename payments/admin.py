@@ -9,7 +9,6 @@ import csv
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from django import forms
@@ -18,7 +17,6 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -51,7 +49,7 @@ from payments.services import (
     refund_ask,
     refund_reject,
 )
-from payments.tasks import payment_process
+from payments.tasks import payment_process, queue_after_commit
 
 # ECPay answers 403 to a merchant that queries too often: a few payments per click.
 REQUERY_AT_ONCE = 10
@@ -308,7 +306,7 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
             except DomainError as error:
                 self.message_user(request, f"Payment {payment}: {error.message}", messages.ERROR)
                 continue
-            transaction.on_commit(partial(payment_process.delay, payment.pk))
+            queue_after_commit(payment_process, payment.pk)
             self.message_user(request, f"Reprocessing {payment}.", messages.SUCCESS)
         return None
 

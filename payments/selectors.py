@@ -12,11 +12,14 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.models import CENT, ZERO, MoneyField
+from gateways.models import Gateway
+from gateways.selectors import gateways_paused
 from payments.models import (
     GatewayOperation,
     LedgerEntry,
     OperationKind,
     Payment,
+    PaymentEvent,
     PaymentStatus,
 )
 
@@ -85,6 +88,33 @@ def ledger_entries_of(*, user: User) -> QuerySet[LedgerEntry]:
             "payment__public_id",
         )
     )
+
+
+def payments_stranded(*, older_than: timedelta) -> QuerySet[Payment]:
+    """Payments waiting longer than `older_than` for a pipeline step that should have run long
+    before, oldest first: pending card and balance payments (queued when they were created) and
+    processing payments of any gateway (queued when the money was taken or reported).
+
+    `older_than` must be longer than any wait the pipeline makes on purpose (retries, tasks
+    running); payments of a paused gateway wait on purpose too, and are left out. Served by the
+    index on (status, created_at): few payments are pending or processing at a time.
+    """
+    cutoff = timezone.now() - older_than
+    pipeline_gateways = [Gateway.CARD, Gateway.BALANCE]
+    return (
+        Payment.objects.filter(
+            Q(status=PaymentStatus.PENDING, gateway__in=pipeline_gateways, created_at__lt=cutoff)
+            | Q(status=PaymentStatus.PROCESSING, updated_at__lt=cutoff)
+        )
+        .exclude(gateway__in=gateways_paused())
+        .order_by("created_at")
+    )
+
+
+def wallet_reported_success(*, payment_id: int) -> bool:
+    """What the wallet or bank app said of a payment it reported (kept when it was validated)."""
+    validated = PaymentEvent.objects.filter(payment_id=payment_id, type="validated").first()
+    return bool(validated and validated.data.get("success"))
 
 
 def payments_expirable(*, older_than: timedelta) -> QuerySet[Payment]:

@@ -11,28 +11,57 @@ waits and the error path are decided here; the rules themselves live in the pipe
 """
 
 import contextlib
+import logging
 import random
 from datetime import timedelta
+from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
 from django.db import transaction
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from gateways.base import GatewayError, PaymentDeclinedError, TransientGatewayError
+from gateways.models import Gateway
 from payments import pipeline, refunds
 from payments.models import Payment, PaymentStatus
-from payments.selectors import payments_expirable
+from payments.selectors import payments_expirable, payments_stranded, wallet_reported_success
 from payments.services import payment_expire
+
+logger = logging.getLogger(__name__)
+
+
+def queue_after_commit(task: Task[..., Any], *args: Any) -> None:
+    """Queue `task(*args)` once the current transaction has committed.
+
+    The broker being down must not turn a recorded payment into an error: what the caller did is
+    committed, so the failure to queue is logged and the request answered as usual. Nothing is
+    lost: `payments_resume_stranded` picks up every payment left waiting for its pipeline, and
+    the janitor every refund left unsent.
+    """
+
+    def publish() -> None:
+        try:
+            task.delay(*args)
+        except BrokerUnavailable as error:
+            logger.warning(
+                "broker unavailable, %s%s not queued (the sweeps take it on): %s",
+                task.name,
+                args,
+                error,
+            )
+
+    transaction.on_commit(publish)
 
 
 def refund_start(operation_id: int) -> None:
     """Queue a recorded refund once the transaction that recorded it has committed."""
-    transaction.on_commit(lambda: refund_process.delay(operation_id))
+    queue_after_commit(refund_process, operation_id)
 
 
 def pipeline_start(payment_id: int) -> None:
     """Queue a new payment's pipeline once the transaction that created it has committed."""
-    transaction.on_commit(lambda: payment_validate.delay(payment_id))
+    queue_after_commit(payment_validate, payment_id)
 
 
 @shared_task
@@ -79,6 +108,26 @@ def payment_wallet_settle(payment_id: int, success: bool) -> None:
 def payment_notify(payment_id: int) -> None:
     """Tell the customer again (a refund, or a rerun): each message is sent at most once."""
     pipeline.notify(payment_id)
+
+
+@shared_task
+def payment_resume(payment_id: int) -> None:
+    """Run a payment the pipeline lost on from where it stands (see `payments_resume_stranded`).
+
+    Every step is idempotent, so resuming one that was only slow repeats nothing.
+    """
+    payment = Payment.objects.only("status", "gateway").get(pk=payment_id)
+    if payment.status == PaymentStatus.PENDING:
+        _run_from_validate(payment_id)
+    elif payment.status != PaymentStatus.PROCESSING:
+        return
+    elif payment.gateway in (Gateway.CARD, Gateway.BALANCE):
+        _run_from_process(payment_id, retry=0)
+    elif payment.gateway in (Gateway.WALLET, Gateway.BANK_APP):
+        payment_wallet_settle(payment_id, wallet_reported_success(payment_id=payment_id))
+    else:
+        # ECPay: its notification moved the payment to processing; the money is taken.
+        _run_from_update(payment_id)
 
 
 def _run_from_validate(payment_id: int) -> None:
@@ -164,6 +213,18 @@ def operations_settle_unknown() -> int:
             # Never reached the provider: the process step may charge, with a new key.
             payment_process.delay(settlement.payment_id)
     return settled
+
+
+@shared_task
+def payments_resume_stranded(limit: int = 500) -> int:
+    """Periodic: resume payments whose pipeline message never ran (the broker was down when it
+    was queued, or lost it), left waiting longer than PIPELINE_STRANDED_AFTER_SECONDS. Returns
+    how many it queued."""
+    older_than = timedelta(seconds=settings.PIPELINE_STRANDED_AFTER_SECONDS)
+    stranded = list(payments_stranded(older_than=older_than).values_list("pk", flat=True)[:limit])
+    for payment_id in stranded:
+        payment_resume.delay(payment_id)
+    return len(stranded)
 
 
 @shared_task

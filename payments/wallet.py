@@ -20,7 +20,7 @@ from gateways.wallet import WalletCallback
 from orders.models import Order, PaymentHeader
 from payments.models import Payment, PaymentKind, PaymentStatus
 from payments.services import payment_create, payment_event_record, payment_transition
-from payments.tasks import payment_wallet_settle
+from payments.tasks import payment_wallet_settle, queue_after_commit
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,7 @@ def wallet_callback_accept(*, callback_id: int, gateway: str, callback: WalletCa
                 data={"source": gateway, "callback": callback_id, "success": callback.success},
                 changes={"gateway_reference": reference},
             )
-            success = callback.success
-            transaction.on_commit(lambda: payment_wallet_settle.delay(payment.pk, success))
+            queue_after_commit(payment_wallet_settle, payment.pk, callback.success)
     except IntegrityError:
         winner = Payment.objects.filter(gateway=gateway, gateway_reference=reference).first()
         if winner is None:

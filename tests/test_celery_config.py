@@ -27,11 +27,13 @@ def queue_of(task_name: str) -> str:
         ("payments.tasks.payment_validate", "pipeline"),
         ("payments.tasks.payment_process", "pipeline"),
         ("payments.tasks.payment_notify", "pipeline"),
+        ("payments.tasks.payment_resume", "pipeline"),
         ("payments.tasks.refund_process", "pipeline"),
         ("notifications.tasks.notifications_retry_failed", "notifications"),
         ("payments.tasks.operations_settle_unknown", "maintenance"),
         ("payments.tasks.ecpay_reconcile", "maintenance"),
         ("payments.tasks.payments_expire_pending", "maintenance"),
+        ("payments.tasks.payments_resume_stranded", "maintenance"),
         ("core.tasks.idempotency_keys_purge", "maintenance"),
     ],
 )
@@ -64,6 +66,20 @@ def test_a_visibility_timeout_shorter_than_a_retry_wait_is_refused_at_start():
 
     assert done.returncode != 0
     assert "CELERY_VISIBILITY_TIMEOUT_SECONDS (20) must exceed" in done.stderr
+
+
+def test_a_stranded_payment_wait_shorter_than_a_pipeline_task_is_refused_at_start():
+    done = subprocess.run(
+        [PYTHON, "manage.py", "check"],
+        cwd=ROOT,
+        env=project_environment(PIPELINE_STRANDED_AFTER_SECONDS="60", CELERY_TASK_TIME_LIMIT="90"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode != 0
+    assert "PIPELINE_STRANDED_AFTER_SECONDS (60) must exceed" in done.stderr
 
 
 def test_the_sqs_broker_needs_the_queue_url_prefix():

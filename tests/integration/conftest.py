@@ -58,12 +58,8 @@ def live_worker(
     sns_topic: Topic,
 ) -> Iterator[Path]:
     """Start the worker once for the session; yields the file its log is written to."""
-    database = connection.settings_dict
     env = project_environment(
-        DATABASE_URL=(
-            f"mysql://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:"
-            f"{database['PORT']}/{database['NAME']}"
-        ),
+        DATABASE_URL=shared_database_url(),
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
         CARD_PROVIDER_URL=card_simulator_url,
         EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
@@ -109,6 +105,15 @@ def real_worker(
         yield live_worker
     finally:
         celery_app.conf.task_always_eager = True
+
+
+def shared_database_url() -> str:
+    """The test database, for another process (a worker, a web server) to use."""
+    database = connection.settings_dict
+    return (
+        f"mysql://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:"
+        f"{database['PORT']}/{database['NAME']}"
+    )
 
 
 def emails_to(worker_folder: Path, address: str) -> int:

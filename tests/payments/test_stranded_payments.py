@@ -1,0 +1,165 @@
+"""Payments whose pipeline message never ran are resumed by the stranded-payment sweep.
+
+Each test leaves a payment as a lost message would (recorded, never queued: the API's
+`pipeline_start` or a callback's queueing is kept from running), ages it past
+PIPELINE_STRANDED_AFTER_SECONDS and runs the sweep. Tasks run in-process; the real broker going
+down is tests/integration/test_broker_down.py.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from gateways.card.simulator import cards
+from gateways.models import Gateway
+from gateways.services import gateway_set_paused
+from orders.models import OrderStatus
+from payments.models import Payment, PaymentStatus
+from payments.tasks import payments_resume_stranded
+from tests.factories import OrderFactory
+from tests.payments.test_ecpay_notifications import (
+    deliver,
+    paid_notification,
+    signed,
+    start_payment,
+)
+from tests.payments.test_wallet_callbacks import callback_body, post
+
+pytestmark = pytest.mark.django_db
+
+STRANDED_AFTER = 300
+
+
+@pytest.fixture(autouse=True)
+def stranded_after(settings, card_provider):
+    settings.PIPELINE_STRANDED_AFTER_SECONDS = STRANDED_AFTER
+
+
+@pytest.fixture
+def card_payment_never_queued(customer, api_client_for, no_pipeline):
+    """A card payment the API recorded and answered 202 for, whose pipeline never started."""
+
+    def create() -> Payment:
+        order = OrderFactory.create(user=customer)
+        body = {
+            "kind": "order",
+            "order": order.number,
+            "amount": str(order.total),
+            "currency": "TWD",
+            "card": {
+                "number": cards.APPROVE,
+                "exp_month": 1,
+                "exp_year": timezone.localdate().year + 1,
+                "cvc": "123",
+            },
+        }
+        response = api_client_for(customer).post("/api/v1/payments/", body, format="json")
+        assert response.status_code == 202
+        return Payment.objects.get(public_id=response.json()["id"])
+
+    return create
+
+
+def age(payment: Payment, seconds: int = STRANDED_AFTER + 1) -> None:
+    moment = timezone.now() - timedelta(seconds=seconds)
+    Payment.objects.filter(pk=payment.pk).update(created_at=moment, updated_at=moment)
+
+
+def sweep(django_capture_on_commit_callbacks) -> int:
+    with django_capture_on_commit_callbacks(execute=True):
+        return payments_resume_stranded()
+
+
+def test_a_card_payment_never_queued_is_charged_once_and_completed(
+    card_payment_never_queued, django_capture_on_commit_callbacks, mailoutbox
+):
+    payment = card_payment_never_queued()
+    age(payment)
+
+    assert sweep(django_capture_on_commit_callbacks) == 1
+    assert sweep(django_capture_on_commit_callbacks) == 0
+
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.COMPLETED
+    assert payment.attempts == 1
+    assert payment.order.status == OrderStatus.PAID
+    assert len(mailoutbox) == 1
+
+
+def test_a_payment_still_inside_its_waiting_time_is_left_alone(
+    card_payment_never_queued, django_capture_on_commit_callbacks
+):
+    payment = card_payment_never_queued()
+    age(payment, seconds=STRANDED_AFTER - 30)
+
+    assert sweep(django_capture_on_commit_callbacks) == 0
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+
+
+def test_a_pending_ecpay_payment_waits_for_its_customer_not_for_the_sweep(
+    django_capture_on_commit_callbacks,
+):
+    payment = start_payment()
+    age(payment)
+
+    assert sweep(django_capture_on_commit_callbacks) == 0
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+
+
+def test_a_paused_gateways_payments_are_left_waiting(
+    card_payment_never_queued, django_capture_on_commit_callbacks
+):
+    payment = card_payment_never_queued()
+    age(payment)
+    gateway_set_paused(gateway=Gateway.CARD, paused=True, by=None)
+
+    assert sweep(django_capture_on_commit_callbacks) == 0
+
+    gateway_set_paused(gateway=Gateway.CARD, paused=False, by=None)
+    assert sweep(django_capture_on_commit_callbacks) == 1
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.COMPLETED
+
+
+def test_an_ecpay_payment_whose_update_never_ran_is_completed(
+    django_capture_on_commit_callbacks, mailoutbox
+):
+    payment = start_payment()
+    # The notification is accepted and answered 1|OK; what it queued is lost (not executed).
+    with django_capture_on_commit_callbacks(execute=False):
+        assert deliver(Client(), signed(paid_notification(payment))) == "1|OK"
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PROCESSING
+    age(payment)
+
+    assert sweep(django_capture_on_commit_callbacks) == 1
+
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.COMPLETED
+    assert payment.order.status == OrderStatus.PAID
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.parametrize(
+    ("success", "status"), [(True, PaymentStatus.COMPLETED), (False, PaymentStatus.FAILED)]
+)
+def test_a_wallet_payment_whose_settlement_never_ran_ends_as_the_wallet_said(
+    success, status, django_capture_on_commit_callbacks, mailoutbox
+):
+    order = OrderFactory.create()
+    with django_capture_on_commit_callbacks(execute=False):
+        response = post(Client(), callback_body(order, success=success))
+    assert response.status_code == 200
+    payment = Payment.objects.get(order=order)
+    assert payment.status == PaymentStatus.PROCESSING
+    age(payment)
+
+    assert sweep(django_capture_on_commit_callbacks) == 1
+
+    payment.refresh_from_db()
+    assert payment.status == status
+    assert len(mailoutbox) == 1
