@@ -117,8 +117,9 @@ def test_a_card_payment_runs_its_whole_pipeline_through_sqs(
 
     wait_for(notified, timeout=60, what=f"{payment.public_id} to complete over SQS")
     assert payment.status == PaymentStatus.COMPLETED
-    # The worker ran every step, each taken from SQS.
+    # The worker took the pipeline's task from SQS and ran every step in it.
     log = sqs_worker.read_text()
     assert re.search(r"transport:\s+sqs://", log)
-    for step in ("payment_validate", "payment_process", "payment_update", "payment_notify"):
-        assert f"payments.tasks.{step}[" in log
+    assert "payments.tasks.payment_validate[" in log
+    steps = set(payment.events.values_list("type", flat=True))
+    assert {"validated", "charge_succeeded", "completed", "notified_completed"} <= steps
