@@ -3,7 +3,8 @@
 A notification is stored before anything else (`gateways.services.callback_record`), then
 `ecpay_notification_accept` verifies it, decides under the payment's row lock whether it is new,
 a duplicate or a conflict, and answers ECPay. Applying a result is the pipeline's job: this
-module only validates (pending → processing, with ECPay's TradeNo) and queues update → notify.
+module only validates (pending → processing, with ECPay's TradeNo) and queues update → notify;
+a failure it applies at once, under the lock, and queues notify.
 """
 
 from dataclasses import dataclass
@@ -21,11 +22,12 @@ from gateways.models import CallbackOutcome, Gateway, GatewayCallback
 from gateways.services import callback_settle
 from payments.models import Payment, PaymentStatus
 from payments.services import (
+    payment_fail,
     payment_flag_for_review,
     payment_record_code,
     payment_transition,
 )
-from payments.tasks import payment_gateway_failed, payment_update, queue_after_commit
+from payments.tasks import payment_notify, payment_update, queue_after_commit
 
 OK = "1|OK"
 TAIPEI = ZoneInfo("Asia/Taipei")
@@ -147,8 +149,12 @@ def _failed(payment: Payment, notification: EcpayNotification) -> Verdict:
     if payment.status != PaymentStatus.PENDING:
         # Late or out of order: a failure never downgrades a payment that moved on.
         return Verdict(CallbackOutcome.DUPLICATE, f"failure ignored: payment is {payment.status}")
-    reason = f"ECPay RtnCode {notification.rtn_code}"
-    queue_after_commit(payment_gateway_failed, payment.pk, reason)
+    # Failed here, under the lock, not later on the worker: a duplicate of this notification
+    # then finds the payment failed, and is a duplicate rather than a second failure.
+    payment_fail(
+        payment_id=payment.pk, reason=f"ECPay RtnCode {notification.rtn_code}", needs_review=False
+    )
+    queue_after_commit(payment_notify, payment.pk)
     return Verdict(CallbackOutcome.ACCEPTED)
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from core.exceptions import IllegalTransition
@@ -248,19 +249,23 @@ def handle_error(payment_id: int, step: str, error: BaseException) -> Failure:
 
 
 def notify(payment_id: int) -> None:
-    """Tell the customer the outcome. Each message is sent at most once, whatever reruns."""
+    """Tell the customer the outcome. Each message is sent at most once, and the timeline says
+    so once, whatever reruns or runs at the same time."""
     payment = Payment.objects.get(pk=payment_id)
     if payment.status not in NOTIFIED_STATUSES:
         return
-    event_type = f"notified_{payment.status}"
-    already_notified = payment.events.filter(type=event_type).exists()
     notifications = notify_payment_event(payment_id=payment_id, event=payment.status)
-    if not already_notified:
-        payment_event_record(
-            payment_id=payment_id,
-            type=event_type,
-            data={"messages": [f"{n.channel}:{n.status}" for n in notifications]},
-        )
+    event_type = f"notified_{payment.status}"
+    with transaction.atomic():
+        # Two notify steps at once (a redelivered task beside the first) both send nothing
+        # twice; the payment's lock makes only the first of them write the timeline entry.
+        Payment.objects.select_for_update().only("pk").get(pk=payment_id)
+        if not payment.events.filter(type=event_type).exists():
+            payment_event_record(
+                payment_id=payment_id,
+                type=event_type,
+                data={"messages": [f"{n.channel}:{n.status}" for n in notifications]},
+            )
 
 
 def record_retry(payment_id: int, error: TransientGatewayError, retry: int, delay: float) -> None:

@@ -83,17 +83,6 @@ def payment_update(payment_id: int) -> None:
 
 
 @shared_task
-def payment_gateway_failed(payment_id: int, reason: str) -> None:
-    """The gateway told us the payment failed (a notification): update (failed) → notify."""
-    try:
-        pipeline.update(payment_id, failure=pipeline.Failure(reason=reason, needs_review=False))
-    except Exception as error:
-        _fail(payment_id, "update", error)
-    else:
-        pipeline.notify(payment_id)
-
-
-@shared_task
 def payment_wallet_settle(payment_id: int, success: bool) -> None:
     """A wallet or bank app reported the outcome: settle (completed or failed) → notify."""
     try:

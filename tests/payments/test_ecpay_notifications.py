@@ -282,6 +282,22 @@ def test_a_failure_notification_fails_a_pending_payment_and_tells_the_customer(
 
 
 @pytest.mark.django_db
+def test_a_redelivered_failure_is_a_duplicate_before_the_worker_has_run(client, mailoutbox):
+    payment = start_payment()
+    failure = signed(paid_notification(payment, RtnCode="10100058"))
+
+    # Nothing queued runs in between: the second copy arrives before any worker took the first.
+    answers = [deliver(client, failure), deliver(client, failure)]
+
+    assert answers == ["1|OK", "1|OK"]
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.FAILED
+    outcomes = list(GatewayCallback.objects.order_by("pk").values_list("outcome", flat=True))
+    assert outcomes == [CallbackOutcome.ACCEPTED, CallbackOutcome.DUPLICATE]
+    assert payment.events.filter(to_status=PaymentStatus.FAILED).count() == 1
+
+
+@pytest.mark.django_db
 def test_an_atm_code_is_stored_and_the_payment_stays_pending(client, applied):
     payment = start_payment(PaymentMethod.ATM)
     fields = paid_notification(
