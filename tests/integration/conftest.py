@@ -26,6 +26,15 @@ WORKER_SETTINGS = {
 }
 
 
+def database_url() -> str:
+    """The test database as DATABASE_URL, for the processes a test starts."""
+    database = connection.settings_dict
+    return (
+        f"mysql://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:"
+        f"{database['PORT']}/{database['NAME']}"
+    )
+
+
 @pytest.fixture(scope="session")
 def worker_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("worker")
@@ -58,12 +67,8 @@ def live_worker(
     sns_topic: Topic,
 ) -> Iterator[Path]:
     """Start the worker once for the session; yields the file its log is written to."""
-    database = connection.settings_dict
     env = project_environment(
-        DATABASE_URL=(
-            f"mysql://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:"
-            f"{database['PORT']}/{database['NAME']}"
-        ),
+        DATABASE_URL=database_url(),
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
         CARD_PROVIDER_URL=card_simulator_url,
         EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
