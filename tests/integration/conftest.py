@@ -14,7 +14,7 @@ from django.db import connection
 
 from config.celery import app as celery_app
 from tests.aws import Topic, create_topic
-from tests.processes import PYTHON, project_environment, running
+from tests.processes import PYTHON, answers, free_port, project_environment, running
 
 WORKER_SETTINGS = {
     # Short waits so a test sees retries, pauses and the janitor within seconds.
@@ -125,3 +125,47 @@ def emails_to(worker_folder: Path, address: str) -> int:
         message.count(f"\nTo: {address}\n")
         for message in (path.read_text() for path in mail.iterdir())
     )
+
+
+@pytest.fixture(scope="session")
+def live_app_url(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app as production serves it (gunicorn, config/gunicorn.py: several processes with
+    threads), on the test database and the test broker, for the session; yields its base URL.
+
+    The ECPay simulator is served by it too, so ECPay's notifications really travel over HTTP
+    back to it, from the simulator's delivery threads, and are redelivered within a second when
+    not answered `1|OK`. The pipeline steps they queue run in the session's worker.
+    """
+    folder = tmp_path_factory.mktemp("live-app")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = project_environment(
+        DATABASE_URL=database_url(),
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        SIMULATORS_ENABLED="true",
+        SITE_URL=base,
+        ECPAY_BASE_URL=f"{base}/simulators/ecpay",
+        ECPAY_SIMULATOR_REDELIVERY_SECONDS="1",
+        ECPAY_SIMULATOR_REDELIVERIES="4",
+        PORT=str(port),
+        WEB_CONCURRENCY="3",
+        GUNICORN_THREADS="4",
+    )
+    with running(
+        # No recycling after max_requests: the simulator's delivery threads live in these
+        # processes, and a recycled one would take its undelivered notifications with it.
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "-c",
+            "config/gunicorn.py",
+            "--max-requests",
+            "0",
+            "config.wsgi",
+        ],
+        env=env,
+        log=folder / "gunicorn.log",
+        ready=lambda: answers(f"{base}/healthz"),
+    ):
+        yield base
