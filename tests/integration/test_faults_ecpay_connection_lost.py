@@ -10,7 +10,7 @@ acknowledged and the redelivery is applied, once.
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 
-import MySQLdb
+import MySQLdb  # type: ignore[import-untyped]
 import pytest
 import requests
 from django.db import connection
@@ -96,7 +96,7 @@ def test_a_notification_whose_database_connection_is_killed_is_redelivered_and_a
     ]
     assert payment.events.filter(type="notified_completed").count() == 1
     assert emails_to(worker_folder, customer.email) == 1
-    callbacks = GatewayCallback.objects.filter(body__contains=payment.merchant_trade_no)
+    callbacks = GatewayCallback.objects.filter(body__contains=trade.merchant_trade_no)
     assert list(callbacks.order_by("pk").values_list("outcome", flat=True)) == [
         CallbackOutcome.RECEIVED,
         CallbackOutcome.ACCEPTED,
