@@ -1,4 +1,5 @@
-"""A real Celery worker process on the real broker, against the test database.
+"""A real Celery worker process on the real broker, and the app served by gunicorn, against the
+test database.
 
 Integration tests run on the MariaDB + Redis tier only. The test process queues tasks on Redis
 (eager mode is off for these tests) and the worker, a separate process, runs them.

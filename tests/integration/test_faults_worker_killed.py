@@ -71,12 +71,12 @@ def start_worker(
         DATABASE_URL=database_url(),
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
         CARD_PROVIDER_URL=settings.CARD_PROVIDER_URL,
-        # The charge is in flight for CHARGE_SECONDS, never timed out by the worker.
         CRASH_WORKER_QUEUE=QUEUE,
         CRASH_WORKER_VISIBILITY_TIMEOUT_SECONDS=VISIBILITY_TIMEOUT_SECONDS,
         EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
         EMAIL_FILE_PATH=str(tmp_path / "mail"),
         DJANGO_LOG_FORMAT="plain",
+        # The charge is in flight for CHARGE_SECONDS, never timed out by the worker.
         **{**WORKER_SETTINGS, "CARD_PROVIDER_TIMEOUT_SECONDS": "120"},
     )
 
