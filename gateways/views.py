@@ -1,5 +1,8 @@
 """Inbound gateway callbacks: store first, then verify and act, then answer the gateway."""
 
+import logging
+
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -11,6 +14,8 @@ from gateways.wallet import MalformedCallback, callback_secret, parse_callback, 
 from payments.ecpay import ecpay_notification_accept
 from payments.wallet import wallet_callback_accept
 
+logger = logging.getLogger(__name__)
+
 # Headers worth keeping with a callback: enough to trace it, nothing that authenticates us.
 _KEPT_HEADERS = ("Content-Type", "User-Agent", "X-Forwarded-For", "X-Request-Id")
 # Wallets sign with headers: kept too, so a stored callback can be verified again later.
@@ -20,10 +25,25 @@ _WALLET_KEPT_HEADERS = (*_KEPT_HEADERS, "X-Signature", "X-Timestamp")
 @csrf_exempt  # ECPay's servers post here; the CheckMacValue authenticates them instead
 @require_POST
 def ecpay_notification(request: HttpRequest) -> HttpResponse:
-    """ECPay's ReturnURL and PaymentInfoURL. Answers exactly `1|OK`, or `0|<reason>`."""
-    callback = _record(request, Gateway.ECPAY, kept_headers=_KEPT_HEADERS)
-    answer = ecpay_notification_accept(callback=callback)
-    return HttpResponse(answer, content_type="text/plain; charset=utf-8")
+    """ECPay's ReturnURL and PaymentInfoURL. Answers exactly `1|OK`, or `0|<reason>`.
+
+    Without the database (the connection dropped, a lock wait timed out) it answers 503
+    `0|database unavailable`, which ECPay delivers again later: a 500 would say we broke. The
+    redelivery is applied then, or is a duplicate if this delivery got as far as its commit.
+    """
+    try:
+        callback = _record(request, Gateway.ECPAY, kept_headers=_KEPT_HEADERS)
+        answer = ecpay_notification_accept(callback=callback)
+    except (OperationalError, InterfaceError):
+        # Django drops the broken connection itself once the request is finished (an unusable
+        # connection is closed, CONN_HEALTH_CHECKS), so the redelivery gets a new one.
+        logger.warning("ECPay notification not applied: the database failed", exc_info=True)
+        return _ecpay_answer("0|database unavailable", status=503)
+    return _ecpay_answer(answer)
+
+
+def _ecpay_answer(answer: str, *, status: int = 200) -> HttpResponse:
+    return HttpResponse(answer, status=status, content_type="text/plain; charset=utf-8")
 
 
 @csrf_exempt  # the wallet's servers post here; the X-Signature HMAC authenticates them instead

@@ -1,5 +1,7 @@
 import importlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,12 +74,22 @@ class TokenClient(APIClient):
 def card_simulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The card provider simulator, in a process of its own with a database of its own: the
     provider is not us, and a call to it never shares our connection or our query count."""
-    folder = tmp_path_factory.mktemp("card-simulator")
+    with card_simulator(
+        tmp_path_factory.mktemp("card-simulator"), slow_seconds=SIMULATOR_SLOW_SECONDS
+    ) as url:
+        yield url
+
+
+@contextmanager
+def card_simulator(folder: Path, *, slow_seconds: str) -> Iterator[str]:
+    """Serve the card simulator from `folder` (its SQLite database `simulator.sqlite3` and its
+    log) until the block ends; yields its base URL. The "timeout" card answers after
+    `slow_seconds`."""
     port = free_port()
     env = project_environment(
         DATABASE_URL=f"sqlite:///{folder / 'simulator.sqlite3'}",
         SIMULATORS_ENABLED="true",
-        CARD_SIMULATOR_SLOW_SECONDS=SIMULATOR_SLOW_SECONDS,
+        CARD_SIMULATOR_SLOW_SECONDS=slow_seconds,
     )
     manage("migrate", "--noinput", env=env)
     base = f"http://127.0.0.1:{port}"
@@ -95,6 +107,9 @@ def card_simulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
             "16",
             "--workers",
             "1",
+            # A "timeout" card's request still sleeping must not hold the test's end for long.
+            "--graceful-timeout",
+            "2",
         ],
         env=env,
         log=folder / "simulator.log",

@@ -1,4 +1,5 @@
-"""A real Celery worker process on the real broker, against the test database.
+"""A real Celery worker process on the real broker, and the app served by gunicorn, against the
+test database.
 
 Integration tests run on the MariaDB + Redis tier only. The test process queues tasks on Redis
 (eager mode is off for these tests) and the worker, a separate process, runs them.
@@ -14,7 +15,7 @@ from django.db import connection
 
 from config.celery import app as celery_app
 from tests.aws import Topic, create_topic
-from tests.processes import PYTHON, project_environment, running
+from tests.processes import PYTHON, answers, free_port, project_environment, running
 
 WORKER_SETTINGS = {
     # Short waits so a test sees retries, pauses and the janitor within seconds.
@@ -24,6 +25,15 @@ WORKER_SETTINGS = {
     "CARD_PROVIDER_TIMEOUT_SECONDS": "0.5",
     "OPERATION_SETTLE_AFTER_SECONDS": "0",
 }
+
+
+def database_url() -> str:
+    """The test database as DATABASE_URL, for the processes a test starts."""
+    database = connection.settings_dict
+    return (
+        f"mysql://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:"
+        f"{database['PORT']}/{database['NAME']}"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +69,7 @@ def live_worker(
 ) -> Iterator[Path]:
     """Start the worker once for the session; yields the file its log is written to."""
     env = project_environment(
-        DATABASE_URL=shared_database_url(),
+        DATABASE_URL=database_url(),
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
         CARD_PROVIDER_URL=card_simulator_url,
         EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
@@ -107,15 +117,6 @@ def real_worker(
         celery_app.conf.task_always_eager = True
 
 
-def shared_database_url() -> str:
-    """The test database, for another process (a worker, a web server) to use."""
-    database = connection.settings_dict
-    return (
-        f"mysql://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:"
-        f"{database['PORT']}/{database['NAME']}"
-    )
-
-
 def emails_to(worker_folder: Path, address: str) -> int:
     """Messages the worker sent to `address` (the file backend writes them under mail/)."""
     mail = worker_folder / "mail"
@@ -125,3 +126,47 @@ def emails_to(worker_folder: Path, address: str) -> int:
         message.count(f"\nTo: {address}\n")
         for message in (path.read_text() for path in mail.iterdir())
     )
+
+
+@pytest.fixture(scope="session")
+def live_app_url(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app as production serves it (gunicorn, config/gunicorn.py: several processes with
+    threads), on the test database and the test broker, for the session; yields its base URL.
+
+    The ECPay simulator is served by it too, so ECPay's notifications really travel over HTTP
+    back to it, from the simulator's delivery threads, and are redelivered within a second when
+    not answered `1|OK`. The pipeline steps they queue run in the session's worker.
+    """
+    folder = tmp_path_factory.mktemp("live-app")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = project_environment(
+        DATABASE_URL=database_url(),
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        SIMULATORS_ENABLED="true",
+        SITE_URL=base,
+        ECPAY_BASE_URL=f"{base}/simulators/ecpay",
+        ECPAY_SIMULATOR_REDELIVERY_SECONDS="1",
+        ECPAY_SIMULATOR_REDELIVERIES="4",
+        PORT=str(port),
+        WEB_CONCURRENCY="3",
+        GUNICORN_THREADS="4",
+    )
+    with running(
+        # No recycling after max_requests: the simulator's delivery threads live in these
+        # processes, and a recycled one would take its undelivered notifications with it.
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "-c",
+            "config/gunicorn.py",
+            "--max-requests",
+            "0",
+            "config.wsgi",
+        ],
+        env=env,
+        log=folder / "gunicorn.log",
+        ready=lambda: answers(f"{base}/healthz"),
+    ):
+        yield base

@@ -16,7 +16,7 @@ from orders.models import OrderStatus
 from payments.models import Payment, PaymentStatus
 from payments.tasks import payments_resume_stranded
 from tests.factories import OrderFactory, UserFactory
-from tests.integration.conftest import emails_to, shared_database_url
+from tests.integration.conftest import database_url, emails_to
 from tests.processes import PYTHON, answers, free_port, project_environment, running, wait_for
 from tests.tcp_proxy import TcpProxy
 
@@ -42,7 +42,7 @@ def web_server(real_worker, broker_proxy, card_provider, tmp_path: Path):
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "web.log"
     env = project_environment(
-        DATABASE_URL=shared_database_url(),
+        DATABASE_URL=database_url(),
         CELERY_BROKER_URL=f"redis://127.0.0.1:{broker_proxy.port}/{database}",
         CARD_PROVIDER_URL=card_provider,
     )

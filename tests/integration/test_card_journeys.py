@@ -245,7 +245,8 @@ def _queue_empty() -> bool:
     """Nothing waiting on the queue and nothing taken but not yet acknowledged (acks are late,
     so a task still running is in Celery's `unacked` hash)."""
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    return broker.llen("celery") == 0 and broker.hlen("unacked") == 0
+    queued = sum(broker.llen(queue.name) for queue in settings.CELERY_TASK_QUEUES)
+    return queued == 0 and broker.hlen("unacked") == 0
 
 
 def _redis_contents() -> str:

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
+from django.db import OperationalError
 from django.test import Client
 from django.utils import timezone
 
@@ -354,6 +355,26 @@ def test_garbage_is_stored_and_refused(client):
     callback = GatewayCallback.objects.get()
     assert callback.body == "hello=world"
     assert callback.signature_valid is False
+
+
+@pytest.mark.django_db
+def test_a_database_failure_is_answered_503_for_ecpay_to_deliver_again(client, monkeypatch):
+    def lose_the_connection(*, callback: GatewayCallback) -> str:
+        raise OperationalError(2013, "Lost connection to server during query")
+
+    monkeypatch.setattr("gateways.views.ecpay_notification_accept", lose_the_connection)
+    payment = start_payment()
+
+    response = client.post(
+        NOTIFY,
+        urlencode(signed(paid_notification(payment))),
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert (response.status_code, response.content) == (503, b"0|database unavailable")
+    assert response["Content-Type"].startswith("text/plain")
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
 
 
 COPIES = 50
