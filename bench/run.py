@@ -278,6 +278,11 @@ def _reads(base: str, users: "Users", *, seconds: int) -> Reads:
 def _scale_rows(small: Reads, large: Reads, payments: int) -> list[Row]:
     rows = []
     for name, load in large.items():
+        if load.requests_per_second == 0:
+            # Not one answer within wrk's timeout: no latency to divide.
+            measured = f"no answer within 10 s ({load.errors} timeouts)"
+            rows.append(Row(name, measured, f"{small[name].p50_ms:.1f} ms", None, "≤ 2×", False))
+            continue
         ratio = load.p50_ms / small[name].p50_ms
         rows.append(
             Row(
