@@ -446,6 +446,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # --- Gateways ---------------------------------------------------------------------------------
 # The simulators (/simulators/...) stand in for the gateways on one machine. Never in production.
 SIMULATORS_ENABLED = env.bool("SIMULATORS_ENABLED", default=DEBUG)
+# The benchmark's ceiling endpoints (/bench/..., bench/ceilings.py): `make bench` only, never
+# production.
+BENCH_ENDPOINTS_ENABLED = env.bool("BENCH_ENDPOINTS_ENABLED", default=False)
 
 # Card provider (seed 002's PROVIDER_EXAMPLE_REQUEST_URI). The default is the simulator as
 # bin/run serves it, in a process of its own.

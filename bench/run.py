@@ -1,0 +1,354 @@
+"""`make bench`: the product's endpoints, pipeline and commands beside ceilings measured in the
+same run, on the real stack on loopback (bin/bench starts MariaDB and Redis, then runs this).
+
+    .venv/bin/python -m bench.run [--quick] [--payments 1000000] [--seconds 10]
+
+Every number is a ratio to a ceiling measured minutes apart on the same machine, so a test suite
+running beside it slows both alike. Prints one table; exits 0 whether targets pass or not (a
+benchmark reports, the query-count tests enforce).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bench.stack import (
+    BENCH_DIR,
+    LOG_DIR,
+    Load,
+    bench_environment,
+    card_simulator,
+    celery_worker,
+    web_server,
+    wrk,
+)
+from tests.processes import PYTHON
+
+if TYPE_CHECKING:
+    # Imported where used at run time: it needs Django set up first.
+    from bench.data import Users
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    measured: str
+    ceiling: str
+    ratio: float | None
+    target: str
+    passed: bool | None
+
+    def cells(self) -> list[str]:
+        ratio = "" if self.ratio is None else f"{self.ratio:.2f}×"
+        verdict = {True: "pass", False: "MISS", None: ""}[self.passed]
+        return [self.name, self.measured, self.ceiling, ratio, self.target, verdict]
+
+
+@dataclass(frozen=True)
+class Sizes:
+    payments: int
+    seconds: int
+    notifications: int
+    pipeline: int
+    command_payments: int
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, short runs (~3 min)")
+    parser.add_argument("--payments", type=int, help="payments for the scale test (1,000,000)")
+    parser.add_argument("--seconds", type=int, help="seconds per wrk run (10)")
+    args = parser.parse_args()
+    quick = Sizes(20_000, 3, 3_000, 200, 10_000)
+    full = Sizes(1_000_000, 10, 8_000, 1_000, 100_000)
+    base = quick if args.quick else full
+    sizes = Sizes(
+        payments=args.payments or base.payments,
+        seconds=args.seconds or base.seconds,
+        notifications=base.notifications,
+        pipeline=base.pipeline,
+        command_payments=base.command_payments,
+    )
+    started = time.monotonic()
+    rows = run(sizes)
+    say("")
+    say(table(rows))
+    say(f"\n{time.monotonic() - started:.0f} s in all; logs in {LOG_DIR}")
+    return 0
+
+
+def run(sizes: Sizes) -> list[Row]:
+    with card_simulator() as card_url:
+        env = bench_environment(card_provider_url=card_url)
+        os.environ.update(env)
+        import django
+
+        django.setup()
+        from bench import data
+
+        _reset(env)
+        users = data.users_create()
+        data.backdrop_load(1000 - data.CUSTOMER_PAYMENTS, customer=users.customer)
+        data.backdrop_load(data.CUSTOMER_PAYMENTS, customer=users.customer)
+        rows: list[Row] = []
+        with web_server(env) as base:
+            say(f"web server at {base}, card simulator at {card_url}")
+            small = _reads(base, users, seconds=min(sizes.seconds, 5))
+            rows += _creates(base, users, seconds=sizes.seconds)
+            rows += _notifications(base, users, sizes)
+            from bench.queries import count_queries
+
+            say("counting queries")
+            queries = count_queries(users)
+            rows += _pipeline(env, users, sizes.pipeline)
+            say(f"loading payments up to {sizes.payments:,}")
+            loading = time.monotonic()
+            data.backdrop_load(sizes.payments - data.payments_count(), customer=users.customer)
+            loaded = time.monotonic() - loading
+            say(f"  {data.payments_count():,} payments, loaded in {loaded:.0f} s")
+            large = _reads(base, users, seconds=min(sizes.seconds, 5))
+        rows += _scale_rows(small, large, sizes.payments)
+        rows += [Row(f"queries: {name}", str(n), "", None, "", None) for name, n in queries.items()]
+        rows += _commands(sizes.command_payments)
+        return rows
+
+
+def _reset(env: dict[str, str]) -> None:
+    import redis
+    from django.core.management import call_command
+
+    say("emptying payments_bench and Redis database 14")
+    call_command("flush", interactive=False, verbosity=0)
+    redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()
+
+
+def _creates(base: str, users: "Users", *, seconds: int) -> list[Row]:
+    from bench.queries import CREATE_BODY
+
+    auth = {"Authorization": f"Token {users.customer_token}"}
+    ecpay = json.dumps({**CREATE_BODY, "method": "card"})
+    card_number = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+    card = json.dumps({**CREATE_BODY, "gateway": "card", "card": card_number})
+
+    def post(url: str, body: str) -> Load:
+        say(f"wrk POST {url}")
+        return wrk(
+            url, seconds=seconds, script=BENCH_DIR / "post.lua", headers=auth, env={"BODY": body}
+        )
+
+    ceiling = post(f"{base}/bench/payments/", ecpay)
+    product = post(f"{base}/api/v1/payments/", ecpay)
+    with_card = post(f"{base}/api/v1/payments/", card)
+    return [
+        _throughput("create payment (ECPay) req/s", product, ceiling, 0.7),
+        _latency_row("create payment (ECPay) p99", product, ceiling),
+        Row(
+            "create payment (card, calls the simulator) req/s",
+            _rate(with_card),
+            _rate(ceiling),
+            with_card.requests_per_second / ceiling.requests_per_second,
+            "(reported)",
+            None,
+        ),
+        _latency_row("create payment (card) p99", with_card, ceiling),
+    ]
+
+
+def _notifications(base: str, users: "Users", sizes: Sizes) -> list[Row]:
+    from bench import data
+
+    payments = data.pending_ecpay_create(sizes.notifications, user=users.customer)
+    bodies = LOG_DIR / "ecpay-notifications.txt"
+    data.ecpay_notifications_write(payments, bodies)
+    script_env = {"BODIES": str(bodies), "THREADS": "2"}
+
+    def post(url: str) -> Load:
+        say(f"wrk POST {url} ({sizes.notifications:,} distinct notifications)")
+        script = BENCH_DIR / "bodies.lua"
+        return wrk(url, seconds=sizes.seconds, threads=2, script=script, env=script_env)
+
+    ceiling = post(f"{base}/bench/locked-update/")
+    product = post(f"{base}/callbacks/ecpay/notify/")
+    sent = product.requests_per_second * sizes.seconds
+    note = " (some repeated: more requests than notifications)" if sent > len(payments) else ""
+    return [
+        _throughput(f"ECPay notification req/s{note}", product, ceiling, 0.7),
+        _latency_row("ECPay notification p99", product, ceiling),
+    ]
+
+
+def _pipeline(env: dict[str, str], users: "Users", count: int) -> list[Row]:
+    import redis
+
+    from bench import data
+    from bench.tasks import DONE_KEY, bench_chain_start
+    from gateways.card import get_card_gateway
+    from payments.models import Payment, PaymentStatus
+    from payments.tasks import payment_validate
+
+    broker = redis.Redis.from_url(env["CELERY_BROKER_URL"])
+    # What the notifications queued (update → notify) is not this benchmark's work.
+    broker.flushdb()
+    from bench.queries import CARD
+
+    token = get_card_gateway().tokenize(CARD).token
+    ids = data.pending_card_create(count, user=users.customer, token=token)
+    with celery_worker(env):
+        say(f"pipeline ceiling: {count} chains of 4 no-op tasks")
+        ceiling = _per_second(
+            count,
+            start=lambda: _each(bench_chain_start, ids),
+            done=lambda: int(broker.get(DONE_KEY) or 0),
+        )
+        say(f"pipeline: {count} card payments, validate → process → update → notify")
+        completed = Payment.objects.filter(pk__in=ids, status=PaymentStatus.COMPLETED)
+        product = _per_second(
+            count,
+            start=lambda: _each(payment_validate.delay, ids),
+            done=completed.count,
+        )
+    return [
+        Row(
+            "pipeline: completed card payments/s (1 worker, concurrency 2)",
+            f"{product:.1f}/s",
+            f"{ceiling:.1f} chains/s",
+            product / ceiling,
+            "≥ 1.0×",
+            product / ceiling >= 1.0,
+        )
+    ]
+
+
+def _each(start: Callable[[int], object], ids: list[int]) -> None:
+    for pk in ids:
+        start(pk)
+
+
+def _per_second(count: int, *, start: Callable[[], object], done: Callable[[], int]) -> float:
+    began = time.monotonic()
+    start()
+    deadline = began + 600
+    while done() < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {done()} of {count} done after 600 s")
+        time.sleep(0.05)
+    return count / (time.monotonic() - began)
+
+
+Reads = dict[str, Load]
+
+
+def _reads(base: str, users: "Users", *, seconds: int) -> Reads:
+    from django.test import Client
+
+    from bench import data
+
+    admin = Client(SERVER_NAME="127.0.0.1")
+    admin.force_login(users.staff)
+    session = {"Cookie": f"sessionid={admin.cookies['sessionid'].value}"}
+    targets = {
+        "API list (staff)": (
+            "/api/v1/payments/",
+            {"Authorization": f"Token {users.staff_token}"},
+        ),
+        "API list (customer)": (
+            "/api/v1/payments/",
+            {"Authorization": f"Token {users.customer_token}"},
+        ),
+        "admin changelist": ("/admin/payments/payment/", session),
+    }
+    count = data.payments_count()
+    loads = {}
+    for name, (path, headers) in targets.items():
+        say(f"wrk GET {path} as {name} at {count:,} payments")
+        # Warm first: every gunicorn worker's first request imports and connects.
+        wrk(f"{base}{path}", seconds=1, connections=8, headers=headers)
+        # Few connections: this measures latency, not how much the server takes at once.
+        loads[name] = wrk(f"{base}{path}", seconds=seconds, connections=2, headers=headers)
+    return loads
+
+
+def _scale_rows(small: Reads, large: Reads, payments: int) -> list[Row]:
+    rows = []
+    for name, load in large.items():
+        if load.requests_per_second == 0:
+            # Not one answer within wrk's timeout: no latency to divide.
+            measured = f"no answer within 10 s ({load.errors} timeouts)"
+            rows.append(Row(name, measured, f"{small[name].p50_ms:.1f} ms", None, "≤ 2×", False))
+            continue
+        ratio = load.p50_ms / small[name].p50_ms
+        rows.append(
+            Row(
+                f"{name} median latency at {payments:,} vs 1,000",
+                f"{load.p50_ms:.1f} ms (p99 {load.p99_ms:.0f})",
+                f"{small[name].p50_ms:.1f} ms (p99 {small[name].p99_ms:.0f})",
+                ratio,
+                "≤ 2×",
+                ratio <= 2,
+            )
+        )
+    return rows
+
+
+def _commands(count: int) -> list[Row]:
+    say(f"commands over {count:,} payments (SQLite, tracemalloc): bench/commands_memory.py")
+    done = subprocess.run(
+        [PYTHON, str(BENCH_DIR / "commands_memory.py"), "--payments", str(count), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=BENCH_DIR.parent,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))},
+    )
+    rows = []
+    for result in json.loads(done.stdout.strip().splitlines()[-1]):
+        ratio = result["peak"] / result["ceiling"]
+        rows.append(
+            Row(
+                f"{result['command']} over {count:,}: peak memory ({result['seconds']:.1f} s)",
+                f"{result['peak'] / 1024:.0f} KiB",
+                f"{result['ceiling'] / 1024:.0f} KiB at 1,000 ({result['ceiling_seconds']:.2f} s)",
+                ratio,
+                "≤ 2×",
+                ratio <= 2,
+            )
+        )
+    return rows
+
+
+def _throughput(name: str, product: Load, ceiling: Load, target: float) -> Row:
+    ratio = product.requests_per_second / ceiling.requests_per_second
+    return Row(name, _rate(product), _rate(ceiling), ratio, f"≥ {target}×", ratio >= target)
+
+
+def _latency_row(name: str, product: Load, ceiling: Load) -> Row:
+    ratio = product.p99_ms / ceiling.p99_ms
+    return Row(name, f"{product.p99_ms:.0f} ms", f"{ceiling.p99_ms:.0f} ms", ratio, "", None)
+
+
+def _rate(load: Load) -> str:
+    errors = f", {load.errors} errors" if load.errors else ""
+    return f"{load.requests_per_second:.0f}/s{errors}"
+
+
+def table(rows: list[Row]) -> str:
+    header = ["benchmark", "measured", "ceiling", "ratio", "target", ""]
+    lines = [header, ["---"] * len(header), *(row.cells() for row in rows)]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.exit(main())

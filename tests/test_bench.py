@@ -1,0 +1,119 @@
+"""The benchmark's harness (bench/) still works: its ceiling endpoints, the notifications it
+signs, and how it reads wrk. No timing here: `make bench` measures; these keep it from rotting."""
+
+from decimal import Decimal
+from urllib.parse import urlencode
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from bench.ceilings import CeilingPaymentSerializer
+from bench.data import ecpay_paid_body
+from bench.stack import parse_wrk, wrk
+from payments.models import Payment, PaymentKind, PaymentMethod, PaymentStatus
+from payments.services import payment_start_ecpay
+
+ECPAY_DEPOSIT = {"kind": "deposit", "amount": "500", "currency": "TWD", "gateway": "ecpay"}
+
+WRK_OUTPUT = """Running 10s test @ http://127.0.0.1:8000/
+  2 threads and 8 connections
+  Latency Distribution
+     50%    9.12ms
+     75%   12.00ms
+     90%   20.00ms
+     99%    1.20s
+  5000 requests in 10.00s, 1.00MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 3
+Requests/sec:    500.10
+"""
+
+
+def ecpay_deposit(customer) -> Payment:
+    return payment_start_ecpay(
+        user=customer,
+        kind=PaymentKind.DEPOSIT,
+        order=None,
+        amount=Decimal("500"),
+        currency="TWD",
+        method=PaymentMethod.CARD,
+    )
+
+
+@pytest.mark.django_db
+def test_the_ceiling_endpoints_are_not_routed_by_default(client):
+    assert client.post("/bench/payments/").status_code == 404
+    assert client.post("/bench/locked-update/").status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("bench.urls")
+def test_the_create_ceiling_inserts_one_payment_for_the_caller(customer, api_client_for):
+    response = api_client_for(customer).post(
+        "/payments/", {**ECPAY_DEPOSIT, "method": "card"}, format="json"
+    )
+
+    assert response.status_code == 201
+    payment = Payment.objects.get()
+    assert (payment.public_id, payment.user, payment.amount) == (
+        response.json()["id"],
+        customer,
+        Decimal("500.00"),
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("bench.urls")
+def test_the_create_ceiling_validates_its_body(customer, api_client_for):
+    response = api_client_for(customer).post("/payments/", {"kind": "deposit"}, format="json")
+
+    assert response.status_code == 400
+    assert not Payment.objects.exists()
+    assert set(CeilingPaymentSerializer().fields) == {*ECPAY_DEPOSIT, "method"}
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("bench.urls")
+def test_the_locked_update_ceiling_updates_the_payment_it_names(customer):
+    payment = ecpay_deposit(customer)
+
+    response = Client().post(
+        "/locked-update/",
+        urlencode({"MerchantTradeNo": payment.merchant_trade_no}),
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert (response.status_code, response.content) == (200, b"1|OK")
+    payment.refresh_from_db()
+    assert payment.attempts == 1
+
+
+@pytest.mark.django_db
+def test_the_notifications_the_benchmark_signs_are_accepted(customer, client):
+    payment = ecpay_deposit(customer)
+    body = ecpay_paid_body(payment.merchant_trade_no or "", payment.public_id, 7, timezone.now())
+
+    response = client.post(
+        "/callbacks/ecpay/notify/", body, content_type="application/x-www-form-urlencoded"
+    )
+
+    assert response.content == b"1|OK"
+    payment.refresh_from_db()
+    assert payment.status in (PaymentStatus.PROCESSING, PaymentStatus.COMPLETED)
+
+
+def test_wrk_output_is_read_in_milliseconds_with_every_error_counted():
+    load = parse_wrk(WRK_OUTPUT)
+
+    assert (load.requests_per_second, load.p50_ms, load.p99_ms, load.errors) == (
+        500.10,
+        9.12,
+        1200.0,
+        6,
+    )
+
+
+def test_wrk_is_never_pointed_anywhere_but_loopback():
+    with pytest.raises(ValueError, match="loopback only"):
+        wrk("http://example.com/")
