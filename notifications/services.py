@@ -86,20 +86,22 @@ def notification_send(*, notification_id: int) -> Notification:
     except Exception as error:
         last_error = _error_text(error)
         logger.warning("Notification %s failed: %s", notification_id, last_error)
-        _notification_set_status(
-            notification_id=notification_id,
-            to=NotificationStatus.FAILED,
-            allowed_from=Q(status=NotificationStatus.SENDING),
-            last_error=last_error,
-        )
+        to = NotificationStatus.FAILED
+        changes: dict[str, Any] = {"last_error": last_error}
     else:
-        _notification_set_status(
-            notification_id=notification_id,
-            to=NotificationStatus.SENT,
-            allowed_from=Q(status=NotificationStatus.SENDING),
-            sent_at=timezone.now(),
-        )
-    notification.refresh_from_db()
+        to = NotificationStatus.SENT
+        changes = {"sent_at": timezone.now()}
+    sending = Q(status=NotificationStatus.SENDING)
+    if not _notification_set_status(
+        notification_id=notification_id, to=to, allowed_from=sending, **changes
+    ):
+        # Taken over meanwhile (the sweep thought this sender dead): read what it is now.
+        notification.refresh_from_db()
+        return notification
+    # The row as the UPDATE left it, without reading it back (it was read after the claim).
+    notification.status = to
+    for field, value in changes.items():
+        setattr(notification, field, value)
     return notification
 
 

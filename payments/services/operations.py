@@ -14,6 +14,11 @@ from payments.models import (
 )
 from payments.services.payments import payment_event_record
 
+# An operation in one of these may have moved the money, or will: never send another.
+_IN_FLIGHT_OR_DONE = frozenset(
+    {OperationStatus.PENDING, OperationStatus.UNKNOWN, OperationStatus.SUCCEEDED}
+)
+
 
 class OperationInFlight(Exception):
     """Another charge of this payment was sent and has no answer yet: do not send one more."""
@@ -28,12 +33,14 @@ def operation_start(*, payment_id: int, kind: str) -> GatewayOperation:
     """
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment_id)
-        earlier = GatewayOperation.objects.filter(payment_id=payment_id, kind=kind)
-        if earlier.filter(
-            status__in=[OperationStatus.PENDING, OperationStatus.UNKNOWN, OperationStatus.SUCCEEDED]
-        ).exists():
+        earlier = list(
+            GatewayOperation.objects.filter(payment_id=payment_id, kind=kind).values_list(
+                "status", flat=True
+            )
+        )
+        if set(earlier) & _IN_FLIGHT_OR_DONE:
             raise OperationInFlight()
-        number = earlier.count() + 1
+        number = len(earlier) + 1
         operation = GatewayOperation.objects.create(
             payment=payment,
             gateway=payment.gateway,
