@@ -73,9 +73,7 @@ def payments_count() -> int:
 def backdrop_load(count: int, *, customer: User) -> None:
     """Add `count` completed card deposits, spread over the pool and the last year, a few of
     them the customer's (CUSTOMER_PAYMENTS in all, whatever the count)."""
-    first_pool_id = User.objects.filter(email="bench-pool-1@example.com").values_list(
-        "pk", flat=True
-    )[0]
+    first_pool_id = _first_pool_user_id()
     offset = payments_count()
     for start in range(0, count, CHUNK):
         size = min(CHUNK, count - start)
@@ -121,8 +119,10 @@ def pending_ecpay_create(count: int, *, user: User) -> list[tuple[str, str]]:
         return [(str(row[0]), str(row[1])) for row in cursor.fetchall()]
 
 
-def pending_card_create(count: int, *, user: User, token: str) -> list[int]:
-    """`count` pending card deposits of 500 TWD charged to `token`; their primary keys."""
+def pending_card_create(count: int, *, token: str) -> list[int]:
+    """`count` pending card deposits of 500 TWD charged to `token`, one after the other owned by
+    each of the pool's users (as real traffic comes from many customers: one customer's
+    deposits would all queue for the lock on that customer's balance); their primary keys."""
     base = payments_count()
     prefix = f"pay_card{base:08d}"
     _insert_payments(
@@ -131,7 +131,7 @@ def pending_card_create(count: int, *, user: User, token: str) -> list[int]:
         created_at="NOW(6)",
         gateway="card",
         status="pending",
-        user_id=str(user.pk),
+        user_id=f"{_first_pool_user_id()} + seq % {POOL_USERS}",
         merchant_trade_no="NULL",
         card_token=f"'{token}'",
     )
@@ -140,6 +140,10 @@ def pending_card_create(count: int, *, user: User, token: str) -> list[int]:
             "SELECT id FROM payments_payment WHERE public_id LIKE %s ORDER BY id", [f"{prefix}%"]
         )
         return [int(row[0]) for row in cursor.fetchall()]
+
+
+def _first_pool_user_id() -> int:
+    return User.objects.filter(email="bench-pool-1@example.com").values_list("pk", flat=True)[0]
 
 
 def _insert_payments(

@@ -1,7 +1,10 @@
 """SQL queries per operation, counted in the benchmark's own process on payments_bench.
 
-Reported, not asserted: the budgets are the query-count tests' job. Each operation runs once
-warm (after one run that fills Django's caches: content types, permissions, the session).
+Reported, not asserted: the budgets are the query-count tests' job (tests/payments/
+test_query_counts.py), and they are counted the same way: the statements that read or write
+rows, with transaction control (BEGIN, COMMIT, SAVEPOINT, RELEASE) beside them. Each operation
+runs once warm (after one run that fills Django's caches: content types, permissions, the
+session).
 """
 
 from collections.abc import Callable
@@ -21,8 +24,11 @@ CREATE_BODY = {"kind": "deposit", "amount": "500", "currency": "TWD", "gateway":
 CARD = CardDetails(number="4242424242424242", exp_month=12, exp_year=2030, cvc="123")
 
 
-def count_queries(users: data.Users) -> dict[str, int]:
-    """Queries of each operation, by name."""
+Count = tuple[int, int]
+
+
+def count_queries(users: data.Users) -> dict[str, Count]:
+    """Statements of each operation, by name: (reading or writing rows, transaction control)."""
     customer = Client(SERVER_NAME="127.0.0.1", HTTP_AUTHORIZATION=f"Token {users.customer_token}")
     staff_api = Client(SERVER_NAME="127.0.0.1", HTTP_AUTHORIZATION=f"Token {users.staff_token}")
     admin = Client(SERVER_NAME="127.0.0.1")
@@ -34,7 +40,7 @@ def count_queries(users: data.Users) -> dict[str, int]:
         for i, (trade_no, public_id) in enumerate(ecpay)
     )
     token = get_card_gateway().tokenize(CARD).token
-    card_payments = iter(data.pending_card_create(2, user=users.customer, token=token))
+    card_payments = iter(data.pending_card_create(2, token=token))
 
     def create() -> Any:
         body = {**CREATE_BODY, "method": "card"}
@@ -61,16 +67,25 @@ def count_queries(users: data.Users) -> dict[str, int]:
     return counts
 
 
-def _warm_count(operation: Callable[[], Any]) -> int:
+def _warm_count(operation: Callable[[], Any]) -> Count:
     first = operation()
     if first.status_code >= 400:
         raise RuntimeError(f"{operation} answered {first.status_code}: {first.content[:300]!r}")
     with CaptureQueriesContext(connection) as queries:
         operation()
-    return len(queries)
+    return _split(queries)
 
 
-def _pipeline_steps(payment_id: int) -> dict[str, int]:
+def _split(queries: CaptureQueriesContext) -> Count:
+    statements = [query["sql"].lstrip().upper() for query in queries.captured_queries]
+    control = sum(sql.startswith(_TRANSACTION_CONTROL) for sql in statements)
+    return len(statements) - control, control
+
+
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+def _pipeline_steps(payment_id: int) -> dict[str, Count]:
     counts = {}
     for name, step in (
         ("validate", pipeline.validate),
@@ -80,5 +95,5 @@ def _pipeline_steps(payment_id: int) -> dict[str, int]:
     ):
         with CaptureQueriesContext(connection) as queries:
             step(payment_id)
-        counts[name] = len(queries)
+        counts[name] = _split(queries)
     return counts

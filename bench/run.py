@@ -115,7 +115,9 @@ def run(sizes: Sizes) -> list[Row]:
             say(f"  {data.payments_count():,} payments, loaded in {loaded:.0f} s")
             large = _reads(base, users, seconds=min(sizes.seconds, 5))
         rows += _scale_rows(small, large, sizes.payments)
-        rows += [Row(f"queries: {name}", str(n), "", None, "", None) for name, n in queries.items()]
+        for name, (statements, control) in queries.items():
+            measured = f"{statements} (+{control} transaction control)"
+            rows.append(Row(f"queries: {name}", measured, "", None, "", None))
         rows += _commands(sizes.command_payments)
         return rows
 
@@ -199,7 +201,7 @@ def _pipeline(env: dict[str, str], users: "Users", count: int) -> list[Row]:
     from bench.queries import CARD
 
     token = get_card_gateway().tokenize(CARD).token
-    ids = data.pending_card_create(count, user=users.customer, token=token)
+    ids = data.pending_card_create(count, token=token)
     with celery_worker(env):
         say(f"pipeline ceiling: {count} chains of 4 no-op tasks")
         ceiling = _per_second(

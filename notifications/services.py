@@ -91,17 +91,16 @@ def notification_send(*, notification_id: int) -> Notification:
     else:
         to = NotificationStatus.SENT
         changes = {"sent_at": timezone.now()}
-    sending = Q(status=NotificationStatus.SENDING)
-    if not _notification_set_status(
-        notification_id=notification_id, to=to, allowed_from=sending, **changes
-    ):
+    recorded = _notification_set_status(
+        notification_id=notification_id,
+        to=to,
+        allowed_from=Q(status=NotificationStatus.SENDING),
+        copy=notification,
+        **changes,
+    )
+    if not recorded:
         # Taken over meanwhile (the sweep thought this sender dead): read what it is now.
         notification.refresh_from_db()
-        return notification
-    # The row as the UPDATE left it, without reading it back (it was read after the claim).
-    notification.status = to
-    for field, value in changes.items():
-        setattr(notification, field, value)
     return notification
 
 
@@ -161,15 +160,27 @@ def _claimable(*, now: datetime) -> Q:
 
 
 def _notification_set_status(
-    *, notification_id: int, to: str, allowed_from: Q, **changes: Any
+    *,
+    notification_id: int,
+    to: str,
+    allowed_from: Q,
+    copy: Notification | None = None,
+    **changes: Any,
 ) -> bool:
     """The only code that changes `Notification.status`: one conditional UPDATE.
 
     The row changes only if it still matches `allowed_from`, checked by the database in the
-    same statement, so of concurrent callers at most one wins. Returns whether this one did.
-    `updated_at` is set by hand: `update()` skips `auto_now`, and the stuck check reads it.
+    same statement, so of concurrent callers at most one wins. Returns whether this one did;
+    if it did, `copy` (the caller's instance of the row) is set to what was written, so it need
+    not be read back. `updated_at` is set by hand: `update()` skips `auto_now`, and the stuck
+    check reads it.
     """
+    now = timezone.now()
     updated = Notification.objects.filter(allowed_from, pk=notification_id).update(
-        status=to, updated_at=timezone.now(), **changes
+        status=to, updated_at=now, **changes
     )
+    if updated == 1 and copy is not None:
+        copy.status, copy.updated_at = to, now
+        for field, value in changes.items():
+            setattr(copy, field, value)
     return updated == 1

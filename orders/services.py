@@ -88,27 +88,41 @@ def order_transition(
     event: str,
     data: Mapping[str, Any] | None = None,
     actor: User | None = None,
+    locked: Order | None = None,
 ) -> Order:
     """Move an order to status `to`: the only code that changes `Order.status`.
 
     Locks the order row; a repeat of a move already made is a no-op; a move the transition table
-    does not allow raises `IllegalTransition` and saves nothing.
+    does not allow raises `IllegalTransition` and saves nothing. `locked` is the order's row as a
+    caller already holding its lock read it, in the transaction still open: the move is made on
+    it without locking and reading it again.
     """
+    if locked is not None:
+        if locked.pk != order_id or not transaction.get_connection().in_atomic_block:
+            raise ValueError("`locked` is this order, read under its lock in a transaction.")
+        return _order_move(locked, to, event, data, actor)
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
-        from_status = order.status
-        if not transition_needed(ORDER_TRANSITIONS, what="order", from_status=from_status, to=to):
-            return order
-        order.status = to
-        order.save(update_fields=["status", "updated_at"])
-        OrderEvent.objects.create(
-            order=order,
-            type=event,
-            from_status=from_status,
-            to_status=to,
-            data=dict(data or {}),
-            actor=actor,
-        )
+        return _order_move(order, to, event, data, actor)
+
+
+def _order_move(
+    order: Order, to: str, event: str, data: Mapping[str, Any] | None, actor: User | None
+) -> Order:
+    # Under the order's row lock (order_transition).
+    from_status = order.status
+    if not transition_needed(ORDER_TRANSITIONS, what="order", from_status=from_status, to=to):
+        return order
+    order.status = to
+    order.save(update_fields=["status", "updated_at"])
+    OrderEvent.objects.create(
+        order=order,
+        type=event,
+        from_status=from_status,
+        to_status=to,
+        data=dict(data or {}),
+        actor=actor,
+    )
     return order
 
 
@@ -144,6 +158,10 @@ def order_mark_paid(
             paid_at=timezone.now(),
         )
         order_transition(
-            order_id=order_id, to=OrderStatus.PAID, event="paid", data={"payment_id": payment_id}
+            order_id=order_id,
+            to=OrderStatus.PAID,
+            event="paid",
+            data={"payment_id": payment_id},
+            locked=order,
         )
     return header

@@ -124,6 +124,7 @@ def ecpay_paid(payment: Payment, *, trade_no: str, source: dict[str, object]) ->
             event="validated",
             data={"source": "ecpay", **source},
             changes={"gateway_reference": trade_no},
+            locked=payment,
         )
         queue_after_commit(payment_update, payment.pk)
         return Verdict(CallbackOutcome.ACCEPTED)

@@ -247,6 +247,7 @@ def payment_transition(
     is_error: bool = False,
     actor: User | None = None,
     changes: Mapping[str, Any] | None = None,
+    locked: Payment | None = None,
 ) -> Payment:
     """Move a payment to status `to`: the only code that changes `Payment.status`.
 
@@ -254,36 +255,55 @@ def payment_transition(
     already in `to`) is a no-op and writes nothing, so redelivered tasks and duplicate callbacks
     are harmless. A move the transition table does not allow raises `IllegalTransition` and
     saves nothing. `changes` sets other fields in the same save (see `_TRANSITION_FIELDS`).
+
+    `locked` is the payment's row as a caller already holding its lock read it (select_for_update,
+    in the transaction still open): the move is made on it, without locking and reading it again
+    in a savepoint of its own, which on the hot paths (a notification, completing a payment) is
+    three statements in ten.
     """
     changes = dict(changes or {})
     unknown = set(changes) - _TRANSITION_FIELDS
     if unknown:
         raise ValueError(f"payment_transition cannot set {sorted(unknown)}")
-
+    if locked is not None:
+        if locked.pk != payment_id or not transaction.get_connection().in_atomic_block:
+            raise ValueError("`locked` is this payment, read under its lock in a transaction.")
+        return _payment_move(locked, to, event, data, is_error, actor, changes)
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment_id)
-        from_status = payment.status
-        if not transition_needed(
-            PAYMENT_TRANSITIONS, what="payment", from_status=from_status, to=to
-        ):
-            return payment
-        payment.status = to
-        for field, value in changes.items():
-            setattr(payment, field, value)
-        update_fields = ["status", "updated_at", *changes]
-        if to == PaymentStatus.COMPLETED:
-            payment.completed_at = timezone.now()
-            update_fields.append("completed_at")
-        payment.save(update_fields=update_fields)
-        PaymentEvent.objects.create(
-            payment=payment,
-            type=event,
-            from_status=from_status,
-            to_status=to,
-            data=dict(data or {}),
-            is_error=is_error,
-            actor=actor,
-        )
+        return _payment_move(payment, to, event, data, is_error, actor, changes)
+
+
+def _payment_move(
+    payment: Payment,
+    to: str,
+    event: str,
+    data: Mapping[str, Any] | None,
+    is_error: bool,
+    actor: User | None,
+    changes: Mapping[str, Any],
+) -> Payment:
+    # Under the payment's row lock (payment_transition).
+    from_status = payment.status
+    if not transition_needed(PAYMENT_TRANSITIONS, what="payment", from_status=from_status, to=to):
+        return payment
+    payment.status = to
+    for field, value in changes.items():
+        setattr(payment, field, value)
+    update_fields = ["status", "updated_at", *changes]
+    if to == PaymentStatus.COMPLETED:
+        payment.completed_at = timezone.now()
+        update_fields.append("completed_at")
+    payment.save(update_fields=update_fields)
+    PaymentEvent.objects.create(
+        payment=payment,
+        type=event,
+        from_status=from_status,
+        to_status=to,
+        data=dict(data or {}),
+        is_error=is_error,
+        actor=actor,
+    )
     return payment
 
 
@@ -312,6 +332,7 @@ def payment_complete(*, payment_id: int, gateway_reference: str) -> Payment:
             event="completed",
             data={"gateway_reference": gateway_reference},
             changes={"gateway_reference": gateway_reference},
+            locked=Payment.objects.select_for_update().get(pk=payment_id),
         )
         if payment.kind == PaymentKind.ORDER:
             header = order_mark_paid(
@@ -351,7 +372,10 @@ def payment_fail(*, payment_id: int, reason: str, needs_review: bool) -> Payment
         payment = Payment.objects.select_for_update().get(pk=payment_id)
         if payment.status == PaymentStatus.PENDING:
             payment_transition(
-                payment_id=payment_id, to=PaymentStatus.PROCESSING, event="processing"
+                payment_id=payment_id,
+                to=PaymentStatus.PROCESSING,
+                event="processing",
+                locked=payment,
             )
         return payment_transition(
             payment_id=payment_id,
@@ -360,6 +384,7 @@ def payment_fail(*, payment_id: int, reason: str, needs_review: bool) -> Payment
             data={"reason": reason, "needs_review": needs_review},
             is_error=True,
             changes={"failure_reason": reason[:1000], "needs_review": needs_review},
+            locked=payment,
         )
 
 

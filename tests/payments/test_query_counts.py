@@ -34,17 +34,17 @@ pytestmark = pytest.mark.django_db
 
 # The caller (token and user in one), the order, the payment and its first event.
 CREATE_BUDGET = 4
-# Store the callback, lock the payment, the transition (its own read under the lock, the
-# update, the event), settle the callback.
+# Store the callback, lock the payment, the transition on the locked row (the update, the
+# event), settle the callback: five, one spare.
 NOTIFICATION_BUDGET = 6
 # Store the callback, read the payment under its lock, settle the callback as a duplicate.
 DUPLICATE_NOTIFICATION_QUERIES = 3
 # One card payment's steps. validate: read, the gateway switch, the transition. process: read,
 # look for a charge made already, the switch, record the attempt (lock, the earlier ones, insert,
-# the attempt count, event), settle it (lock, update, event). update: read, find the charge, the
-# transition, the order's header and its transition. notify: read, one email (claimed, read,
-# sent), then the timeline entry under the payment's lock.
-PIPELINE_STEP_QUERIES = {"validate": 5, "process": 11, "update": 11, "notify": 9}
+# the attempt count, event), settle it (lock, update, event). update: read, find the charge, lock
+# the payment and move it, lock the order, its header, move it. notify: read, one email (claimed,
+# read, sent), then the timeline entry under the payment's lock.
+PIPELINE_STEP_QUERIES = {"validate": 5, "process": 11, "update": 10, "notify": 9}
 
 _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
