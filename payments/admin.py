@@ -183,8 +183,19 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
         "needs_review",
         "created_at",
     )
-    list_filter = (WorkQueueFilter, "status", "gateway", "method", "needs_review")
-    date_hierarchy = "created_at"
+    # No date_hierarchy: its year list is a DISTINCT over every payment's local date
+    # (CONVERT_TZ on each row), seconds at a million payments. The date filter's ranges
+    # (today, past 7 days, this month, this year) are bounds on created_at computed in Python,
+    # which payment_created_idx serves. Keeping created_at in list_filter also keeps the
+    # dashboard's links (`created_at__lt=...`) allowed.
+    list_filter = (
+        WorkQueueFilter,
+        "status",
+        "gateway",
+        "method",
+        "needs_review",
+        ("created_at", admin.DateFieldListFilter),
+    )
     search_fields = ("public_id",)  # shows the box; get_search_results does the searching
     search_help_text = (
         "Exact reference: payment id, MerchantTradeNo, gateway trade number, wallet payment id, "
