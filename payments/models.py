@@ -155,7 +155,9 @@ class Payment(TimeStampedModel):
             models.Index(fields=["user", "created_at"], name="payment_user_created_idx"),
             # The review queue and reprocess_payments: dead letters, oldest first.
             models.Index(fields=["needs_review", "created_at"], name="payment_review_idx"),
-            # The admin's list (newest first) and the dashboard's last 30 days, on any status.
+            # The admin's list, newest first, and its date filter; the dashboard's last 30 days,
+            # on any status. InnoDB ends a secondary index with the primary key, so this one is
+            # (created_at, id): it serves the list's ORDER BY created_at DESC, id DESC as it is.
             models.Index(fields=["created_at"], name="payment_created_idx"),
         ]
 
