@@ -2,6 +2,9 @@
 
 from collections.abc import Mapping
 
+from django.db import transaction
+from django.db.models import Model
+
 from core.exceptions import IllegalTransition
 
 
@@ -19,3 +22,10 @@ def transition_needed(
             f"A {from_status} {what} cannot become {to}.", from_status=from_status, to_status=to
         )
     return True
+
+
+def check_locked(row: Model, *, pk: int, what: str) -> None:
+    """A transition handed a row its caller holds locked: it must be that row, inside the
+    transaction that holds the lock (nothing here can see the lock itself)."""
+    if row.pk != pk or not transaction.get_connection().in_atomic_block:
+        raise ValueError(f"`locked` is this {what}, read under its lock in a transaction.")

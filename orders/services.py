@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from core.transitions import transition_needed
+from core.transitions import check_locked, transition_needed
 from orders.exceptions import InvalidDiscountCode
 from orders.models import (
     ORDER_TRANSITIONS,
@@ -98,8 +98,7 @@ def order_transition(
     it without locking and reading it again.
     """
     if locked is not None:
-        if locked.pk != order_id or not transaction.get_connection().in_atomic_block:
-            raise ValueError("`locked` is this order, read under its lock in a transaction.")
+        check_locked(locked, pk=order_id, what="order")
         return _order_move(locked, to, event, data, actor)
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)

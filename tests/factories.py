@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.models import Currency
+from gateways.card.simulator.cards import APPROVE
 from gateways.models import Gateway
 from notifications.models import Notification, NotificationChannel
 from orders.models import Order, OrderItem
@@ -16,6 +17,22 @@ from payments.models import Payment, PaymentKind, PaymentMethod, PaymentStatus
 
 # Every factory-made user's password.
 PASSWORD = "correct horse battery staple"
+
+
+def card_payment_body(order: Order, number: str = APPROVE) -> dict[str, object]:
+    """The API's body for paying `order` by card (`number`: one of the simulator's test cards)."""
+    return {
+        "kind": "order",
+        "order": order.number,
+        "amount": str(order.total),
+        "currency": "TWD",
+        "card": {
+            "number": number,
+            "exp_month": 1,
+            "exp_year": timezone.localdate().year + 1,
+            "cvc": "123",
+        },
+    }
 
 
 class UserFactory(factory.django.DjangoModelFactory[User]):

@@ -16,7 +16,7 @@ from accounts.models import User
 from core.exceptions import IllegalTransition
 from core.idempotency import IdempotencyKeyReused
 from core.models import ZERO
-from core.transitions import transition_needed
+from core.transitions import check_locked, transition_needed
 from gateways.base import (
     CardDetails,
     CardToken,
@@ -266,8 +266,7 @@ def payment_transition(
     if unknown:
         raise ValueError(f"payment_transition cannot set {sorted(unknown)}")
     if locked is not None:
-        if locked.pk != payment_id or not transaction.get_connection().in_atomic_block:
-            raise ValueError("`locked` is this payment, read under its lock in a transaction.")
+        check_locked(locked, pk=payment_id, what="payment")
         return _payment_move(locked, to, event, data, is_error, actor, changes)
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment_id)

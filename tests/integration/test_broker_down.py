@@ -11,11 +11,10 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from gateways.card.simulator import cards
 from orders.models import OrderStatus
 from payments.models import Payment, PaymentStatus
 from payments.tasks import payments_resume_stranded
-from tests.factories import OrderFactory, UserFactory
+from tests.factories import OrderFactory, UserFactory, card_payment_body
 from tests.integration.conftest import database_url, emails_to
 from tests.processes import PYTHON, answers, free_port, project_environment, running, wait_for
 from tests.tcp_proxy import TcpProxy
@@ -56,21 +55,9 @@ def web_server(real_worker, broker_proxy, card_provider, tmp_path: Path):
 
 
 def pay_by_card(base: str, token: str, order) -> tuple[int, dict]:
-    body = {
-        "kind": "order",
-        "order": order.number,
-        "amount": str(order.total),
-        "currency": "TWD",
-        "card": {
-            "number": cards.APPROVE,
-            "exp_month": 1,
-            "exp_year": timezone.localdate().year + 1,
-            "cvc": "123",
-        },
-    }
     request = urllib.request.Request(
         f"{base}/api/v1/payments/",
-        data=json.dumps(body).encode(),
+        data=json.dumps(card_payment_body(order)).encode(),
         headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=60) as response:

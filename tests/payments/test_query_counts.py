@@ -17,12 +17,10 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
-from gateways.card.simulator import cards
 from payments import pipeline
 from payments.models import Payment, PaymentStatus
-from tests.factories import OrderFactory
+from tests.factories import OrderFactory, card_payment_body
 from tests.payments.test_ecpay_notifications import (
     deliver,
     paid_notification,
@@ -57,21 +55,6 @@ def data_queries(run: Callable[[], Any]) -> list[str]:
     return [sql for sql in statements if not sql.lstrip().upper().startswith(_TRANSACTION_CONTROL)]
 
 
-def card_body(order) -> dict[str, Any]:
-    return {
-        "kind": "order",
-        "order": order.number,
-        "amount": str(order.total),
-        "currency": "TWD",
-        "card": {
-            "number": cards.APPROVE,
-            "exp_month": 1,
-            "exp_year": timezone.localdate().year + 1,
-            "cvc": "123",
-        },
-    }
-
-
 def test_creating_an_ecpay_payment_stays_within_its_query_budget(customer, api_client_for):
     order = OrderFactory.create(user=customer)
     client = api_client_for(customer)
@@ -95,7 +78,7 @@ def test_creating_a_card_payment_stays_within_its_query_budget(
 ):
     order = OrderFactory.create(user=customer)
     client = api_client_for(customer)
-    body = card_body(order)
+    body = card_payment_body(order)
 
     queries = data_queries(lambda: client.post("/api/v1/payments/", body, format="json"))
 
@@ -121,7 +104,9 @@ def test_each_pipeline_step_of_a_card_payment_takes_a_fixed_number_of_queries(
     customer, api_client_for, card_provider, no_pipeline
 ):
     order = OrderFactory.create(user=customer)
-    response = api_client_for(customer).post("/api/v1/payments/", card_body(order), format="json")
+    response = api_client_for(customer).post(
+        "/api/v1/payments/", card_payment_body(order), format="json"
+    )
     payment_id = Payment.objects.get(public_id=response.json()["id"]).pk
 
     counted = {

@@ -12,13 +12,12 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from gateways.card.simulator import cards
 from gateways.models import Gateway
 from gateways.services import gateway_set_paused
 from orders.models import OrderStatus
 from payments.models import Payment, PaymentStatus
 from payments.tasks import payments_resume_stranded
-from tests.factories import OrderFactory
+from tests.factories import OrderFactory, card_payment_body
 from tests.payments.test_ecpay_notifications import (
     deliver,
     paid_notification,
@@ -43,18 +42,7 @@ def card_payment_never_queued(customer, api_client_for, no_pipeline):
 
     def create() -> Payment:
         order = OrderFactory.create(user=customer)
-        body = {
-            "kind": "order",
-            "order": order.number,
-            "amount": str(order.total),
-            "currency": "TWD",
-            "card": {
-                "number": cards.APPROVE,
-                "exp_month": 1,
-                "exp_year": timezone.localdate().year + 1,
-                "cvc": "123",
-            },
-        }
+        body = card_payment_body(order)
         response = api_client_for(customer).post("/api/v1/payments/", body, format="json")
         assert response.status_code == 202
         return Payment.objects.get(public_id=response.json()["id"])
