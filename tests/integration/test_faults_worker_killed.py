@@ -98,6 +98,9 @@ def start_worker(
         yield start
     finally:
         celery_app.conf.task_always_eager = True
+        # Sending to QUEUE made this process's app declare it: a worker started from this app
+        # later (or a test reading its queues) must see only the configured ones.
+        celery_app.amqp.queues.pop(QUEUE, None)
 
 
 def test_a_worker_killed_mid_charge_completes_after_a_restart_charging_and_notifying_once(
