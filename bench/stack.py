@@ -1,8 +1,8 @@
 """The real stack on loopback for the benchmark, and wrk to load it.
 
 gunicorn serves config.wsgi (sync workers, as STACK-NOTES measured), the card provider simulator
-runs as a gunicorn of its own (as tests/conftest.py starts it), and a Celery worker takes the
-pipeline. Everything binds 127.0.0.1; wrk is only ever pointed there.
+runs as a gunicorn of its own (as the tests start it: tests/processes.py), and a Celery worker
+takes the pipeline. Everything binds 127.0.0.1; wrk is only ever pointed there.
 """
 
 import os
@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.processes import PYTHON, answers, free_port, manage, project_environment, running
+from tests import processes
+from tests.processes import PYTHON, project_environment, running
 
 DATABASE_NAME = "payments_bench"
 # The suite uses Redis database 15; the benchmark keeps to its own.
@@ -46,30 +47,15 @@ def bench_environment(*, card_provider_url: str = "") -> dict[str, str]:
 @contextmanager
 def card_simulator() -> Iterator[str]:
     """The card provider simulator with a SQLite database of its own; yields its API's URL."""
-    env = project_environment(
-        DATABASE_URL=f"sqlite:///{LOG_DIR / 'card-simulator.sqlite3'}",
-        SIMULATORS_ENABLED="true",
-        DJANGO_LOG_LEVEL="WARNING",
-    )
-    manage("migrate", "--noinput", env=env)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    args = [PYTHON, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}"]
-    args += ["--worker-class", "gthread", "--threads", "16", "--workers", "1"]
-    with running(
-        args, env=env, log=LOG_DIR / "card-simulator.log", ready=lambda: answers(f"{base}/healthz")
-    ):
-        yield f"{base}/simulators/card"
+    with processes.card_simulator(LOG_DIR, slow_seconds="15", DJANGO_LOG_LEVEL="WARNING") as url:
+        yield url
 
 
 @contextmanager
 def web_server(env: dict[str, str]) -> Iterator[str]:
     """gunicorn serving config.wsgi with sync workers; yields its base URL."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    args = [PYTHON, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}"]
-    args += ["--worker-class", "sync", "--workers", str(WEB_WORKERS)]
-    with running(args, env=env, log=LOG_DIR / "web.log", ready=lambda: answers(f"{base}/healthz")):
+    workers = ("--worker-class", "sync", "--workers", str(WEB_WORKERS))
+    with processes.gunicorn(*workers, env=env, log=LOG_DIR / "web.log") as base:
         yield base
 
 

@@ -1,7 +1,5 @@
 import importlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +14,14 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from tests.aws import Topic, create_topic
 from tests.factories import UserFactory
-from tests.processes import PYTHON, answers, free_port, manage, project_environment, running
+from tests.processes import (
+    PYTHON,
+    answers,
+    card_simulator,
+    free_port,
+    project_environment,
+    running,
+)
 
 # How long the simulator's "timeout" card keeps the caller waiting; tests use a shorter
 # client timeout than this.
@@ -78,44 +83,6 @@ def card_simulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         tmp_path_factory.mktemp("card-simulator"), slow_seconds=SIMULATOR_SLOW_SECONDS
     ) as url:
         yield url
-
-
-@contextmanager
-def card_simulator(folder: Path, *, slow_seconds: str) -> Iterator[str]:
-    """Serve the card simulator from `folder` (its SQLite database `simulator.sqlite3` and its
-    log) until the block ends; yields its base URL. The "timeout" card answers after
-    `slow_seconds`."""
-    port = free_port()
-    env = project_environment(
-        DATABASE_URL=f"sqlite:///{folder / 'simulator.sqlite3'}",
-        SIMULATORS_ENABLED="true",
-        CARD_SIMULATOR_SLOW_SECONDS=slow_seconds,
-    )
-    manage("migrate", "--noinput", env=env)
-    base = f"http://127.0.0.1:{port}"
-    with running(
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "16",
-            "--workers",
-            "1",
-            # A "timeout" card's request still sleeping must not hold the test's end for long.
-            "--graceful-timeout",
-            "2",
-        ],
-        env=env,
-        log=folder / "simulator.log",
-        ready=lambda: answers(f"{base}/healthz"),
-    ):
-        yield f"{base}/simulators/card"
 
 
 @pytest.fixture

@@ -107,3 +107,38 @@ def manage(*args: str, env: dict[str, str]) -> str:
         check=True,
     )
     return done.stdout
+
+
+@contextmanager
+def gunicorn(
+    *options: str, env: dict[str, str], log: Path, port: int | None = None
+) -> Iterator[str]:
+    """Serve config.wsgi with gunicorn on 127.0.0.1 (`port`, or a free one), `options` added to
+    its command line, until the block ends; yields its base URL once /healthz answers."""
+    port = port or free_port()
+    base = f"http://127.0.0.1:{port}"
+    args = [PYTHON, "-m", "gunicorn", *options, "--bind", f"127.0.0.1:{port}", "config.wsgi"]
+    with running(args, env=env, log=log, ready=lambda: answers(f"{base}/healthz")):
+        yield base
+
+
+@contextmanager
+def card_simulator(folder: Path, *, slow_seconds: str, **variables: str) -> Iterator[str]:
+    """Serve the card simulator from `folder` (its SQLite database `simulator.sqlite3` and its
+    log) until the block ends; yields its API's URL. The "timeout" card answers after
+    `slow_seconds`; `variables` go to its environment."""
+    env = project_environment(
+        DATABASE_URL=f"sqlite:///{folder / 'simulator.sqlite3'}",
+        SIMULATORS_ENABLED="true",
+        CARD_SIMULATOR_SLOW_SECONDS=slow_seconds,
+        **variables,
+    )
+    manage("migrate", "--noinput", env=env)
+    with gunicorn(
+        *("--worker-class", "gthread", "--threads", "16", "--workers", "1"),
+        # A "timeout" card's request still sleeping must not hold the test's end for long.
+        *("--graceful-timeout", "2"),
+        env=env,
+        log=folder / "simulator.log",
+    ) as base:
+        yield f"{base}/simulators/card"

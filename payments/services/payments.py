@@ -325,13 +325,14 @@ def payment_complete(*, payment_id: int, gateway_reference: str) -> Payment:
     taken) but is flagged for review as a double payment.
     """
     with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(pk=payment_id)
         payment = payment_transition(
             payment_id=payment_id,
             to=PaymentStatus.COMPLETED,
             event="completed",
             data={"gateway_reference": gateway_reference},
             changes={"gateway_reference": gateway_reference},
-            locked=Payment.objects.select_for_update().get(pk=payment_id),
+            locked=locked,
         )
         if payment.kind == PaymentKind.ORDER:
             header = order_mark_paid(

@@ -15,7 +15,7 @@ from django.db import connection
 
 from config.celery import app as celery_app
 from tests.aws import Topic, create_topic
-from tests.processes import PYTHON, answers, free_port, project_environment, running
+from tests.processes import PYTHON, free_port, gunicorn, project_environment, running
 
 WORKER_SETTINGS = {
     # Short waits so a test sees retries, pauses and the janitor within seconds.
@@ -152,21 +152,12 @@ def live_app_url(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
         WEB_CONCURRENCY="3",
         GUNICORN_THREADS="4",
     )
-    with running(
-        # No recycling after max_requests: the simulator's delivery threads live in these
-        # processes, and a recycled one would take its undelivered notifications with it.
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "-c",
-            "config/gunicorn.py",
-            "--max-requests",
-            "0",
-            "config.wsgi",
-        ],
+    # No recycling after max_requests: the simulator's delivery threads live in these
+    # processes, and a recycled one would take its undelivered notifications with it.
+    with gunicorn(
+        *("-c", "config/gunicorn.py", "--max-requests", "0"),
         env=env,
         log=folder / "gunicorn.log",
-        ready=lambda: answers(f"{base}/healthz"),
+        port=port,
     ):
         yield base

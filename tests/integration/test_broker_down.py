@@ -16,7 +16,7 @@ from payments.models import Payment, PaymentStatus
 from payments.tasks import payments_resume_stranded
 from tests.factories import OrderFactory, UserFactory, card_payment_body
 from tests.integration.conftest import database_url, emails_to
-from tests.processes import PYTHON, answers, free_port, project_environment, running, wait_for
+from tests.processes import gunicorn, project_environment, wait_for
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
@@ -37,20 +37,13 @@ def broker_proxy() -> Iterator[TcpProxy]:
 def web_server(real_worker, broker_proxy, card_provider, tmp_path: Path):
     """The API in a gunicorn process of its own, queueing tasks through `broker_proxy`."""
     database = settings.CELERY_BROKER_URL.rsplit("/", 1)[1]
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     log = tmp_path / "web.log"
     env = project_environment(
         DATABASE_URL=database_url(),
         CELERY_BROKER_URL=f"redis://127.0.0.1:{broker_proxy.port}/{database}",
         CARD_PROVIDER_URL=card_provider,
     )
-    with running(
-        [PYTHON, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-        env=env,
-        log=log,
-        ready=lambda: answers(f"{base}/healthz"),
-    ):
+    with gunicorn("--workers", "1", env=env, log=log) as base:
         yield base, log
 
 

@@ -19,10 +19,9 @@ from gateways.ecpay import EcpayMethod
 from gateways.ecpay.simulator.models import SimulatedEcpayDelivery, SimulatedEcpayTrade
 from gateways.models import CallbackOutcome, GatewayCallback
 from orders.checkout import ecpay_checkout_form
-from payments.models import Payment, PaymentKind, PaymentMethod, PaymentStatus
-from payments.services import payment_start_ecpay
-from tests.factories import OrderFactory, UserFactory
+from payments.models import Payment, PaymentMethod, PaymentStatus
 from tests.integration.conftest import emails_to
+from tests.payments.test_ecpay_notifications import start_payment
 from tests.processes import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.mysql]
@@ -47,16 +46,8 @@ def test_a_notification_whose_database_connection_is_killed_is_redelivered_and_a
     one transition to each status, one notified event, one email; both deliveries are kept as
     callbacks (the first left received, the second accepted).
     """
-    customer = UserFactory.create()
-    order = OrderFactory.create(user=customer)
-    payment = payment_start_ecpay(
-        user=customer,
-        kind=PaymentKind.ORDER,
-        order=order,
-        amount=order.total,
-        currency="TWD",
-        method=PaymentMethod.CARD,
-    )
+    payment = start_payment(PaymentMethod.CARD)
+    customer = payment.user
     form = ecpay_checkout_form(payment=payment, method=EcpayMethod.CREDIT)
     checkout = requests.post(form.action, data=form.fields, timeout=10)
     assert checkout.status_code == 200, checkout.text

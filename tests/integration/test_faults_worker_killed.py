@@ -34,10 +34,9 @@ from payments.models import (
 )
 from payments.services import payment_create_with_card
 from payments.tasks import operations_settle_unknown, payment_validate
-from tests.conftest import card_simulator
 from tests.factories import OrderFactory, UserFactory
 from tests.integration.conftest import WORKER_SETTINGS, database_url, emails_to
-from tests.processes import PYTHON, project_environment, running, wait_for
+from tests.processes import PYTHON, card_simulator, project_environment, running, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.mysql]
 
