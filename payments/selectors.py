@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, Q, QuerySet, Sum, Value
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -92,23 +92,41 @@ def ledger_entries_of(*, user: User) -> QuerySet[LedgerEntry]:
 
 def payments_stranded(*, older_than: timedelta) -> QuerySet[Payment]:
     """Payments waiting longer than `older_than` for a pipeline step that should have run long
-    before, oldest first: pending card and balance payments (queued when they were created) and
-    processing payments of any gateway (queued when the money was taken or reported).
+    before, oldest first: pending card and balance payments (queued when they were created),
+    processing payments of any gateway (queued when the money was taken or reported), and
+    payments failed in the last week whose customer was never told (a failure a gateway
+    reports is applied when it arrives, and its notice queued on its own).
 
     `older_than` must be longer than any wait the pipeline makes on purpose (retries, tasks
     running); payments of a paused gateway wait on purpose too, and are left out. Served by the
-    index on (status, created_at): few payments are pending or processing at a time.
+    index on (status, created_at): few payments are pending, processing or failed this week.
     """
-    cutoff = timezone.now() - older_than
+    now = timezone.now()
+    cutoff = now - older_than
     pipeline_gateways = [Gateway.CARD, Gateway.BALANCE]
+    told = PaymentEvent.objects.filter(
+        payment=OuterRef("pk"), type=f"notified_{PaymentStatus.FAILED}"
+    )
     return (
         Payment.objects.filter(
             Q(status=PaymentStatus.PENDING, gateway__in=pipeline_gateways, created_at__lt=cutoff)
             | Q(status=PaymentStatus.PROCESSING, updated_at__lt=cutoff)
+            | (
+                Q(
+                    status=PaymentStatus.FAILED,
+                    created_at__gte=now - _FAILURE_NOTICE_WINDOW,
+                    updated_at__lt=cutoff,
+                )
+                & ~Exists(told)
+            )
         )
         .exclude(gateway__in=gateways_paused())
         .order_by("created_at")
     )
+
+
+# How long after a payment failed its customer is still worth telling.
+_FAILURE_NOTICE_WINDOW = timedelta(days=7)
 
 
 def wallet_reported_success(*, payment_id: int) -> bool:

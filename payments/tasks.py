@@ -36,8 +36,8 @@ def queue_after_commit(task: Task[..., Any], *args: Any) -> None:
 
     The broker being down must not turn a recorded payment into an error: what the caller did is
     committed, so the failure to queue is logged and the request answered as usual. Nothing is
-    lost: `payments_resume_stranded` picks up every payment left waiting for its pipeline, and
-    the janitor every refund left unsent.
+    lost: `payments_resume_stranded` picks up every payment left waiting for its pipeline or
+    for its failure notice, and the janitor every refund left unsent.
     """
 
     def publish() -> None:
@@ -109,7 +109,8 @@ def payment_resume(payment_id: int) -> None:
     if payment.status == PaymentStatus.PENDING:
         _run_from_validate(payment_id)
     elif payment.status != PaymentStatus.PROCESSING:
-        return
+        # Done, but perhaps never told (a failure ECPay reported, its notice lost).
+        pipeline.notify(payment_id)
     elif payment.gateway in (Gateway.CARD, Gateway.BALANCE):
         _run_from_process(payment_id, retry=0)
     elif payment.gateway in (Gateway.WALLET, Gateway.BANK_APP):
@@ -207,8 +208,8 @@ def operations_settle_unknown() -> int:
 @shared_task
 def payments_resume_stranded(limit: int = 500) -> int:
     """Periodic: resume payments whose pipeline message never ran (the broker was down when it
-    was queued, or lost it), left waiting longer than PIPELINE_STRANDED_AFTER_SECONDS. Returns
-    how many it queued."""
+    was queued, or lost it), left waiting longer than PIPELINE_STRANDED_AFTER_SECONDS (see
+    `payments_stranded`). Returns how many it queued."""
     older_than = timedelta(seconds=settings.PIPELINE_STRANDED_AFTER_SECONDS)
     stranded = list(payments_stranded(older_than=older_than).values_list("pk", flat=True)[:limit])
     for payment_id in stranded:

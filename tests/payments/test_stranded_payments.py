@@ -132,6 +132,38 @@ def test_an_ecpay_payment_whose_update_never_ran_is_completed(
     assert len(mailoutbox) == 1
 
 
+def test_an_ecpay_failure_whose_notice_never_ran_is_told_to_the_customer_once(
+    django_capture_on_commit_callbacks, mailoutbox
+):
+    payment = start_payment()
+    # The failure is applied on arrival; the notice it queued is lost (not executed).
+    with django_capture_on_commit_callbacks(execute=False):
+        failure = signed(paid_notification(payment, RtnCode="10100058"))
+        assert deliver(Client(), failure) == "1|OK"
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.FAILED
+    assert mailoutbox == []
+    age(payment)
+
+    assert sweep(django_capture_on_commit_callbacks) == 1
+    assert sweep(django_capture_on_commit_callbacks) == 0
+
+    assert len(mailoutbox) == 1
+    assert payment.events.filter(type="notified_failed").count() == 1
+
+
+def test_a_failure_older_than_a_week_is_not_told_any_more(
+    django_capture_on_commit_callbacks, mailoutbox
+):
+    payment = start_payment()
+    with django_capture_on_commit_callbacks(execute=False):
+        deliver(Client(), signed(paid_notification(payment, RtnCode="10100058")))
+    age(payment, seconds=8 * 24 * 3600)
+
+    assert sweep(django_capture_on_commit_callbacks) == 0
+    assert mailoutbox == []
+
+
 @pytest.mark.parametrize(
     ("success", "status"), [(True, PaymentStatus.COMPLETED), (False, PaymentStatus.FAILED)]
 )
