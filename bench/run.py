@@ -2,6 +2,7 @@
 same run, on the real stack on loopback (bin/bench starts MariaDB and Redis, then runs this).
 
     .venv/bin/python -m bench.run [--quick] [--payments 1000000] [--seconds 10]
+                                  [--only create,notification,pipeline,scale,commands]
 
 Every number is a ratio to a ceiling measured minutes apart on the same machine, so a test suite
 running beside it slows both alike. Prints one table; exits 0 whether targets pass or not (a
@@ -19,9 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench.cpu import cpu_spent, describe
 from bench.stack import (
     BENCH_DIR,
     LOG_DIR,
+    WORKER_CONCURRENCY,
     Load,
     bench_environment,
     card_simulator,
@@ -60,11 +63,21 @@ class Sizes:
     command_payments: int
 
 
+# What `--only` can pick; all of them by default.
+SECTIONS = ("create", "notification", "pipeline", "scale", "commands")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, short runs (~3 min)")
     parser.add_argument("--payments", type=int, help="payments for the scale test (1,000,000)")
     parser.add_argument("--seconds", type=int, help="seconds per wrk run (10)")
+    parser.add_argument(
+        "--only",
+        type=parse_sections,
+        default=SECTIONS,
+        help=f"comma-separated sections to run, of {','.join(SECTIONS)} (all)",
+    )
     args = parser.parse_args()
     quick = Sizes(20_000, 3, 3_000, 200, 10_000)
     full = Sizes(1_000_000, 10, 8_000, 1_000, 100_000)
@@ -77,14 +90,22 @@ def main() -> int:
         command_payments=base.command_payments,
     )
     started = time.monotonic()
-    rows = run(sizes)
+    rows = run(sizes, args.only)
     say("")
     say(table(rows))
     say(f"\n{time.monotonic() - started:.0f} s in all; logs in {LOG_DIR}")
     return 0
 
 
-def run(sizes: Sizes) -> list[Row]:
+def parse_sections(text: str) -> tuple[str, ...]:
+    chosen = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = set(chosen) - set(SECTIONS)
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"sections are {', '.join(SECTIONS)}")
+    return chosen
+
+
+def run(sizes: Sizes, sections: tuple[str, ...] = SECTIONS) -> list[Row]:
     with card_simulator() as card_url:
         env = bench_environment(card_provider_url=card_url)
         os.environ.update(env)
@@ -100,25 +121,32 @@ def run(sizes: Sizes) -> list[Row]:
         rows: list[Row] = []
         with web_server(env) as base:
             say(f"web server at {base}, card simulator at {card_url}")
-            small = _reads(base, users, seconds=min(sizes.seconds, 5))
-            rows += _creates(base, users, seconds=sizes.seconds)
-            rows += _notifications(base, users, sizes)
+            if "scale" in sections:
+                small = _reads(base, users, seconds=min(sizes.seconds, 5))
+            if "create" in sections:
+                rows += _creates(base, users, seconds=sizes.seconds)
+            if "notification" in sections:
+                rows += _notifications(base, users, sizes)
             from bench.queries import count_queries
 
             say("counting queries")
             queries = count_queries(users)
-            rows += _pipeline(env, users, sizes.pipeline)
-            say(f"loading payments up to {sizes.payments:,}")
-            loading = time.monotonic()
-            data.backdrop_load(sizes.payments - data.payments_count(), customer=users.customer)
-            loaded = time.monotonic() - loading
-            say(f"  {data.payments_count():,} payments, loaded in {loaded:.0f} s")
-            large = _reads(base, users, seconds=min(sizes.seconds, 5))
-        rows += _scale_rows(small, large, sizes.payments)
+            if "pipeline" in sections:
+                rows += _pipeline(env, users, sizes.pipeline)
+            if "scale" in sections:
+                say(f"loading payments up to {sizes.payments:,}")
+                loading = time.monotonic()
+                data.backdrop_load(sizes.payments - data.payments_count(), customer=users.customer)
+                loaded = time.monotonic() - loading
+                say(f"  {data.payments_count():,} payments, loaded in {loaded:.0f} s")
+                large = _reads(base, users, seconds=min(sizes.seconds, 5))
+        if "scale" in sections:
+            rows += _scale_rows(small, large, sizes.payments)
         for name, (statements, control) in queries.items():
             measured = f"{statements} (+{control} transaction control)"
             rows.append(Row(f"queries: {name}", measured, "", None, "", None))
-        rows += _commands(sizes.command_payments)
+        if "commands" in sections:
+            rows += _commands(sizes.command_payments)
         return rows
 
 
@@ -176,14 +204,27 @@ def _notifications(base: str, users: "Users", sizes: Sizes) -> list[Row]:
         script = BENCH_DIR / "bodies.lua"
         return wrk(url, seconds=sizes.seconds, threads=2, script=script, env=script_env)
 
-    ceiling = post(f"{base}/bench/locked-update/")
-    product = post(f"{base}/callbacks/ecpay/notify/")
+    with cpu_spent() as ceiling_cpu:
+        ceiling = post(f"{base}/bench/locked-update/")
+    with cpu_spent() as product_cpu:
+        product = post(f"{base}/callbacks/ecpay/notify/")
     sent = product.requests_per_second * sizes.seconds
     note = " (some repeated: more requests than notifications)" if sent > len(payments) else ""
     return [
         _throughput(f"ECPay notification req/s{note}", product, ceiling, 0.7),
         _latency_row("ECPay notification p99", product, ceiling),
+        _cpu_row(
+            "ECPay notification: CPU ms per request",
+            _per_request(product_cpu, product, sizes.seconds),
+            _per_request(ceiling_cpu, ceiling, sizes.seconds),
+            1,
+        ),
     ]
+
+
+def _per_request(spent: dict[str, float], load: Load, seconds: int) -> dict[str, float]:
+    requests = max(load.requests_per_second * seconds, 1)
+    return {role: cpu / requests for role, cpu in spent.items()}
 
 
 def _pipeline(env: dict[str, str], users: "Users", count: int) -> list[Row]:
@@ -204,28 +245,38 @@ def _pipeline(env: dict[str, str], users: "Users", count: int) -> list[Row]:
     ids = data.pending_card_create(count, token=token)
     with celery_worker(env):
         say(f"pipeline ceiling: {count} chains of 4 no-op tasks")
-        ceiling = _per_second(
-            count,
-            start=lambda: _each(bench_chain_start, ids),
-            done=lambda: int(broker.get(DONE_KEY) or 0),
-        )
+        with cpu_spent() as ceiling_cpu:
+            ceiling = _per_second(
+                count,
+                start=lambda: _each(bench_chain_start, ids),
+                done=lambda: int(broker.get(DONE_KEY) or 0),
+            )
         say(f"pipeline: {count} card payments, validate → process → update → notify")
         completed = Payment.objects.filter(pk__in=ids, status=PaymentStatus.COMPLETED)
-        product = _per_second(
-            count,
-            start=lambda: _each(payment_validate.delay, ids),
-            done=completed.count,
-        )
+        with cpu_spent() as product_cpu:
+            product = _per_second(
+                count,
+                start=lambda: _each(payment_validate.delay, ids),
+                done=completed.count,
+            )
     return [
         Row(
-            "pipeline: completed card payments/s (1 worker, concurrency 2)",
+            f"pipeline: completed card payments/s (1 worker, concurrency {WORKER_CONCURRENCY})",
             f"{product:.1f}/s",
             f"{ceiling:.1f} chains/s",
             product / ceiling,
             "≥ 1.0×",
             product / ceiling >= 1.0,
-        )
+        ),
+        _cpu_row("pipeline: CPU ms per payment", product_cpu, ceiling_cpu, count),
     ]
+
+
+def _cpu_row(name: str, product: dict[str, float], ceiling: dict[str, float], per: int) -> Row:
+    """Where the cores went, process by process (bench/cpu.py): the first thing to read when a
+    throughput ratio misses."""
+    ratio = sum(product.values()) / sum(ceiling.values())
+    return Row(name, describe(product, per), describe(ceiling, per), ratio, "", None)
 
 
 def _each(start: Callable[[int], object], ids: list[int]) -> None:

@@ -21,7 +21,7 @@ DATABASE_NAME = "payments_bench"
 # The suite uses Redis database 15; the benchmark keeps to its own.
 REDIS_URL = "redis://127.0.0.1:6379/14"
 WEB_WORKERS = 4
-WORKER_CONCURRENCY = 2
+WORKER_CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", "2"))
 BENCH_DIR = Path(__file__).resolve().parent
 LOG_DIR = Path(tempfile.mkdtemp(prefix="bench-logs-"))
 

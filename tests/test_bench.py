@@ -1,6 +1,9 @@
 """The benchmark's harness (bench/) still works: its ceiling endpoints, the notifications it
 signs, and how it reads wrk. No timing here: `make bench` measures; these keep it from rotting."""
 
+import argparse
+import subprocess
+import sys
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -9,7 +12,9 @@ from django.test import Client
 from django.utils import timezone
 
 from bench.ceilings import CeilingPaymentSerializer
+from bench.cpu import cpu_spent, describe, role_of
 from bench.data import ecpay_paid_body
+from bench.run import parse_sections
 from bench.stack import parse_wrk, wrk
 from payments.models import Payment, PaymentKind, PaymentMethod, PaymentStatus
 from payments.services import payment_start_ecpay
@@ -90,13 +95,16 @@ def test_the_locked_update_ceiling_updates_the_payment_it_names(customer):
 
 
 @pytest.mark.django_db
-def test_the_notifications_the_benchmark_signs_are_accepted(customer, client):
+def test_the_notifications_the_benchmark_signs_are_accepted(
+    customer, client, django_capture_on_commit_callbacks
+):
     payment = ecpay_deposit(customer)
     body = ecpay_paid_body(payment.merchant_trade_no or "", payment.public_id, 7, timezone.now())
 
-    response = client.post(
-        "/callbacks/ecpay/notify/", body, content_type="application/x-www-form-urlencoded"
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/callbacks/ecpay/notify/", body, content_type="application/x-www-form-urlencoded"
+        )
 
     assert response.content == b"1|OK"
     payment.refresh_from_db()
@@ -117,3 +125,44 @@ def test_wrk_output_is_read_in_milliseconds_with_every_error_counted():
 def test_wrk_is_never_pointed_anywhere_but_loopback():
     with pytest.raises(ValueError, match="loopback only"):
         wrk("http://example.com/")
+
+
+def test_the_cpu_each_process_spends_is_told_apart_by_its_command_line():
+    assert [
+        role_of(command)
+        for command in (
+            "python -m gunicorn --worker-class gthread --threads 16 config.wsgi",
+            "python -m gunicorn --worker-class sync --workers 4 config.wsgi",
+            "python -m celery -A config worker --pool prefork",
+            "/usr/sbin/mariadbd",
+            "redis-server 127.0.0.1:6379",
+            "wrk -t2 -c8 http://127.0.0.1:8000/",
+        )
+    ] == ["simulator", "web", "worker", "mariadb", "redis", None]
+
+
+def test_the_cpu_a_phase_spends_is_measured_per_item_busiest_first():
+    # A process the command line makes a "worker" does a fixed amount of work, says so, and
+    # waits to be read: what a process spent is gone with it once it ends.
+    script = "sum(range(30_000_000)); print('done', flush=True); input()"
+    with cpu_spent() as spent:
+        burner = subprocess.Popen(
+            [sys.executable, "-c", script, "celery"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert burner.stdout is not None
+        assert burner.stdout.readline() == "done\n"
+    burner.communicate("\n")
+
+    assert spent["worker"] > 0.1
+    assert describe({"worker": 0.3, "mariadb": 0.1, "redis": 0.0}, per=100) == (
+        "worker 3.0, mariadb 1.0 (total 4.0 ms)"
+    )
+
+
+def test_the_benchmark_runs_only_the_sections_asked_for():
+    assert parse_sections("pipeline, notification") == ("pipeline", "notification")
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_sections("pipeline,everything")
