@@ -1,6 +1,9 @@
+from datetime import timedelta
+
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from gateways.models import GatewaySwitch
+from gateways.models import CallbackOutcome, GatewayCallback, GatewaySwitch
 
 
 def gateway_is_paused(gateway: str) -> bool:
@@ -16,3 +19,26 @@ def gateway_queries_blocked(gateway: str) -> bool:
     return GatewaySwitch.objects.filter(
         gateway=gateway, queries_blocked_until__gt=timezone.now()
     ).exists()
+
+
+def callbacks_unapplied(*, gateway: str, older_than: timedelta) -> QuerySet[GatewayCallback, int]:
+    """Ids of the gateway's callbacks stored in the last week and still not applied after
+    `older_than`, oldest first: their task was lost (the broker was down) or kept failing.
+
+    Served by the index on (outcome, created_at): few callbacks stay received for long.
+    """
+    now = timezone.now()
+    return (
+        GatewayCallback.objects.filter(
+            gateway=gateway,
+            outcome=CallbackOutcome.RECEIVED,
+            created_at__lt=now - older_than,
+            created_at__gte=now - _UNAPPLIED_WINDOW,
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)
+    )
+
+
+# Older than this, an unapplied callback is for staff to replay, not for a sweep to retry.
+_UNAPPLIED_WINDOW = timedelta(days=7)

@@ -11,7 +11,7 @@ from gateways.base import BadSignatureError
 from gateways.models import CallbackOutcome, Gateway, GatewayCallback
 from gateways.services import callback_record, callback_settle
 from gateways.wallet import MalformedCallback, callback_secret, parse_callback, verify_signature
-from payments.ecpay import ecpay_notification_accept
+from payments.ecpay import ecpay_notification_receive
 from payments.wallet import wallet_callback_accept
 
 logger = logging.getLogger(__name__)
@@ -25,15 +25,17 @@ _WALLET_KEPT_HEADERS = (*_KEPT_HEADERS, "X-Signature", "X-Timestamp")
 @csrf_exempt  # ECPay's servers post here; the CheckMacValue authenticates them instead
 @require_POST
 def ecpay_notification(request: HttpRequest) -> HttpResponse:
-    """ECPay's ReturnURL and PaymentInfoURL. Answers exactly `1|OK`, or `0|<reason>`.
+    """ECPay's ReturnURL and PaymentInfoURL. Answers exactly `1|OK`, or `0|<reason>`; a worker
+    applies what is answered 1|OK (`payments.ecpay.ecpay_notification_receive`).
 
     Without the database (the connection dropped, a lock wait timed out) it answers 503
     `0|database unavailable`, which ECPay delivers again later: a 500 would say we broke. The
-    redelivery is applied then, or is a duplicate if this delivery got as far as its commit.
+    redelivery is applied then; if this delivery was stored before the failure, the stranded
+    sweep applies it too, and whichever comes second is a duplicate.
     """
     try:
         callback = _record(request, Gateway.ECPAY, kept_headers=_KEPT_HEADERS)
-        answer = ecpay_notification_accept(callback=callback)
+        answer = ecpay_notification_receive(callback=callback)
     except (OperationalError, InterfaceError):
         # Django drops the broken connection itself once the request is finished (an unusable
         # connection is closed, CONN_HEALTH_CHECKS), so the redelivery gets a new one.

@@ -1,18 +1,21 @@
 """What ECPay's notifications mean for our payments (seed 004's ReturnURL and PaymentInfoURL).
 
-A notification is stored before anything else (`gateways.services.callback_record`), then
-`ecpay_notification_accept` verifies it, decides under the payment's row lock whether it is new,
-a duplicate or a conflict, and answers ECPay. Applying a result is the pipeline's job: this
-module only validates (pending → processing, with ECPay's TradeNo) and queues update → notify;
-a failure it applies at once, under the lock, and queues notify.
+A notification is stored before anything else (`gateways.services.callback_record`). The
+request then only decides ECPay's answer (`ecpay_notification_receive`): it checks the
+CheckMacValue and that the notification names a payment of ours, for its amount, and queues the
+rest for a worker, which applies it once (`ecpay_notification_apply`). Applying is
+`ecpay_notification_accept`: under the payment's row lock it decides whether the notification
+is new, a duplicate or a conflict; a new "paid" validates the payment (pending → processing,
+with ECPay's TradeNo) and queues update → notify, a new failure fails it and queues notify.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -20,6 +23,7 @@ from gateways.base import BadSignatureError, PermanentGatewayError
 from gateways.ecpay import EcpayNotification, ecpay_config, parse_notification
 from gateways.models import CallbackOutcome, Gateway, GatewayCallback
 from gateways.services import callback_settle
+from payments import tasks
 from payments.models import Payment, PaymentStatus
 from payments.services import (
     payment_fail,
@@ -28,6 +32,8 @@ from payments.services import (
     payment_transition,
 )
 from payments.tasks import payment_notify, payment_update, queue_after_commit
+
+logger = logging.getLogger(__name__)
 
 OK = "1|OK"
 TAIPEI = ZoneInfo("Asia/Taipei")
@@ -44,14 +50,66 @@ class Verdict:
         return f"0|{self.reason}" if self.outcome == CallbackOutcome.REJECTED else OK
 
 
+def ecpay_notification_receive(*, callback: GatewayCallback) -> str:
+    """Answer ECPay for a stored notification, and queue it to be applied.
+
+    A notification is the hottest write path we have (ECPay sends a burst after an outage), so
+    the request does only what decides the answer: the CheckMacValue and the MerchantID, and
+    that the MerchantTradeNo is a payment of ours for TradeAmt, read without a lock. Such a
+    notification is answered 1|OK (it is stored, and ours to apply from here on: a worker
+    applies it, the stranded-payment sweep any whose task was lost), costing an INSERT, a read
+    and a publish, and holding no payment's lock. Anything else is rejected here and now,
+    with the reason ECPay is told (`ecpay_notification_accept`): rare, and worth no hurry.
+    """
+    try:
+        notification = parse_notification(_fields(callback), ecpay_config())
+    except (BadSignatureError, PermanentGatewayError):
+        return ecpay_notification_accept(callback=callback)
+    ours = Payment.objects.filter(
+        gateway=Gateway.ECPAY,
+        merchant_trade_no=notification.merchant_trade_no,
+        amount=notification.trade_amt,
+    )
+    if _refusal(notification) or not ours.exists():
+        return ecpay_notification_accept(callback=callback)
+    queue_after_commit(tasks.ecpay_notification_apply, callback.pk)
+    return OK
+
+
+def ecpay_notification_apply(*, callback_id: int) -> None:
+    """Apply a notification `ecpay_notification_receive` stored and queued, at most once.
+
+    Under the callback's row lock (taken before the payment's, as a replay does): a task
+    delivered twice, or beside the sweep's, finds the callback settled and does nothing. A bug
+    settles it rejected with the error, for staff to see and replay; a database failure is
+    raised, and leaves it received for a retry.
+    """
+    try:
+        with transaction.atomic():
+            callback = (
+                GatewayCallback.objects.select_for_update()
+                .filter(pk=callback_id, outcome=CallbackOutcome.RECEIVED)
+                .first()
+            )
+            if callback is not None:
+                ecpay_notification_accept(callback=callback)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as error:
+        logger.exception("ECPay notification %s could not be applied", callback_id)
+        callback_settle(
+            callback_id=callback_id,
+            outcome=CallbackOutcome.REJECTED,
+            reason=f"processing crashed: {type(error).__name__}: {error}",
+        )
+
+
 def ecpay_notification_accept(*, callback: GatewayCallback) -> str:
     """Verify a stored ECPay notification, act on it once, and return the answer for ECPay.
 
-    The payment is read once, already under its row lock: a notification is the hottest write
-    path we have (ECPay sends a burst after an outage), so it costs six queries at most.
+    The payment is read once, already under its row lock.
     """
-    # One value per field, exactly as posted (QueryDict keeps the last of repeated names).
-    fields: dict[str, str] = {key: str(value) for key, value in QueryDict(callback.body).items()}
+    fields = _fields(callback)
     try:
         notification = parse_notification(fields, ecpay_config())
     except BadSignatureError:
@@ -81,6 +139,11 @@ def ecpay_notification_accept(*, callback: GatewayCallback) -> str:
         else:
             verdict = _classify(payment, notification, callback)
         return _settle(callback, verdict, True, notification, payment)
+
+
+def _fields(callback: GatewayCallback) -> dict[str, str]:
+    # One value per field, exactly as posted (QueryDict keeps the last of repeated names).
+    return {key: str(value) for key, value in QueryDict(callback.body).items()}
 
 
 def _refusal(notification: EcpayNotification) -> str:

@@ -18,11 +18,12 @@ from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from gateways.base import GatewayError, PaymentDeclinedError, TransientGatewayError
 from gateways.models import Gateway
+from gateways.selectors import callbacks_unapplied
 from payments import pipeline, refunds
 from payments.models import Payment, PaymentStatus
 from payments.selectors import payments_expirable, payments_stranded, wallet_reported_success
@@ -97,6 +98,27 @@ def payment_wallet_settle(payment_id: int, success: bool) -> None:
 def payment_notify(payment_id: int) -> None:
     """Tell the customer again (a refund, or a rerun): each message is sent at most once."""
     pipeline.notify(payment_id)
+
+
+@shared_task
+def ecpay_notification_apply(callback_id: int, retry: int = 0) -> None:
+    """Apply a stored ECPay notification (`payments.ecpay.ecpay_notification_apply`).
+
+    A database failure is retried with backoff, as a gateway's is; past the retries the
+    callback stays received, and the stranded-payment sweep queues it again.
+    """
+    # Imported here: payments.ecpay queues this module's tasks, so it imports this module.
+    from payments import ecpay
+
+    try:
+        ecpay.ecpay_notification_apply(callback_id=callback_id)
+    except (OperationalError, InterfaceError) as error:
+        if retry >= settings.PIPELINE_RETRY_MAX:
+            raise
+        logger.warning("ECPay notification %s not applied, retrying: %s", callback_id, error)
+        ecpay_notification_apply.apply_async(
+            (callback_id,), {"retry": retry + 1}, countdown=retry_delay(retry)
+        )
 
 
 @shared_task
@@ -211,10 +233,14 @@ def payments_resume_stranded(limit: int = 500) -> int:
     was queued, or lost it), left waiting longer than PIPELINE_STRANDED_AFTER_SECONDS (see
     `payments_stranded`). Returns how many it queued."""
     older_than = timedelta(seconds=settings.PIPELINE_STRANDED_AFTER_SECONDS)
+    # Notifications first: applying one may move its payment, which is then no longer stranded.
+    unapplied = list(callbacks_unapplied(gateway=Gateway.ECPAY, older_than=older_than)[:limit])
+    for callback_id in unapplied:
+        ecpay_notification_apply.delay(callback_id)
     stranded = list(payments_stranded(older_than=older_than).values_list("pk", flat=True)[:limit])
     for payment_id in stranded:
         payment_resume.delay(payment_id)
-    return len(stranded)
+    return len(unapplied) + len(stranded)
 
 
 @shared_task

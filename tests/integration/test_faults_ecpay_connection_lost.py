@@ -1,14 +1,15 @@
-"""The web server's database connection dropped while it handles an ECPay notification.
+"""A database connection dropped in the middle of an ECPay notification, on either side.
 
-ECPay (the simulator, served with the app by gunicorn) delivers a paid notification; the test
-holds the payment's row lock from a connection of its own, so the server's handler waits on it,
-finds the server's connection in MariaDB's process list and KILLs it, then lets go. ECPay
-delivers again whatever is not answered `1|OK`: what matters is that the first delivery is not
-acknowledged and the redelivery is applied, once.
+ECPay (the simulator, served with the app by gunicorn) delivers a paid notification. The web
+server stores it and queues it; a worker applies it. The test makes one of the two wait on a
+lock it holds from a connection of its own, finds the waiting connection in MariaDB's process
+list and KILLs it, then lets go. ECPay delivers again whatever is not answered `1|OK`; the
+worker retries what it could not apply. Either way the payment moves once.
 """
 
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from pathlib import Path
 
 import MySQLdb  # type: ignore[import-untyped]
 import pytest
@@ -16,7 +17,7 @@ import requests
 from django.db import connection
 
 from gateways.ecpay import EcpayMethod
-from gateways.ecpay.simulator.models import SimulatedEcpayDelivery, SimulatedEcpayTrade
+from gateways.ecpay.simulator.models import SimulatedEcpayTrade
 from gateways.models import CallbackOutcome, GatewayCallback
 from orders.checkout import ecpay_checkout_form
 from payments.models import Payment, PaymentMethod, PaymentStatus
@@ -38,26 +39,22 @@ def live_app(live_app_url: str, live_worker, transactional_db: None, settings) -
 def test_a_notification_whose_database_connection_is_killed_is_redelivered_and_applied_once(
     live_app, worker_folder
 ):
-    """Injects: KILL of the web server's MariaDB connection while its ECPay notification
-    handler waits for the payment's row lock (after the callback was stored).
+    """Injects: KILL of the web server's MariaDB connection while it stores an ECPay
+    notification (the test holds the callbacks table's write lock, so the INSERT waits).
 
     Must hold: the first delivery is answered 503 `0|...` (not 1|OK, and not a 500), so ECPay
     delivers it again; the redelivery, the same signed body, is answered 1|OK and applied once:
-    one transition to each status, one notified event, one email; both deliveries are kept as
-    callbacks (the first left received, the second accepted).
+    one transition to each status, one notified event, one email, one callback (the first
+    delivery's was never written).
     """
-    payment = start_payment(PaymentMethod.CARD)
-    customer = payment.user
-    form = ecpay_checkout_form(payment=payment, method=EcpayMethod.CREDIT)
-    checkout = requests.post(form.action, data=form.fields, timeout=10)
-    assert checkout.status_code == 200, checkout.text
-    trade = SimulatedEcpayTrade.objects.get(merchant_trade_no=payment.merchant_trade_no)
+    payment, trade = _paid_on_ecpay_page()
 
-    with _row_locked(payment) as locker:
+    with _locked("LOCK TABLES gateways_gatewaycallback WRITE") as locker:
         paid = requests.post(f"{live_app}/simulators/ecpay/trades/{trade.trade_no}/pay", timeout=10)
         assert paid.status_code == 200
-        waiting = _wait_for_the_server_query_on_the_lock(locker)
+        waiting = _waiting_connection(locker, "%INSERT INTO%gateways_gatewaycallback%")
         locker.cursor().execute(f"KILL {int(waiting)}")
+        locker.cursor().execute("UNLOCK TABLES")
 
     wait_for(
         lambda: trade.deliveries.filter(answer="1|OK").exists(),
@@ -70,13 +67,58 @@ def test_a_notification_whose_database_connection_is_killed_is_redelivered_and_a
         (2, 200, "1|OK"),
     ]
     assert deliveries[0].fields == deliveries[1].fields
+    _assert_completed_and_told_once(payment, trade, worker_folder)
+    callbacks = GatewayCallback.objects.filter(body__contains=trade.merchant_trade_no)
+    assert list(callbacks.values_list("outcome", flat=True)) == [CallbackOutcome.ACCEPTED]
 
+
+def test_a_notification_whose_worker_connection_is_killed_is_retried_and_applied_once(
+    live_app, live_worker, worker_folder
+):
+    """Injects: KILL of the worker's MariaDB connection while it applies an ECPay notification
+    (the test holds the payment's row lock, so the worker waits for it).
+
+    Must hold: ECPay's one delivery is answered 1|OK (it was stored); the worker's task retries
+    on a new connection and applies it once: one transition to each status, one notified
+    event, one email, the callback accepted.
+    """
+    payment, trade = _paid_on_ecpay_page()
+
+    with _locked("SELECT id FROM payments_payment WHERE id = %s FOR UPDATE", payment.pk) as locker:
+        paid = requests.post(f"{live_app}/simulators/ecpay/trades/{trade.trade_no}/pay", timeout=10)
+        assert paid.status_code == 200
+        waiting = _waiting_connection(locker, "%payments_payment%FOR UPDATE%")
+        locker.cursor().execute(f"KILL {int(waiting)}")
+
+    _assert_completed_and_told_once(payment, trade, worker_folder)
+    callback = GatewayCallback.objects.get(body__contains=trade.merchant_trade_no)
+    assert f"ECPay notification {callback.pk} not applied, retrying" in live_worker.read_text()
+    deliveries = list(trade.deliveries.values_list("status_code", "answer"))
+    assert deliveries == [(200, "1|OK")]
+    callbacks = GatewayCallback.objects.filter(body__contains=trade.merchant_trade_no)
+    assert list(callbacks.values_list("outcome", flat=True)) == [CallbackOutcome.ACCEPTED]
+
+
+def _paid_on_ecpay_page() -> tuple[Payment, SimulatedEcpayTrade]:
+    """A pending ECPay card payment, sent to the simulator's checkout: a trade ready to pay."""
+    payment = start_payment(PaymentMethod.CARD)
+    form = ecpay_checkout_form(payment=payment, method=EcpayMethod.CREDIT)
+    checkout = requests.post(form.action, data=form.fields, timeout=10)
+    assert checkout.status_code == 200, checkout.text
+    return payment, SimulatedEcpayTrade.objects.get(merchant_trade_no=payment.merchant_trade_no)
+
+
+def _assert_completed_and_told_once(
+    payment: Payment, trade: SimulatedEcpayTrade, worker_folder: Path
+) -> None:
     def notified() -> bool:
         payment.refresh_from_db()
         return payment.events.filter(type__startswith="notified_").exists()
 
     wait_for(notified, timeout=30, what="the payment to be completed and notified")
-    wait_for(lambda: emails_to(worker_folder, customer.email) >= 1, timeout=20, what="the email")
+    wait_for(
+        lambda: emails_to(worker_folder, payment.user.email) >= 1, timeout=20, what="the email"
+    )
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.COMPLETED
     assert payment.gateway_reference == trade.trade_no
@@ -86,19 +128,13 @@ def test_a_notification_whose_database_connection_is_killed_is_redelivered_and_a
         PaymentStatus.COMPLETED,
     ]
     assert payment.events.filter(type="notified_completed").count() == 1
-    assert emails_to(worker_folder, customer.email) == 1
-    callbacks = GatewayCallback.objects.filter(body__contains=trade.merchant_trade_no)
-    assert list(callbacks.order_by("pk").values_list("outcome", flat=True)) == [
-        CallbackOutcome.RECEIVED,
-        CallbackOutcome.ACCEPTED,
-    ]
-    assert SimulatedEcpayDelivery.objects.filter(trade=trade).count() == 2
+    assert emails_to(worker_folder, payment.user.email) == 1
 
 
 @contextmanager
-def _row_locked(payment: Payment) -> Iterator[MySQLdb.Connection]:
-    """Hold the payment's row lock (SELECT ... FOR UPDATE) in a connection of the test's own,
-    until the block ends; yields that connection."""
+def _locked(statement: str, *parameters: object) -> Iterator[MySQLdb.Connection]:
+    """Hold the lock `statement` takes, in a connection of the test's own, until the block
+    ends (then roll back and close, which lets every lock go); yields that connection."""
     database = connection.settings_dict
     with closing(
         MySQLdb.connect(
@@ -109,17 +145,16 @@ def _row_locked(payment: Payment) -> Iterator[MySQLdb.Connection]:
             database=database["NAME"],
         )
     ) as locker:
-        locker.cursor().execute(
-            "SELECT id FROM payments_payment WHERE id = %s FOR UPDATE", [payment.pk]
-        )
+        locker.cursor().execute(statement, parameters or None)
         try:
             yield locker
         finally:
             locker.rollback()
 
 
-def _wait_for_the_server_query_on_the_lock(locker: MySQLdb.Connection) -> int:
-    """The id of the connection whose query waits for the lock `locker` holds."""
+def _waiting_connection(locker: MySQLdb.Connection, query_like: str) -> int:
+    """The id of the one other connection whose running query matches `query_like` (it waits
+    for the lock `locker` holds)."""
     found: list[int] = []
 
     def waiting() -> bool:
@@ -127,12 +162,12 @@ def _wait_for_the_server_query_on_the_lock(locker: MySQLdb.Connection) -> int:
         cursor.execute(
             "SELECT ID FROM information_schema.PROCESSLIST"
             " WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND INFO LIKE %s",
-            ["%payments_payment%FOR UPDATE%"],
+            [query_like],
         )
         found[:] = [row[0] for row in cursor.fetchall()]
         return len(found) == 1
 
-    wait_for(waiting, timeout=20, what="the notification to wait for the payment's row lock")
+    wait_for(waiting, timeout=20, what=f"a query like {query_like!r} to wait for the lock")
     return found[0]
 
 

@@ -68,7 +68,7 @@ def test_an_ecpay_payment_sends_the_customer_to_a_page_that_posts_the_signed_for
 
 
 def test_once_ecpay_issues_an_atm_account_the_next_action_is_to_pay_with_it(
-    customer, order, api_client_for, client
+    customer, order, api_client_for, client, django_capture_on_commit_callbacks
 ):
     created = api_client_for(customer).post(
         "/api/v1/payments/", ecpay_payment(order, method="atm"), format="json"
@@ -78,7 +78,8 @@ def test_once_ecpay_issues_an_atm_account_the_next_action_is_to_pay_with_it(
         payment, RtnCode="2", RtnMsg="Get VirtualAccount Succeeded", PaymentType="ATM_TAISHIN"
     )
     fields.update(BankCode="812", vAccount="9103522850", ExpireDate="2026/11/25")
-    deliver(client, signed(fields), url=PAYMENT_INFO)
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(client, signed(fields), url=PAYMENT_INFO)
 
     body = api_client_for(customer).get(f"/api/v1/payments/{payment.public_id}/").json()
 
@@ -181,7 +182,7 @@ def test_the_balance_does_not_pay_a_deposit(customer, api_client_for):
 
 
 def test_the_owner_cancels_a_pending_payment_and_ecpay_money_arriving_later_is_flagged(
-    customer, order, api_client_for, client
+    customer, order, api_client_for, client, django_capture_on_commit_callbacks
 ):
     created = api_client_for(customer).post(
         "/api/v1/payments/", ecpay_payment(order), format="json"
@@ -196,7 +197,8 @@ def test_the_owner_cancels_a_pending_payment_and_ecpay_money_arriving_later_is_f
     event = payment.events.get(type="cancelled")
     assert event.actor == customer
     # The customer paid on ECPay's page anyway: the money is not lost, a person looks at it.
-    deliver(client, signed(paid_notification(payment)), url=NOTIFY)
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(client, signed(paid_notification(payment)), url=NOTIFY)
     payment.refresh_from_db()
     assert (payment.status, payment.needs_review) == (PaymentStatus.CANCELLED, True)
 

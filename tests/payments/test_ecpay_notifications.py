@@ -13,10 +13,13 @@ from django.utils import timezone
 
 from gateways.ecpay import check_mac_value
 from gateways.models import CallbackOutcome, GatewayCallback
+from gateways.services import callback_replay
 from notifications.models import Notification
 from orders.models import OrderStatus
+from payments.ecpay import ecpay_notification_apply
 from payments.models import Payment, PaymentKind, PaymentMethod, PaymentStatus
 from payments.services import payment_start_ecpay
+from tests.back_office import manager
 from tests.concurrency import run_at_once
 from tests.factories import OrderFactory, UserFactory
 
@@ -283,12 +286,20 @@ def test_a_failure_notification_fails_a_pending_payment_and_tells_the_customer(
 
 
 @pytest.mark.django_db
-def test_a_redelivered_failure_is_a_duplicate_before_the_worker_has_run(client, mailoutbox):
+def test_a_redelivered_failure_is_a_duplicate_before_the_worker_has_run(
+    client, applied, mailoutbox
+):
     payment = start_payment()
     failure = signed(paid_notification(payment, RtnCode="10100058"))
 
-    # Nothing queued runs in between: the second copy arrives before any worker took the first.
-    answers = [deliver(client, failure), deliver(client, failure)]
+    with applied():
+        # Nothing queued runs in between: the second copy arrives before any worker took the
+        # first. Both are answered and stored, neither applied yet.
+        answers = [deliver(client, failure), deliver(client, failure)]
+        payment.refresh_from_db()
+        assert payment.status == PaymentStatus.PENDING
+        received = GatewayCallback.objects.values_list("outcome", flat=True)
+        assert list(received) == [CallbackOutcome.RECEIVED] * 2
 
     assert answers == ["1|OK", "1|OK"]
     payment.refresh_from_db()
@@ -296,6 +307,7 @@ def test_a_redelivered_failure_is_a_duplicate_before_the_worker_has_run(client, 
     outcomes = list(GatewayCallback.objects.order_by("pk").values_list("outcome", flat=True))
     assert outcomes == [CallbackOutcome.ACCEPTED, CallbackOutcome.DUPLICATE]
     assert payment.events.filter(to_status=PaymentStatus.FAILED).count() == 1
+    assert len(mailoutbox) == 1
 
 
 @pytest.mark.django_db
@@ -362,7 +374,7 @@ def test_a_database_failure_is_answered_503_for_ecpay_to_deliver_again(client, m
     def lose_the_connection(*, callback: GatewayCallback) -> str:
         raise OperationalError(2013, "Lost connection to server during query")
 
-    monkeypatch.setattr("gateways.views.ecpay_notification_accept", lose_the_connection)
+    monkeypatch.setattr("gateways.views.ecpay_notification_receive", lose_the_connection)
     payment = start_payment()
 
     response = client.post(
@@ -375,6 +387,77 @@ def test_a_database_failure_is_answered_503_for_ecpay_to_deliver_again(client, m
     assert response["Content-Type"].startswith("text/plain")
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PENDING
+
+
+@pytest.mark.django_db
+def test_the_request_only_stores_and_queues_and_the_worker_applies_it_once(
+    client, django_capture_on_commit_callbacks, mailoutbox
+):
+    payment = start_payment()
+
+    with django_capture_on_commit_callbacks() as queued:
+        assert deliver(client, signed(paid_notification(payment))) == "1|OK"
+    payment.refresh_from_db()
+    callback = GatewayCallback.objects.get()
+    assert (payment.status, callback.outcome) == (PaymentStatus.PENDING, CallbackOutcome.RECEIVED)
+    # The task delivered twice (a worker killed after it ran, acks_late): applied once.
+    with django_capture_on_commit_callbacks(execute=True):
+        for apply in queued * 2:
+            apply()
+
+    payment.refresh_from_db()
+    callback.refresh_from_db()
+    assert payment.status == PaymentStatus.COMPLETED
+    assert callback.outcome == CallbackOutcome.ACCEPTED
+    assert payment.events.filter(to_status=PaymentStatus.PROCESSING).count() == 1
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.django_db
+def test_a_notification_whose_applying_crashes_is_rejected_with_the_error_for_a_replay(
+    client, applied, monkeypatch
+):
+    payment = start_payment()
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("payments.ecpay.ecpay_paid", crash)
+        with applied():
+            assert deliver(client, signed(paid_notification(payment))) == "1|OK"
+
+    callback = GatewayCallback.objects.get()
+    assert (callback.outcome, callback.outcome_reason) == (
+        CallbackOutcome.REJECTED,
+        "processing crashed: RuntimeError: a bug",
+    )
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+    with applied():
+        assert callback_replay(callback_id=callback.pk, actor=manager()).replayed
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.COMPLETED
+
+
+@pytest.mark.django_db
+def test_a_database_failure_while_applying_leaves_the_notification_to_be_retried(
+    client, monkeypatch, django_capture_on_commit_callbacks
+):
+    payment = start_payment()
+    with django_capture_on_commit_callbacks():
+        deliver(client, signed(paid_notification(payment)))
+    callback = GatewayCallback.objects.get()
+
+    def lose_the_connection(*args: object, **kwargs: object) -> None:
+        raise OperationalError(2013, "Lost connection to server during query")
+
+    monkeypatch.setattr("payments.ecpay.ecpay_paid", lose_the_connection)
+    with pytest.raises(OperationalError):
+        ecpay_notification_apply(callback_id=callback.pk)
+
+    callback.refresh_from_db()
+    assert callback.outcome == CallbackOutcome.RECEIVED
 
 
 COPIES = 50

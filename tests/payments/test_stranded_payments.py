@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from gateways.models import Gateway
+from gateways.models import CallbackOutcome, Gateway, GatewayCallback
 from gateways.services import gateway_set_paused
 from orders.models import OrderStatus
 from payments.models import Payment, PaymentStatus
@@ -53,6 +53,21 @@ def card_payment_never_queued(customer, api_client_for, no_pipeline):
 def age(payment: Payment, seconds: int = STRANDED_AFTER + 1) -> None:
     moment = timezone.now() - timedelta(seconds=seconds)
     Payment.objects.filter(pk=payment.pk).update(created_at=moment, updated_at=moment)
+
+
+def age_callback(callback: GatewayCallback, seconds: int = STRANDED_AFTER + 1) -> None:
+    moment = timezone.now() - timedelta(seconds=seconds)
+    GatewayCallback.objects.filter(pk=callback.pk).update(created_at=moment)
+
+
+def apply_losing_what_it_queues(notification: dict[str, str], capture_on_commit) -> None:
+    """Deliver an ECPay notification and apply it as the worker does; what applying it queued
+    (update → notify, or the failure's notice) is lost."""
+    with capture_on_commit(execute=False) as queued:
+        assert deliver(Client(), notification) == "1|OK"
+    with capture_on_commit(execute=False):
+        for apply in queued:
+            apply()
 
 
 def sweep(django_capture_on_commit_callbacks) -> int:
@@ -113,13 +128,49 @@ def test_a_paused_gateways_payments_are_left_waiting(
     assert payment.status == PaymentStatus.COMPLETED
 
 
+def test_an_ecpay_notification_whose_task_was_lost_is_applied_by_the_sweep(
+    django_capture_on_commit_callbacks, mailoutbox
+):
+    payment = start_payment()
+    # Stored and answered 1|OK; the task that applies it is lost (not executed).
+    with django_capture_on_commit_callbacks(execute=False):
+        assert deliver(Client(), signed(paid_notification(payment))) == "1|OK"
+    callback = GatewayCallback.objects.get()
+    assert callback.outcome == CallbackOutcome.RECEIVED
+
+    assert sweep(django_capture_on_commit_callbacks) == 0
+    age_callback(callback)
+    assert sweep(django_capture_on_commit_callbacks) == 1
+    assert sweep(django_capture_on_commit_callbacks) == 0
+
+    callback.refresh_from_db()
+    payment.refresh_from_db()
+    assert callback.outcome == CallbackOutcome.ACCEPTED
+    assert payment.status == PaymentStatus.COMPLETED
+    assert payment.order.status == OrderStatus.PAID
+    assert len(mailoutbox) == 1
+
+
+def test_an_unapplied_notification_older_than_a_week_is_left_for_staff(
+    django_capture_on_commit_callbacks,
+):
+    payment = start_payment()
+    with django_capture_on_commit_callbacks(execute=False):
+        deliver(Client(), signed(paid_notification(payment)))
+    age_callback(GatewayCallback.objects.get(), seconds=8 * 24 * 3600)
+
+    assert sweep(django_capture_on_commit_callbacks) == 0
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+
+
 def test_an_ecpay_payment_whose_update_never_ran_is_completed(
     django_capture_on_commit_callbacks, mailoutbox
 ):
     payment = start_payment()
-    # The notification is accepted and answered 1|OK; what it queued is lost (not executed).
-    with django_capture_on_commit_callbacks(execute=False):
-        assert deliver(Client(), signed(paid_notification(payment))) == "1|OK"
+    apply_losing_what_it_queues(
+        signed(paid_notification(payment)), django_capture_on_commit_callbacks
+    )
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PROCESSING
     age(payment)
@@ -136,10 +187,8 @@ def test_an_ecpay_failure_whose_notice_never_ran_is_told_to_the_customer_once(
     django_capture_on_commit_callbacks, mailoutbox
 ):
     payment = start_payment()
-    # The failure is applied on arrival; the notice it queued is lost (not executed).
-    with django_capture_on_commit_callbacks(execute=False):
-        failure = signed(paid_notification(payment, RtnCode="10100058"))
-        assert deliver(Client(), failure) == "1|OK"
+    failure = signed(paid_notification(payment, RtnCode="10100058"))
+    apply_losing_what_it_queues(failure, django_capture_on_commit_callbacks)
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.FAILED
     assert mailoutbox == []
@@ -156,8 +205,9 @@ def test_a_failure_older_than_a_week_is_not_told_any_more(
     django_capture_on_commit_callbacks, mailoutbox
 ):
     payment = start_payment()
-    with django_capture_on_commit_callbacks(execute=False):
-        deliver(Client(), signed(paid_notification(payment, RtnCode="10100058")))
+    failure = signed(paid_notification(payment, RtnCode="10100058"))
+    apply_losing_what_it_queues(failure, django_capture_on_commit_callbacks)
+    assert Payment.objects.get(pk=payment.pk).status == PaymentStatus.FAILED
     age(payment, seconds=8 * 24 * 3600)
 
     assert sweep(django_capture_on_commit_callbacks) == 0
