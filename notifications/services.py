@@ -31,8 +31,10 @@ MAX_ATTEMPTS = 12
 _LAST_ERROR_MAX_CHARS = 500
 
 
-def notify_payment_event(*, payment_id: int, event: str) -> list[Notification]:
+def notify_payment_event(*, payment: Payment, event: str) -> list[Notification]:
     """Tell the customer (email) and the SNS topic, if one is set, that a payment `event` happened.
+
+    `payment` is read with its user (`select_related("user")`): the customer is the recipient.
 
     Writes one notification per channel and recipient, then sends each one not sent yet. Safe
     to call again for the same event: the unique constraint finds the rows already written and
@@ -42,7 +44,6 @@ def notify_payment_event(*, payment_id: int, event: str) -> list[Notification]:
     """
     if event not in NOTIFIED_EVENTS:
         raise ValueError(f"No notification for payment event {event!r}.")
-    payment = Payment.objects.select_related("user").get(pk=payment_id)
     recipients = [(NotificationChannel.EMAIL, payment.user.email)]
     if settings.NOTIFICATIONS_SNS_TOPIC_ARN:
         recipients.append((NotificationChannel.SNS, settings.NOTIFICATIONS_SNS_TOPIC_ARN))

@@ -12,9 +12,9 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from core.exceptions import IllegalTransition
 from gateways.base import (
     ChargeRequest,
     GatewayError,
@@ -84,16 +84,17 @@ def validate(payment_id: int) -> None:
 
     Raises `PaymentInvalid` (handle error) or `GatewayPaused` (wait).
     """
-    payment = Payment.objects.select_related("order").get(pk=payment_id)
-    if payment.status != PaymentStatus.PENDING:
-        return
-    _check_can_charge(payment)
-    try:
-        payment_transition(payment_id=payment_id, to=PaymentStatus.PROCESSING, event="validated")
-    except IllegalTransition:
-        # Cancelled (or expired) since it was read: nothing is left to do, and nothing failed.
-        if Payment.objects.filter(pk=payment_id, status=PaymentStatus.PENDING).exists():
-            raise
+    with transaction.atomic():
+        # Read under the lock (the order's row too: MariaDB locks every row a FOR UPDATE
+        # reads), so what is checked is what is moved: a payment cancelled meanwhile is read
+        # cancelled, and left alone.
+        payment = Payment.objects.select_for_update().select_related("order").get(pk=payment_id)
+        if payment.status != PaymentStatus.PENDING:
+            return
+        _check_can_charge(payment)
+        payment_transition(
+            payment_id=payment_id, to=PaymentStatus.PROCESSING, event="validated", locked=payment
+        )
 
 
 def process(payment_id: int) -> None:
@@ -104,7 +105,11 @@ def process(payment_id: int) -> None:
     `PaymentDeclinedError` / `PermanentGatewayError` / `PaymentInvalid` / `InsufficientBalance`
     (handle error), `GatewayPaused` (wait).
     """
-    payment = Payment.objects.select_related("order").get(pk=payment_id)
+    payment = (
+        Payment.objects.select_related("order")
+        .annotate(charged=Exists(_succeeded_charges(OuterRef("pk"))))
+        .get(pk=payment_id)
+    )
     if payment.status != PaymentStatus.PROCESSING:
         return
     if payment.gateway == Gateway.BALANCE:
@@ -118,7 +123,7 @@ def process(payment_id: int) -> None:
             payment_id=payment_id,
         )
         return
-    if _charge_succeeded(payment_id):
+    if payment.charged:
         return
     _check_can_charge(payment)
     try:
@@ -151,7 +156,8 @@ def process(payment_id: int) -> None:
 
 def update(payment_id: int, failure: Failure | None = None) -> None:
     """Apply the outcome: completed with what it pays for, or failed with the reason."""
-    payment = Payment.objects.get(pk=payment_id)
+    charge = _succeeded_charges(OuterRef("pk")).values("external_id")[:1]
+    payment = Payment.objects.annotate(charge_id=Subquery(charge)).get(pk=payment_id)
     if failure is not None:
         if payment.status in (PaymentStatus.PENDING, PaymentStatus.PROCESSING):
             payment_fail(
@@ -161,8 +167,7 @@ def update(payment_id: int, failure: Failure | None = None) -> None:
     if payment.status != PaymentStatus.PROCESSING:
         return
     if payment.gateway == Gateway.CARD:
-        charge = _succeeded_charge(payment_id)
-        reference = charge.external_id if charge else None
+        reference = payment.charge_id
     elif payment.gateway == Gateway.BALANCE:
         debit = LedgerEntry.objects.filter(
             payment_id=payment_id, entry_type=LedgerEntryType.ORDER_PAYMENT
@@ -251,10 +256,10 @@ def handle_error(payment_id: int, step: str, error: BaseException) -> Failure:
 def notify(payment_id: int) -> None:
     """Tell the customer the outcome. Each message is sent at most once, and the timeline says
     so once, whatever reruns or runs at the same time."""
-    payment = Payment.objects.get(pk=payment_id)
+    payment = Payment.objects.select_related("user").get(pk=payment_id)
     if payment.status not in NOTIFIED_STATUSES:
         return
-    notifications = notify_payment_event(payment_id=payment_id, event=payment.status)
+    notifications = notify_payment_event(payment=payment, event=payment.status)
     event_type = f"notified_{payment.status}"
     with transaction.atomic():
         # Two notify steps at once (a redelivered task beside the first) both send nothing
@@ -347,14 +352,17 @@ def _check_can_charge(payment: Payment) -> None:
             raise PaymentInvalid("the order's total changed")
 
 
-def _succeeded_charge(payment_id: int) -> GatewayOperation | None:
+def _succeeded_charges(payment: int | OuterRef) -> QuerySet[GatewayOperation]:
+    """The payment's succeeded charge (at most one: a charge is started only when no other is
+    in flight or done, `operation_start`); `payment` is its id, or OuterRef("pk") to read it
+    with the payment in one statement."""
     return GatewayOperation.objects.filter(
-        payment_id=payment_id, kind=OperationKind.CHARGE, status=OperationStatus.SUCCEEDED
-    ).first()
+        Q(payment=payment), kind=OperationKind.CHARGE, status=OperationStatus.SUCCEEDED
+    )
 
 
 def _charge_succeeded(payment_id: int) -> bool:
-    return _succeeded_charge(payment_id) is not None
+    return _succeeded_charges(payment_id).exists()
 
 
 def _settle(operation: GatewayOperation, to: str, error: GatewayError) -> None:

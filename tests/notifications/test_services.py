@@ -48,7 +48,7 @@ def by_channel(notifications):
 def test_completed_payment_emails_the_customer_once_in_text_and_html(mailoutbox):
     payment = order_payment(status=PaymentStatus.COMPLETED)
 
-    [notification] = notify_payment_event(payment_id=payment.pk, event="completed")
+    [notification] = notify_payment_event(payment=payment, event="completed")
 
     assert (notification.channel, notification.status) == ("email", NotificationStatus.SENT)
     assert notification.recipient == payment.user.email
@@ -79,7 +79,7 @@ def test_completed_payment_emails_the_customer_once_in_text_and_html(mailoutbox)
 def test_each_event_has_its_own_subject_and_text(event, subject, says, mailoutbox):
     payment = PaymentFactory.create(status=event)
 
-    notify_payment_event(payment_id=payment.pk, event=event)
+    notify_payment_event(payment=payment, event=event)
 
     [email] = mailoutbox
     assert email.subject == subject
@@ -94,7 +94,7 @@ def test_failed_payment_says_why_escaped_in_html_only(mailoutbox):
         status=PaymentStatus.FAILED, failure_reason="Declined <do not honour> & more"
     )
 
-    notify_payment_event(payment_id=payment.pk, event="failed")
+    notify_payment_event(payment=payment, event="failed")
 
     [email] = mailoutbox
     assert "did not go through: Declined <do not honour> & more." in email.body
@@ -105,7 +105,7 @@ def test_failed_payment_says_why_escaped_in_html_only(mailoutbox):
 def test_sns_message_is_published_once_and_reads_back(sns_topic, mailoutbox):
     payment = order_payment(status=PaymentStatus.COMPLETED)
 
-    notifications = by_channel(notify_payment_event(payment_id=payment.pk, event="completed"))
+    notifications = by_channel(notify_payment_event(payment=payment, event="completed"))
 
     assert notifications["sns"].recipient == sns_topic.arn
     assert notifications["sns"].status == NotificationStatus.SENT
@@ -129,7 +129,7 @@ def test_sns_message_is_published_once_and_reads_back(sns_topic, mailoutbox):
 def test_sns_message_of_a_failed_payment_carries_the_reason(sns_topic):
     payment = PaymentFactory.create(status=PaymentStatus.FAILED, failure_reason="Card expired")
 
-    notify_payment_event(payment_id=payment.pk, event="failed")
+    notify_payment_event(payment=payment, event="failed")
 
     [message] = sns_topic.published()
     assert message["body"]["failure_reason"] == "Card expired"
@@ -140,8 +140,8 @@ def test_sns_message_of_a_failed_payment_carries_the_reason(sns_topic):
 def test_notifying_the_same_event_twice_sends_nothing_more(sns_topic, mailoutbox):
     payment = order_payment(status=PaymentStatus.COMPLETED)
 
-    first = notify_payment_event(payment_id=payment.pk, event="completed")
-    again = notify_payment_event(payment_id=payment.pk, event="completed")
+    first = notify_payment_event(payment=payment, event="completed")
+    again = notify_payment_event(payment=payment, event="completed")
 
     assert [notification.pk for notification in again] == [n.pk for n in first]
     assert Notification.objects.filter(payment=payment).count() == 2
@@ -154,7 +154,7 @@ def test_notifying_the_same_event_twice_sends_nothing_more(sns_topic, mailoutbox
 def test_sns_is_off_when_no_topic_is_set(mailoutbox):
     payment = PaymentFactory.create(status=PaymentStatus.COMPLETED)
 
-    notifications = notify_payment_event(payment_id=payment.pk, event="completed")
+    notifications = notify_payment_event(payment=payment, event="completed")
 
     assert [notification.channel for notification in notifications] == ["email"]
     assert len(mailoutbox) == 1
@@ -165,7 +165,7 @@ def test_an_event_without_a_message_is_refused():
     payment = PaymentFactory.create()
 
     with pytest.raises(ValueError, match="pending"):
-        notify_payment_event(payment_id=payment.pk, event="pending")
+        notify_payment_event(payment=payment, event="pending")
 
     assert not Notification.objects.exists()
 
@@ -175,7 +175,7 @@ def test_a_missing_topic_is_recorded_as_failed_and_does_not_stop_the_email(setti
     settings.NOTIFICATIONS_SNS_TOPIC_ARN = topic_arn("no-such-topic", settings.AWS_REGION)
     payment = PaymentFactory.create(status=PaymentStatus.COMPLETED)
 
-    notifications = by_channel(notify_payment_event(payment_id=payment.pk, event="completed"))
+    notifications = by_channel(notify_payment_event(payment=payment, event="completed"))
 
     sns = notifications["sns"]
     assert sns.status == NotificationStatus.FAILED
@@ -191,7 +191,7 @@ def test_an_unreachable_sns_endpoint_is_recorded_as_failed(monkeypatch, sns_topi
     monkeypatch.setenv("AWS_ENDPOINT_URL_SNS", f"http://127.0.0.1:{free_port()}")
     payment = PaymentFactory.create(status=PaymentStatus.COMPLETED)
 
-    notifications = by_channel(notify_payment_event(payment_id=payment.pk, event="completed"))
+    notifications = by_channel(notify_payment_event(payment=payment, event="completed"))
 
     assert notifications["sns"].status == NotificationStatus.FAILED
     assert "Could not connect" in notifications["sns"].last_error
@@ -206,7 +206,7 @@ def test_the_sweep_sends_a_failed_message_once_when_the_topic_is_back(
     name = f"payments-{uuid.uuid4().hex}"
     settings.NOTIFICATIONS_SNS_TOPIC_ARN = topic_arn(name, settings.AWS_REGION)
     payment = PaymentFactory.create(status=PaymentStatus.COMPLETED)
-    notify_payment_event(payment_id=payment.pk, event="completed")
+    notify_payment_event(payment=payment, event="completed")
     topic = make_topic(name)
 
     tried = notification_retry_failed(older_than_seconds=0)
@@ -224,7 +224,7 @@ def test_the_sweep_sends_a_failed_message_once_when_the_topic_is_back(
 def test_the_sweep_leaves_a_fresh_failure_for_later(settings):
     settings.NOTIFICATIONS_SNS_TOPIC_ARN = topic_arn("no-such-topic", settings.AWS_REGION)
     payment = PaymentFactory.create(status=PaymentStatus.COMPLETED)
-    notify_payment_event(payment_id=payment.pk, event="completed")
+    notify_payment_event(payment=payment, event="completed")
 
     assert notification_retry_failed(older_than_seconds=60) == 0
 
@@ -267,7 +267,7 @@ def test_no_message_carries_card_data_beyond_brand_and_last4(sns_topic, mailoutb
     payment = order_payment(status=PaymentStatus.COMPLETED, failure_reason="Declined")
 
     for event in ("completed", "failed", "refunded"):
-        notify_payment_event(payment_id=payment.pk, event=event)
+        notify_payment_event(payment=payment, event=event)
 
     texts = [str(message) for message in sns_topic.published()]
     for email in mailoutbox:
