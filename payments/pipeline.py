@@ -156,28 +156,35 @@ def process(payment_id: int) -> None:
 
 def update(payment_id: int, failure: Failure | None = None) -> None:
     """Apply the outcome: completed with what it pays for, or failed with the reason."""
-    charge = _succeeded_charges(OuterRef("pk")).values("external_id")[:1]
-    payment = Payment.objects.annotate(charge_id=Subquery(charge)).get(pk=payment_id)
     if failure is not None:
-        if payment.status in (PaymentStatus.PENDING, PaymentStatus.PROCESSING):
+        status = Payment.objects.values_list("status", flat=True).get(pk=payment_id)
+        if status in (PaymentStatus.PENDING, PaymentStatus.PROCESSING):
             payment_fail(
                 payment_id=payment_id, reason=failure.reason, needs_review=failure.needs_review
             )
         return
-    if payment.status != PaymentStatus.PROCESSING:
-        return
-    if payment.gateway == Gateway.CARD:
-        reference = payment.charge_id
-    elif payment.gateway == Gateway.BALANCE:
-        debit = LedgerEntry.objects.filter(
-            payment_id=payment_id, entry_type=LedgerEntryType.ORDER_PAYMENT
-        ).first()
-        reference = f"ledger-{debit.pk}" if debit else None
-    else:
-        # Gateways that tell us (ECPay, wallets): validate recorded their id of the payment.
-        reference = payment.gateway_reference
-    if reference:
-        payment_complete(payment_id=payment_id, gateway_reference=reference)
+    with transaction.atomic():
+        # Read under the lock, with the charge's id (the subquery takes no lock of its own).
+        charge = _succeeded_charges(OuterRef("pk")).values("external_id")[:1]
+        payment = (
+            Payment.objects.select_for_update()
+            .annotate(charge_id=Subquery(charge))
+            .get(pk=payment_id)
+        )
+        if payment.status != PaymentStatus.PROCESSING:
+            return
+        if payment.gateway == Gateway.CARD:
+            reference = payment.charge_id
+        elif payment.gateway == Gateway.BALANCE:
+            debit = LedgerEntry.objects.filter(
+                payment_id=payment_id, entry_type=LedgerEntryType.ORDER_PAYMENT
+            ).first()
+            reference = f"ledger-{debit.pk}" if debit else None
+        else:
+            # Gateways that tell us (ECPay, wallets): validate recorded their id of the payment.
+            reference = payment.gateway_reference
+        if reference:
+            payment_complete(payment_id=payment_id, gateway_reference=reference, locked=payment)
 
 
 def settle_wallet(payment_id: int, *, success: bool) -> None:

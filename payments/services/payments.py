@@ -315,17 +315,20 @@ def payment_event_record(
     )
 
 
-def payment_complete(*, payment_id: int, gateway_reference: str) -> Payment:
+def payment_complete(
+    *, payment_id: int, gateway_reference: str, locked: Payment | None = None
+) -> Payment:
     """Mark a processing payment completed and apply what its money pays for, atomically.
 
     An order payment writes the order's payment header and marks the order paid; a deposit
     credits the balance. Running it again changes nothing: the transition is a no-op and each
     effect is written at most once (unique header per order, one ledger entry per payment).
     If the order was meanwhile paid by another payment, this one still completes (the money was
-    taken) but is flagged for review as a double payment.
+    taken) but is flagged for review as a double payment. `locked`: as in `payment_transition`.
     """
     with transaction.atomic():
-        locked = Payment.objects.select_for_update().get(pk=payment_id)
+        if locked is None:
+            locked = Payment.objects.select_for_update().get(pk=payment_id)
         payment = payment_transition(
             payment_id=payment_id,
             to=PaymentStatus.COMPLETED,
