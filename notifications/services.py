@@ -1,9 +1,10 @@
 """Every write to notifications: one per payment event, channel and recipient, each sent once.
 
 Sending is claim, send, record. A conditional UPDATE claims the row (pending, failed or stuck
-→ sending), so of any number of concurrent senders exactly one sends; the channel is called
-outside any transaction or lock; a second UPDATE records sent or failed. A channel's failure is
-recorded, logged and retried by the sweep, never raised into the payment pipeline.
+→ sending), so of any number of concurrent senders exactly one sends; a row is also claimed by
+its creation (inserted as sending: the unique constraint lets one creator win). The channel is
+called outside any transaction or lock; a second UPDATE records sent or failed. A channel's
+failure is recorded, logged and retried by the sweep, never raised into the payment pipeline.
 """
 
 import logging
@@ -34,7 +35,8 @@ _LAST_ERROR_MAX_CHARS = 500
 def notify_payment_event(*, payment: Payment, event: str) -> list[Notification]:
     """Tell the customer (email) and the SNS topic, if one is set, that a payment `event` happened.
 
-    `payment` is read with its user (`select_related("user")`): the customer is the recipient.
+    `payment` is read with its user and order (`select_related("user", "order")`): the customer
+    is the recipient, and the message names the order.
 
     Writes one notification per channel and recipient, then sends each one not sent yet. Safe
     to call again for the same event: the unique constraint finds the rows already written and
@@ -47,13 +49,17 @@ def notify_payment_event(*, payment: Payment, event: str) -> list[Notification]:
     recipients = [(NotificationChannel.EMAIL, payment.user.email)]
     if settings.NOTIFICATIONS_SNS_TOPIC_ARN:
         recipients.append((NotificationChannel.SNS, settings.NOTIFICATIONS_SNS_TOPIC_ARN))
-    notifications = [
-        _notification_get_or_create(
+    sent = []
+    for channel, recipient in recipients:
+        notification, created = _notification_get_or_create(
             payment=payment, event=event, channel=channel, recipient=recipient
         )
-        for channel, recipient in recipients
-    ]
-    return [notification_send(notification_id=notification.pk) for notification in notifications]
+        if created:
+            # Claimed by its creation: nobody else can have it, so it is sent as it stands.
+            sent.append(_notification_deliver(notification))
+        else:
+            sent.append(notification_send(notification_id=notification.pk))
+    return sent
 
 
 def notification_send(*, notification_id: int) -> Notification:
@@ -74,7 +80,11 @@ def notification_send(*, notification_id: int) -> Notification:
     notification = Notification.objects.select_related("payment__order").get(pk=notification_id)
     if not claimed:
         return notification
+    return _notification_deliver(notification)
 
+
+def _notification_deliver(notification: Notification) -> Notification:
+    """Call the channel for a notification this sender claimed, and record what happened."""
     send = CHANNELS[notification.channel]
     try:
         send(
@@ -86,14 +96,14 @@ def notification_send(*, notification_id: int) -> Notification:
     # payment pipeline must go on, and the sweep tries again.
     except Exception as error:
         last_error = _error_text(error)
-        logger.warning("Notification %s failed: %s", notification_id, last_error)
+        logger.warning("Notification %s failed: %s", notification.pk, last_error)
         to = NotificationStatus.FAILED
         changes: dict[str, Any] = {"last_error": last_error}
     else:
         to = NotificationStatus.SENT
         changes = {"sent_at": timezone.now()}
     recorded = _notification_set_status(
-        notification_id=notification_id,
+        notification_id=notification.pk,
         to=to,
         allowed_from=Q(status=NotificationStatus.SENDING),
         copy=notification,
@@ -130,18 +140,27 @@ def notification_retry_failed(*, older_than_seconds: int = 60, limit: int = 100)
 
 def _notification_get_or_create(
     *, payment: Payment, event: str, channel: str, recipient: str
-) -> Notification:
+) -> tuple[Notification, bool]:
+    """The notification, and whether this call created it: then it is created claimed
+    (sending, its first attempt counted), for this caller to send."""
     # The unique constraint decides a race between two creators, not a read before the write.
     # The savepoint keeps a caller's transaction usable after the IntegrityError.
     try:
         with transaction.atomic():
-            return Notification.objects.create(
-                payment=payment, event=event, channel=channel, recipient=recipient
+            created = Notification.objects.create(
+                payment=payment,
+                event=event,
+                channel=channel,
+                recipient=recipient,
+                status=NotificationStatus.SENDING,
+                attempts=1,
             )
+            return created, True
     except IntegrityError:
-        return Notification.objects.get(
+        existing = Notification.objects.get(
             payment=payment, event=event, channel=channel, recipient=recipient
         )
+        return existing, False
 
 
 def _error_text(error: Exception) -> str:

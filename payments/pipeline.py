@@ -263,7 +263,7 @@ def handle_error(payment_id: int, step: str, error: BaseException) -> Failure:
 def notify(payment_id: int) -> None:
     """Tell the customer the outcome. Each message is sent at most once, and the timeline says
     so once, whatever reruns or runs at the same time."""
-    payment = Payment.objects.select_related("user").get(pk=payment_id)
+    payment = Payment.objects.select_related("user", "order").get(pk=payment_id)
     if payment.status not in NOTIFIED_STATUSES:
         return
     notifications = notify_payment_event(payment=payment, event=payment.status)

@@ -44,9 +44,9 @@ DUPLICATE_NOTIFICATION_APPLY_QUERIES = 3
 # process: read (with whether a charge succeeded already), the switch, record the attempt (lock,
 # the earlier ones, insert, the attempt count, event), settle it (lock, update, event). update:
 # read under the lock (with the charge's id) and move it, lock the order, its header, move
-# it. notify: read (with the customer), one email (created, claimed, read, sent), then the
+# it. notify: read (with the customer and order), one email (created claimed, sent), then the
 # timeline entry under the payment's lock.
-PIPELINE_STEP_QUERIES = {"validate": 4, "process": 10, "update": 8, "notify": 8}
+PIPELINE_STEP_QUERIES = {"validate": 4, "process": 10, "update": 8, "notify": 6}
 
 _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
