@@ -21,6 +21,8 @@ DATABASE_NAME = "payments_bench"
 # The suite uses Redis database 15; the benchmark keeps to its own.
 REDIS_URL = "redis://127.0.0.1:6379/14"
 WEB_WORKERS = 4
+# The worker's processes, one per core; BENCH_WORKER_CONCURRENCY tries another size (4, as
+# docs/deploy.md runs it, made no difference here: the two cores are busy at 2).
 WORKER_CONCURRENCY = int(os.environ.get("BENCH_WORKER_CONCURRENCY", "2"))
 BENCH_DIR = Path(__file__).resolve().parent
 LOG_DIR = Path(tempfile.mkdtemp(prefix="bench-logs-"))
