@@ -7,6 +7,7 @@ called outside any transaction or lock; a second UPDATE records sent or failed. 
 failure is recorded, logged and retried by the sweep, never raised into the payment pipeline.
 """
 
+import contextlib
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -144,9 +145,11 @@ def _notification_get_or_create(
     """The notification, and whether this call created it: then it is created claimed
     (sending, its first attempt counted), for this caller to send."""
     # The unique constraint decides a race between two creators, not a read before the write.
-    # The savepoint keeps a caller's transaction usable after the IntegrityError.
+    # In a caller's transaction a savepoint keeps it usable after the IntegrityError; alone,
+    # the INSERT needs no transaction of its own.
+    in_transaction = transaction.get_connection().in_atomic_block
     try:
-        with transaction.atomic():
+        with transaction.atomic() if in_transaction else contextlib.nullcontext():
             created = Notification.objects.create(
                 payment=payment,
                 event=event,

@@ -326,7 +326,9 @@ def payment_complete(
     If the order was meanwhile paid by another payment, this one still completes (the money was
     taken) but is flagged for review as a double payment. `locked`: as in `payment_transition`.
     """
-    with transaction.atomic():
+    # In the caller's transaction when it holds the lock: no savepoint (a round trip each way)
+    # for a part that, if it fails, fails the whole.
+    with transaction.atomic(savepoint=locked is None):
         if locked is None:
             locked = Payment.objects.select_for_update().get(pk=payment_id)
         payment = payment_transition(
