@@ -230,10 +230,12 @@ def operations_settle_unknown() -> int:
 @shared_task
 def payments_resume_stranded(limit: int = 500) -> int:
     """Periodic: resume payments whose pipeline message never ran (the broker was down when it
-    was queued, or lost it), left waiting longer than PIPELINE_STRANDED_AFTER_SECONDS (see
-    `payments_stranded`). Returns how many it queued."""
+    was queued, or lost it), and apply ECPay notifications whose task never ran, left waiting
+    longer than PIPELINE_STRANDED_AFTER_SECONDS (see `payments_stranded` and
+    `callbacks_unapplied`). Returns how many it queued."""
     older_than = timedelta(seconds=settings.PIPELINE_STRANDED_AFTER_SECONDS)
-    # Notifications first: applying one may move its payment, which is then no longer stranded.
+    # A pending ECPay payment is never stranded (it waits for its customer); a notification
+    # about it that was stored and never applied is.
     unapplied = list(callbacks_unapplied(gateway=Gateway.ECPAY, older_than=older_than)[:limit])
     for callback_id in unapplied:
         ecpay_notification_apply.delay(callback_id)
