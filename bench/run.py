@@ -184,9 +184,8 @@ def _creates(base: str, users: "Users", *, seconds: int) -> list[Row]:
         _latency_row("create payment (ECPay) p99", product, ceiling),
         _cpu_row(
             "create payment (ECPay): CPU ms per request",
-            _per_request(product_cpu, product, seconds),
-            _per_request(ceiling_cpu, ceiling, seconds),
-            1,
+            (product_cpu, _requests(product, seconds)),
+            (ceiling_cpu, _requests(ceiling, seconds)),
         ),
         Row(
             "create payment (card, calls the simulator) req/s",
@@ -228,16 +227,14 @@ def _notifications(base: str, users: "Users", sizes: Sizes) -> list[Row]:
         _latency_row("ECPay notification p99", product, ceiling),
         _cpu_row(
             "ECPay notification: CPU ms per request",
-            _per_request(product_cpu, product, sizes.seconds),
-            _per_request(ceiling_cpu, ceiling, sizes.seconds),
-            1,
+            (product_cpu, _requests(product, sizes.seconds)),
+            (ceiling_cpu, _requests(ceiling, sizes.seconds)),
         ),
     ]
 
 
-def _per_request(spent: dict[str, float], load: Load, seconds: int) -> dict[str, float]:
-    requests = max(load.requests_per_second * seconds, 1)
-    return {role: cpu / requests for role, cpu in spent.items()}
+def _requests(load: Load, seconds: int) -> int:
+    return max(round(load.requests_per_second * seconds), 1)
 
 
 def _pipeline(env: dict[str, str], users: "Users", count: int) -> list[Row]:
@@ -281,15 +278,29 @@ def _pipeline(env: dict[str, str], users: "Users", count: int) -> list[Row]:
             "≥ 1.0×",
             product / ceiling >= 1.0,
         ),
-        _cpu_row("pipeline: CPU ms per payment", product_cpu, ceiling_cpu, count),
+        _cpu_row("pipeline: CPU ms per payment", (product_cpu, count), (ceiling_cpu, count)),
     ]
 
 
-def _cpu_row(name: str, product: dict[str, float], ceiling: dict[str, float], per: int) -> Row:
+CpuSpent = tuple[dict[str, float], int]
+
+
+def _cpu_row(name: str, product: CpuSpent, ceiling: CpuSpent) -> Row:
     """Where the cores went, process by process (bench/cpu.py): the first thing to read when a
-    throughput ratio misses."""
-    ratio = sum(product.values()) / sum(ceiling.values())
-    return Row(name, describe(product, per), describe(ceiling, per), ratio, "", None)
+    throughput ratio misses. Each side is the CPU it spent and the requests or payments it
+    made, for a per-item figure."""
+    (product_cpu, product_items), (ceiling_cpu, ceiling_items) = product, ceiling
+    ratio = (sum(product_cpu.values()) / product_items) / (
+        sum(ceiling_cpu.values()) / ceiling_items
+    )
+    return Row(
+        name,
+        describe(product_cpu, product_items),
+        describe(ceiling_cpu, ceiling_items),
+        ratio,
+        "",
+        None,
+    )
 
 
 def _each(start: Callable[[int], object], ids: list[int]) -> None:

@@ -16,8 +16,8 @@ from bench.cpu import cpu_spent, describe, role_of
 from bench.data import ecpay_paid_body
 from bench.run import parse_sections
 from bench.stack import parse_wrk, wrk
-from payments.models import Payment, PaymentKind, PaymentMethod, PaymentStatus
-from payments.services import payment_start_ecpay
+from payments.models import Payment, PaymentStatus
+from tests.payments.test_ecpay_notifications import start_deposit
 
 ECPAY_DEPOSIT = {"kind": "deposit", "amount": "500", "currency": "TWD", "gateway": "ecpay"}
 
@@ -33,17 +33,6 @@ WRK_OUTPUT = """Running 10s test @ http://127.0.0.1:8000/
   Non-2xx or 3xx responses: 3
 Requests/sec:    500.10
 """
-
-
-def ecpay_deposit(customer) -> Payment:
-    return payment_start_ecpay(
-        user=customer,
-        kind=PaymentKind.DEPOSIT,
-        order=None,
-        amount=Decimal("500"),
-        currency="TWD",
-        method=PaymentMethod.CARD,
-    )
 
 
 @pytest.mark.django_db
@@ -81,7 +70,7 @@ def test_the_create_ceiling_validates_its_body(customer, api_client_for):
 @pytest.mark.django_db
 @pytest.mark.urls("bench.urls")
 def test_the_locked_update_ceiling_updates_the_payment_it_names(customer):
-    payment = ecpay_deposit(customer)
+    payment = start_deposit(user=customer)
 
     response = Client().post(
         "/locked-update/",
@@ -98,7 +87,7 @@ def test_the_locked_update_ceiling_updates_the_payment_it_names(customer):
 def test_the_notifications_the_benchmark_signs_are_accepted(
     customer, client, django_capture_on_commit_callbacks
 ):
-    payment = ecpay_deposit(customer)
+    payment = start_deposit(user=customer)
     body = ecpay_paid_body(payment.merchant_trade_no or "", payment.public_id, 7, timezone.now())
 
     with django_capture_on_commit_callbacks(execute=True):

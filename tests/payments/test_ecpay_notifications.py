@@ -40,6 +40,18 @@ def start_payment(method: str = PaymentMethod.CARD) -> Payment:
     )
 
 
+def start_deposit(method: str = PaymentMethod.CARD, *, user=None) -> Payment:
+    """A pending ECPay deposit of 500 TWD."""
+    return payment_start_ecpay(
+        user=user or UserFactory.create(),
+        kind=PaymentKind.DEPOSIT,
+        order=None,
+        amount=Decimal("500"),
+        currency="TWD",
+        method=method,
+    )
+
+
 def signed(fields: dict[str, str], *, key: str | None = None) -> dict[str, str]:
     mac = check_mac_value(
         fields, hash_key=key or settings.ECPAY_HASH_KEY, hash_iv=settings.ECPAY_HASH_IV
@@ -109,14 +121,7 @@ def test_a_paid_notification_completes_the_payment_and_pays_the_order(client, ap
 @pytest.mark.django_db
 def test_a_paid_ecpay_deposit_credits_the_balance_once(client, applied):
     customer = UserFactory.create()
-    deposit = payment_start_ecpay(
-        user=customer,
-        kind=PaymentKind.DEPOSIT,
-        order=None,
-        amount=Decimal("500"),
-        currency="TWD",
-        method=PaymentMethod.ATM,
-    )
+    deposit = start_deposit(PaymentMethod.ATM, user=customer)
     notification = signed(paid_notification(deposit, PaymentType="ATM_TAISHIN"))
 
     with applied():
