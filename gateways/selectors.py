@@ -40,5 +40,16 @@ def callbacks_unapplied(*, gateway: str, older_than: timedelta) -> QuerySet[Gate
     )
 
 
+def callback_awaiting_apply(*, gateway: str, external_reference: str) -> bool:
+    """Whether a callback about `external_reference` was stored and is still waiting for its
+    worker (or for the sweep, within the same week `callbacks_unapplied` looks at)."""
+    return GatewayCallback.objects.filter(
+        gateway=gateway,
+        external_reference=external_reference,
+        outcome=CallbackOutcome.RECEIVED,
+        created_at__gte=timezone.now() - _UNAPPLIED_WINDOW,
+    ).exists()
+
+
 # Older than this, an unapplied callback is for staff to replay, not for a sweep to retry.
 _UNAPPLIED_WINDOW = timedelta(days=7)

@@ -31,10 +31,17 @@ def callback_record(
     content_type: str,
     headers: Mapping[str, str],
     remote_addr: str | None,
+    external_reference: str = "",
 ) -> GatewayCallback:
-    """Store a callback exactly as it arrived, before anything is done with it."""
+    """Store a callback exactly as it arrived, before anything is done with it.
+
+    `external_reference` is what the callback claims to be about, unverified: enough for
+    `callback_awaiting_apply` to see a notification on its way. Settling the callback
+    replaces it with the verified one (or blanks it, for a forgery).
+    """
     return GatewayCallback.objects.create(
         gateway=gateway,
+        external_reference=external_reference[:64],
         body=body,
         content_type=content_type[:128],
         headers=dict(headers),

@@ -34,7 +34,12 @@ def ecpay_notification(request: HttpRequest) -> HttpResponse:
     sweep applies it too, and whichever comes second is a duplicate.
     """
     try:
-        callback = _record(request, Gateway.ECPAY, kept_headers=_KEPT_HEADERS)
+        callback = _record(
+            request,
+            Gateway.ECPAY,
+            kept_headers=_KEPT_HEADERS,
+            reference=request.POST.get("MerchantTradeNo", ""),
+        )
         answer = ecpay_notification_receive(callback=callback)
     except (OperationalError, InterfaceError):
         # Django drops the broken connection itself once the request is finished (an unusable
@@ -102,11 +107,12 @@ def _wallet_callback(request: HttpRequest, gateway: str) -> JsonResponse:
 
 
 def _record(
-    request: HttpRequest, gateway: str, *, kept_headers: tuple[str, ...]
+    request: HttpRequest, gateway: str, *, kept_headers: tuple[str, ...], reference: str = ""
 ) -> GatewayCallback:
     """Store the callback as it arrived, before anything is done with it."""
     return callback_record(
         gateway=gateway,
+        external_reference=reference,
         body=request.body.decode("utf-8", errors="replace"),
         content_type=request.content_type or "",
         headers={name: request.headers[name] for name in kept_headers if name in request.headers},

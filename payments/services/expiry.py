@@ -3,6 +3,8 @@
 from django.db import transaction
 from django.utils import timezone
 
+from gateways.models import Gateway
+from gateways.selectors import callback_awaiting_apply
 from payments.models import Payment, PaymentStatus
 from payments.services.payments import payment_transition
 
@@ -13,7 +15,10 @@ def payment_expire(*, payment_id: int) -> Payment:
     Locks the payment row, then decides: a payment that moved on meanwhile (the pipeline took
     it up, the customer cancelled, an earlier run expired it) is returned unchanged, not an
     error. So is one whose ATM account or store code is still valid: the customer may pay with
-    it until its deadline, and that money must find a pending payment. Raises nothing of its own.
+    it until its deadline, and that money must find a pending payment. So is an ECPay payment
+    with a notification stored and not yet applied (`ecpay_notification_receive` answered
+    1|OK and queued it): it may say paid, and expiring the payment under it would turn the
+    customer's money into a "paid while expired" case for staff. Raises nothing of its own.
     """
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment_id)
@@ -21,6 +26,10 @@ def payment_expire(*, payment_id: int) -> Payment:
             return payment
         deadline = payment.payment_code_expires_at
         if deadline is not None and deadline >= timezone.now():
+            return payment
+        if payment.gateway == Gateway.ECPAY and callback_awaiting_apply(
+            gateway=Gateway.ECPAY, external_reference=payment.merchant_trade_no or ""
+        ):
             return payment
         return payment_transition(
             payment_id=payment_id,

@@ -18,7 +18,7 @@ from notifications.models import Notification
 from orders.models import OrderStatus
 from payments.ecpay import ecpay_notification_apply
 from payments.models import Payment, PaymentKind, PaymentMethod, PaymentStatus
-from payments.services import payment_start_ecpay
+from payments.services import payment_expire, payment_start_ecpay
 from tests.back_office import manager
 from tests.concurrency import run_at_once
 from tests.factories import OrderFactory, UserFactory
@@ -416,6 +416,37 @@ def test_the_request_only_stores_and_queues_and_the_worker_applies_it_once(
     assert callback.outcome == CallbackOutcome.ACCEPTED
     assert payment.events.filter(to_status=PaymentStatus.PROCESSING).count() == 1
     assert len(mailoutbox) == 1
+
+
+@pytest.mark.django_db
+def test_a_payment_is_not_expired_under_a_notification_waiting_for_its_worker(
+    client, django_capture_on_commit_callbacks, mailoutbox
+):
+    payment = start_payment()
+    with django_capture_on_commit_callbacks() as queued:
+        assert deliver(client, signed(paid_notification(payment))) == "1|OK"
+    assert GatewayCallback.objects.get().external_reference == payment.merchant_trade_no
+    # The expiry sweep runs before the worker: the customer has paid, so it must wait.
+    Payment.objects.filter(pk=payment.pk).update(created_at=timezone.now() - timedelta(days=2))
+
+    assert payment_expire(payment_id=payment.pk).status == PaymentStatus.PENDING
+    with django_capture_on_commit_callbacks(execute=True):
+        for apply in queued:
+            apply()
+
+    payment.refresh_from_db()
+    assert (payment.status, payment.needs_review) == (PaymentStatus.COMPLETED, False)
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.django_db
+def test_a_refused_notification_does_not_keep_a_payment_from_expiring(client):
+    payment = start_payment()
+    forged = {**signed(paid_notification(payment)), "TradeAmt": "1"}
+    assert deliver(client, forged) == "0|CheckMacValue error"
+    Payment.objects.filter(pk=payment.pk).update(created_at=timezone.now() - timedelta(days=2))
+
+    assert payment_expire(payment_id=payment.pk).status == PaymentStatus.EXPIRED
 
 
 @pytest.mark.django_db
