@@ -34,6 +34,18 @@ class GatewayFailure(DomainError):
     default_message = "The payment provider answered with an error."
 
 
+class PaymentBeingSettled(DomainError):
+    """The gateway has reported on the payment and the report is still being applied: what it
+    says (perhaps paid) decides what may be done with the payment next."""
+
+    code = "payment_being_settled"
+    http_status = 409
+    default_message = (
+        "The payment provider has just reported on this payment and it is being applied. "
+        "Look again in a moment."
+    )
+
+
 class InvalidRefund(DomainError):
     code = "invalid_refund"
     default_message = "The refund request is not valid."

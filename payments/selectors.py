@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.models import CENT, ZERO, MoneyField
 from gateways.models import Gateway
-from gateways.selectors import gateways_paused
+from gateways.selectors import callback_awaiting_apply, gateways_paused
 from payments.models import (
     GatewayOperation,
     LedgerEntry,
@@ -142,6 +142,15 @@ def payments_expirable(*, older_than: timedelta) -> QuerySet[Payment]:
         Q(payment_code_expires_at__isnull=True) | Q(payment_code_expires_at__lt=now),
         status=PaymentStatus.PENDING,
         created_at__lt=now - older_than,
+    )
+
+
+def ecpay_notification_awaiting(payment: Payment) -> bool:
+    """Whether ECPay has reported on `payment` and the report waits for its worker
+    (`payments.ecpay.ecpay_notification_receive` answered 1|OK and queued it): until it is
+    applied, nothing may be decided that a "paid" would contradict (expire, cancel)."""
+    return payment.gateway == Gateway.ECPAY and callback_awaiting_apply(
+        gateway=Gateway.ECPAY, external_reference=payment.merchant_trade_no or ""
     )
 
 

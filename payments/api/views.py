@@ -252,7 +252,8 @@ class PaymentCancelView(APIView):
     @idempotent
     def post(self, request: Request, public_id: str) -> Response:
         """Cancel a pending payment: its owner may, and staff with the change permission.
-        409 once it has moved on (being processed, paid, failed)."""
+        409 once it has moved on (being processed, paid, failed), `payment_being_settled`
+        while ECPay's report on it is being applied (it may say paid)."""
         user = request_caller(request)
         payment = _visible_payment(request, public_id)
         if payment.user_id != user.pk and not user.has_perm("payments.change_payment"):

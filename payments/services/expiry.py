@@ -3,9 +3,8 @@
 from django.db import transaction
 from django.utils import timezone
 
-from gateways.models import Gateway
-from gateways.selectors import callback_awaiting_apply
 from payments.models import Payment, PaymentStatus
+from payments.selectors import ecpay_notification_awaiting
 from payments.services.payments import payment_transition
 
 
@@ -27,9 +26,7 @@ def payment_expire(*, payment_id: int) -> Payment:
         deadline = payment.payment_code_expires_at
         if deadline is not None and deadline >= timezone.now():
             return payment
-        if payment.gateway == Gateway.ECPAY and callback_awaiting_apply(
-            gateway=Gateway.ECPAY, external_reference=payment.merchant_trade_no or ""
-        ):
+        if ecpay_notification_awaiting(payment):
             return payment
         return payment_transition(
             payment_id=payment_id,

@@ -37,6 +37,7 @@ from payments.exceptions import (
     GatewayUnavailable,
     InsufficientBalance,
     InvalidPayment,
+    PaymentBeingSettled,
 )
 from payments.models import (
     PAYMENT_TRANSITIONS,
@@ -47,6 +48,7 @@ from payments.models import (
     PaymentMethod,
     PaymentStatus,
 )
+from payments.selectors import ecpay_notification_awaiting
 from payments.services.ledger import balance_credit, balance_debit
 
 # What a customer can pay with on ECPay's page.
@@ -409,9 +411,11 @@ def payment_flag_for_review(
 def payment_cancel(*, payment_id: int, actor: User) -> Payment:
     """Cancel a payment no money has moved for yet (pending), at its customer's or staff's word.
 
-    Raises `IllegalTransition` once it has moved on: the pipeline took it up, or it completed.
-    An ECPay customer may still pay a cancelled payment's ATM or store code: that notification is
-    then flagged for review, so the money is never lost (see `payments.ecpay.ecpay_paid`).
+    Raises `IllegalTransition` once it has moved on: the pipeline took it up, or it completed;
+    `PaymentBeingSettled` while an ECPay notification about it waits for its worker (it may say
+    paid). An ECPay customer may still pay a cancelled payment's ATM or store code: that
+    notification is then flagged for review, so the money is never lost (see
+    `payments.ecpay.ecpay_paid`).
     """
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment_id)
@@ -421,6 +425,8 @@ def payment_cancel(*, payment_id: int, actor: User) -> Payment:
                 from_status=payment.status,
                 to_status=PaymentStatus.CANCELLED,
             )
+        if ecpay_notification_awaiting(payment):
+            raise PaymentBeingSettled()
         return payment_transition(
             payment_id=payment_id,
             to=PaymentStatus.CANCELLED,

@@ -203,6 +203,30 @@ def test_the_owner_cancels_a_pending_payment_and_ecpay_money_arriving_later_is_f
     assert (payment.status, payment.needs_review) == (PaymentStatus.CANCELLED, True)
 
 
+def test_a_payment_is_not_cancelled_while_ecpay_s_notification_waits_for_its_worker(
+    customer, order, api_client_for, client, django_capture_on_commit_callbacks
+):
+    created = api_client_for(customer).post(
+        "/api/v1/payments/", ecpay_payment(order), format="json"
+    )
+    payment = Payment.objects.get(public_id=created.json()["id"])
+    with django_capture_on_commit_callbacks() as queued:
+        assert deliver(client, signed(paid_notification(payment)), url=NOTIFY) == "1|OK"
+
+    response = api_client_for(customer).post(f"/api/v1/payments/{payment.public_id}/cancel/")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "payment_being_settled"
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+    # Once the worker has applied it, the payment is paid and that is what the customer sees.
+    with django_capture_on_commit_callbacks(execute=True):
+        for apply in queued:
+            apply()
+    payment.refresh_from_db()
+    assert (payment.status, payment.needs_review) == (PaymentStatus.COMPLETED, False)
+
+
 def test_a_payment_that_moved_on_is_not_cancelled(customer, api_client_for):
     payment = PaymentFactory.create(user=customer, status=PaymentStatus.COMPLETED)
 
