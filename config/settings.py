@@ -352,6 +352,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup would close the database connection around every task; with this it
+# does so once per that many tasks, and config.celery recycles connections as Django does for
+# requests (CONN_MAX_AGE, health checks) in between.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # A queue per concern, so a flood of one (a notification backlog) never holds up another (the
 # payments themselves). A worker started without -Q consumes all three; in production each
 # concern can have workers of its own (`celery -A config worker -Q notifications`).

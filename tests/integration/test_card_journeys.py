@@ -93,6 +93,30 @@ def test_a_card_payment_completes_on_the_worker_with_one_email_and_one_sns_messa
     assert [m["event"] for m in messages] == ["completed"]
 
 
+WORKER_POOL_PROCESSES = 4  # tests/integration/conftest.py starts it with --concurrency 4
+
+
+def test_the_worker_keeps_its_database_connections_from_task_to_task(customer, api_client_for):
+    # Celery's Django fixup would reconnect for every task (config/celery.py): at least one
+    # connection per payment. Reused, each pool process opens at most one, when the one it
+    # held has outlived CONN_MAX_AGE.
+    payments = 3 * WORKER_POOL_PROCESSES
+    before = _connections_opened()
+
+    for payment in [pay(api_client_for, customer, cards.APPROVE) for _ in range(payments)]:
+        assert settled(payment).status == PaymentStatus.COMPLETED
+
+    assert _connections_opened() - before <= WORKER_POOL_PROCESSES
+
+
+def _connections_opened() -> int:
+    """Connections MariaDB has accepted since it started (from anyone: the worker is the only
+    other process that connects while this test runs)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW GLOBAL STATUS LIKE 'Connections'")
+        return int(cursor.fetchone()[1])
+
+
 def test_two_transient_errors_then_success_on_the_worker(customer, api_client_for):
     payment = settled(pay(api_client_for, customer, cards.TRANSIENT_TWICE))
 
