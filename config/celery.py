@@ -5,7 +5,7 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.signals import task_postrun, task_prerun
-from django.db import close_old_connections, connections
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -19,17 +19,16 @@ app.autodiscover_tasks()
 def database_connections_recycled(task: Task[..., Any], **kwargs: Any) -> None:
     """Give each task the database connection lifecycle Django gives each request.
 
-    Celery's Django fixup closes every connection before and after every task (Celery 5.6
-    went back to that, celery/celery#9824): a new MariaDB connection per task, which cost a
-    payment's pipeline a connect, its handshake and session setup (bench/RESULTS.md).
-    CELERY_DB_REUSE_MAX (config/settings.py) stops the fixup doing so; this does what Django's
-    request signals do instead: a connection past CONN_MAX_AGE, or one an error may have
-    broken (a KILLed connection, a server restart), is closed, and the next task's first query
+    Celery's Django fixup closes every connection before and after every task (again, since
+    celery/celery#9824): a new MariaDB connection per task. With TLS to the database, as
+    production runs, that is a handshake per task: 2.5 ms of CPU, 4.5 ms even on loopback
+    (bench/RESULTS.md). CELERY_DB_REUSE_MAX (config/settings.py) stops the fixup doing so;
+    this does what Django's request signals do instead: a connection past CONN_MAX_AGE, or one
+    an error may have broken (a KILLed connection, a server restart), is closed, and the next
+    task's first query
     checks the connection it is given (CONN_HEALTH_CHECKS).
     """
     # An eager task runs inside the caller's transaction (the unit tests'): leave it alone.
     if getattr(task.request, "is_eager", False):
-        return
-    if any(connection.in_atomic_block for connection in connections.all(initialized_only=True)):
         return
     close_old_connections()
