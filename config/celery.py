@@ -25,8 +25,7 @@ def database_connections_recycled(task: Task[..., Any], **kwargs: Any) -> None:
     (bench/RESULTS.md). CELERY_DB_REUSE_MAX (config/settings.py) stops the fixup doing so;
     this does what Django's request signals do instead: a connection past CONN_MAX_AGE, or one
     an error may have broken (a KILLed connection, a server restart), is closed, and the next
-    task's first query
-    checks the connection it is given (CONN_HEALTH_CHECKS).
+    task's first query checks the connection it is given (CONN_HEALTH_CHECKS).
     """
     # An eager task runs inside the caller's transaction (the unit tests'): leave it alone.
     if getattr(task.request, "is_eager", False):
