@@ -49,13 +49,24 @@ def role_of(command: str) -> str | None:
 
 
 @contextmanager
-def cpu_spent() -> Iterator[dict[str, float]]:
-    """Yields a dict filled, when the block ends, with the CPU seconds each role spent in it."""
+def cpu_spent(*, this_process_as: str = "") -> Iterator[dict[str, float]]:
+    """Yields a dict filled, when the block ends, with the CPU seconds each role spent in it.
+
+    `this_process_as` counts the benchmark's own process too, under that role: for work it
+    does itself (it is left out otherwise, as the load generator).
+    """
     spent: dict[str, float] = {}
-    before = cpu_seconds_by_role()
+    before, own_before = cpu_seconds_by_role(), _own_cpu_seconds()
     yield spent
-    after = cpu_seconds_by_role()
+    after, own_after = cpu_seconds_by_role(), _own_cpu_seconds()
     spent.update({role: after[role] - before[role] for role in after})
+    if this_process_as:
+        spent[this_process_as] = spent.get(this_process_as, 0.0) + own_after - own_before
+
+
+def _own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
 
 
 def describe(spent: dict[str, float], per: int) -> str:

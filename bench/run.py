@@ -269,6 +269,7 @@ def _pipeline(env: dict[str, str], users: "Users", count: int) -> list[Row]:
                 start=lambda: _each(payment_validate.delay, ids),
                 done=completed.count,
             )
+    steps_cpu, steps_count = _pipeline_steps_alone(token, max(count // 4, 50))
     return [
         Row(
             f"pipeline: completed card payments/s (1 worker, concurrency {WORKER_CONCURRENCY})",
@@ -279,7 +280,34 @@ def _pipeline(env: dict[str, str], users: "Users", count: int) -> list[Row]:
             product / ceiling >= 1.0,
         ),
         _cpu_row("pipeline: CPU ms per payment", (product_cpu, count), (ceiling_cpu, count)),
+        _cpu_row(
+            "pipeline: the four steps alone, in one process, no broker: CPU ms per payment",
+            (steps_cpu, steps_count),
+            (ceiling_cpu, count),
+        ),
     ]
+
+
+def _pipeline_steps_alone(token: str, count: int) -> tuple[dict[str, float], int]:
+    """What the pipeline's steps cost with no task machinery at all: each payment's four steps
+    called one after the other in this process (`steps`), with the database and the card
+    provider they use. No task design can make a payment cheaper than this."""
+    from bench import data
+    from payments import pipeline
+    from payments.models import Payment, PaymentStatus
+
+    ids = data.pending_card_create(count, token=token)
+    say(f"pipeline steps alone: {count} card payments in this process, no broker")
+    with cpu_spent(this_process_as="steps") as spent:
+        for pk in ids:
+            pipeline.validate(pk)
+            pipeline.process(pk)
+            pipeline.update(pk)
+            pipeline.notify(pk)
+    completed = Payment.objects.filter(pk__in=ids, status=PaymentStatus.COMPLETED).count()
+    if completed != count:
+        raise RuntimeError(f"only {completed} of {count} payments completed in this process")
+    return spent, count
 
 
 CpuSpent = tuple[dict[str, float], int]

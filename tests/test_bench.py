@@ -151,6 +151,13 @@ def test_the_cpu_a_phase_spends_is_measured_per_item_busiest_first():
     )
 
 
+def test_a_phase_can_count_the_benchmark_s_own_process_under_a_role():
+    with cpu_spent(this_process_as="steps") as spent:
+        sum(range(30_000_000))
+
+    assert spent["steps"] > 0.1
+
+
 def test_the_benchmark_runs_only_the_sections_asked_for():
     assert parse_sections("pipeline, notification") == ("pipeline", "notification")
     with pytest.raises(argparse.ArgumentTypeError):
