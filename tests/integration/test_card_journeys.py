@@ -109,6 +109,34 @@ def test_the_worker_keeps_its_database_connections_from_task_to_task(customer, a
     assert _connections_opened() - before <= WORKER_POOL_PROCESSES
 
 
+def test_a_worker_whose_idle_connections_were_dropped_reconnects_for_its_next_task(
+    customer, api_client_for
+):
+    # Kept connections can die between tasks (a database failover, a restart, wait_timeout):
+    # the next task checks the one it is given before using it, and opens a new one.
+    assert settled(pay(api_client_for, customer, cards.APPROVE)).status == PaymentStatus.COMPLETED
+    killed = _kill_idle_connections()
+    assert killed, "the worker kept no connection to drop"
+
+    payment = settled(pay(api_client_for, customer, cards.APPROVE))
+
+    assert payment.status == PaymentStatus.COMPLETED
+    assert not payment.events.filter(is_error=True).exists()
+
+
+def _kill_idle_connections() -> list[int]:
+    """KILL every other connection to the test database that is waiting for its next query."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT ID FROM information_schema.PROCESSLIST"
+            " WHERE DB = DATABASE() AND COMMAND = 'Sleep' AND ID <> CONNECTION_ID()"
+        )
+        idle = [row[0] for row in cursor.fetchall()]
+        for connection_id in idle:
+            cursor.execute(f"KILL CONNECTION {int(connection_id)}")
+    return idle
+
+
 def _connections_opened() -> int:
     """Connections MariaDB has accepted since it started (from anyone: the worker is the only
     other process that connects while this test runs)."""
