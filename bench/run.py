@@ -167,25 +167,30 @@ def _creates(base: str, users: "Users", *, seconds: int) -> list[Row]:
     card_number = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
     card = json.dumps({**CREATE_BODY, "gateway": "card", "card": card_number})
 
-    def post(url: str, body: str) -> Load:
+    def post(url: str, body: str) -> Callable[[int], Load]:
         say(f"wrk POST {url}")
         script, env = BENCH_DIR / "post.lua", {"BODY": body}
         # Warm first, as the reads are: a gunicorn worker's first POSTs import and connect.
         wrk(url, seconds=1, script=script, headers=auth, env=env)
-        return wrk(url, seconds=seconds, script=script, headers=auth, env=env)
+        return lambda slice_seconds: wrk(
+            url, seconds=slice_seconds, script=script, headers=auth, env=env
+        )
 
-    with cpu_spent() as ceiling_cpu:
-        ceiling = post(f"{base}/bench/payments/", ecpay)
-    with cpu_spent() as product_cpu:
-        product = post(f"{base}/api/v1/payments/", ecpay)
-    with_card = post(f"{base}/api/v1/payments/", card)
+    (ceiling, ceiling_cpu, ceiling_requests), (product, product_cpu, product_requests) = (
+        side_by_side(
+            post(f"{base}/bench/payments/", ecpay),
+            post(f"{base}/api/v1/payments/", ecpay),
+            seconds=seconds,
+        )
+    )
+    with_card = post(f"{base}/api/v1/payments/", card)(seconds)
     return [
         _throughput("create payment (ECPay) req/s", product, ceiling, 0.7),
         _latency_row("create payment (ECPay) p99", product, ceiling),
         _cpu_row(
             "create payment (ECPay): CPU ms per request",
-            (product_cpu, _requests(product, seconds)),
-            (ceiling_cpu, _requests(ceiling, seconds)),
+            (product_cpu, product_requests),
+            (ceiling_cpu, ceiling_requests),
         ),
         Row(
             "create payment (card, calls the simulator) req/s",
@@ -207,34 +212,75 @@ def _notifications(base: str, users: "Users", sizes: Sizes) -> list[Row]:
     data.ecpay_notifications_write(payments, bodies)
     script_env = {"BODIES": str(bodies), "THREADS": "2"}
 
-    def post(url: str) -> Load:
+    def post(url: str) -> Callable[[int], Load]:
         say(f"wrk POST {url} ({sizes.notifications:,} distinct notifications)")
         script = BENCH_DIR / "bodies.lua"
-        # Warmed as the creates are. The timed run starts again from the first notification:
+        # Warmed as the creates are. Each timed run starts again from the first notification:
         # a delivery stored already costs the request what a new one does (applying it, where
         # a repeat would be a duplicate, is the worker's).
         wrk(url, seconds=1, threads=2, script=script, env=script_env)
-        return wrk(url, seconds=sizes.seconds, threads=2, script=script, env=script_env)
+        return lambda slice_seconds: wrk(
+            url, seconds=slice_seconds, threads=2, script=script, env=script_env
+        )
 
-    with cpu_spent() as ceiling_cpu:
-        ceiling = post(f"{base}/bench/locked-update/")
-    with cpu_spent() as product_cpu:
-        product = post(f"{base}/callbacks/ecpay/notify/")
-    sent = product.requests_per_second * sizes.seconds
-    note = " (some repeated: more requests than notifications)" if sent > len(payments) else ""
+    (ceiling, ceiling_cpu, ceiling_requests), (product, product_cpu, product_requests) = (
+        side_by_side(
+            post(f"{base}/bench/locked-update/"),
+            post(f"{base}/callbacks/ecpay/notify/"),
+            seconds=sizes.seconds,
+        )
+    )
+    # Each of the product's two runs starts from the first notification again.
+    repeated = product_requests / 2 > len(payments)
+    note = " (some repeated: more requests than notifications)" if repeated else ""
     return [
         _throughput(f"ECPay notification req/s{note}", product, ceiling, 0.7),
         _latency_row("ECPay notification p99", product, ceiling),
         _cpu_row(
             "ECPay notification: CPU ms per request",
-            (product_cpu, _requests(product, sizes.seconds)),
-            (ceiling_cpu, _requests(ceiling, sizes.seconds)),
+            (product_cpu, product_requests),
+            (ceiling_cpu, ceiling_requests),
         ),
     ]
 
 
-def _requests(load: Load, seconds: int) -> int:
-    return max(round(load.requests_per_second * seconds), 1)
+# A side's load, the CPU it spent (bench/cpu.py) and how many requests that was.
+Measured = tuple[Load, dict[str, float], int]
+
+
+def side_by_side(
+    ceiling: Callable[[int], Load], product: Callable[[int], Load], *, seconds: int
+) -> tuple[Measured, Measured]:
+    """Each side loaded for `seconds` in all (rounded down to even), in halves taken in the
+    order ceiling, product, product, ceiling, with the CPU each side spent and its requests.
+
+    This VM's speed drifts by tens of percent from one minute to the next: with one side run
+    after the other, the drift lands on the ratio; taken this way, a steady drift lands on
+    both sides alike."""
+    half = max(seconds // 2, 1)
+    loads: dict[str, list[Load]] = {"ceiling": [], "product": []}
+    cpu: dict[str, dict[str, float]] = {"ceiling": {}, "product": {}}
+    for side in ("ceiling", "product", "product", "ceiling"):
+        with cpu_spent() as spent:
+            loads[side].append((ceiling if side == "ceiling" else product)(half))
+        for role, seconds_spent in spent.items():
+            cpu[side][role] = cpu[side].get(role, 0.0) + seconds_spent
+
+    def measured(side: str) -> Measured:
+        requests = sum(load.requests_per_second * half for load in loads[side])
+        return _combined(loads[side]), cpu[side], max(round(requests), 1)
+
+    return measured("ceiling"), measured("product")
+
+
+def _combined(loads: list[Load]) -> Load:
+    """Runs of equal length as one: their mean rate, their worst latencies, all their errors."""
+    return Load(
+        requests_per_second=sum(load.requests_per_second for load in loads) / len(loads),
+        p99_ms=max(load.p99_ms for load in loads),
+        p50_ms=max(load.p50_ms for load in loads),
+        errors=sum(load.errors for load in loads),
+    )
 
 
 def _pipeline(env: dict[str, str], users: "Users", count: int) -> list[Row]:

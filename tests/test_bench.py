@@ -14,8 +14,8 @@ from django.utils import timezone
 from bench.ceilings import CeilingPaymentSerializer
 from bench.cpu import cpu_spent, describe, role_of
 from bench.data import ecpay_paid_body
-from bench.run import parse_sections
-from bench.stack import parse_wrk, wrk
+from bench.run import parse_sections, side_by_side
+from bench.stack import Load, parse_wrk, wrk
 from payments.models import Payment, PaymentStatus
 from tests.payments.test_ecpay_notifications import start_deposit
 
@@ -156,6 +156,33 @@ def test_a_phase_can_count_the_benchmark_s_own_process_under_a_role():
         sum(range(30_000_000))
 
     assert spent["steps"] > 0.1
+
+
+def test_a_ceiling_and_its_product_are_loaded_in_turns_and_each_side_s_runs_combined():
+    order: list[tuple[str, int]] = []
+
+    def loader(side: str, rate: float, p99: float):
+        def load(seconds: int) -> Load:
+            order.append((side, seconds))
+            return Load(requests_per_second=rate, p99_ms=p99, p50_ms=1.0, errors=0)
+
+        return load
+
+    rates = iter([100.0, 300.0])  # the ceiling's two runs: the machine sped up between them
+    ceiling, product = side_by_side(
+        lambda seconds: loader("ceiling", next(rates), 20.0)(seconds),
+        loader("product", 150.0, 40.0),
+        seconds=10,
+    )
+
+    assert order == [("ceiling", 5), ("product", 5), ("product", 5), ("ceiling", 5)]
+    (ceiling_load, _, ceiling_requests), (product_load, _, product_requests) = ceiling, product
+    assert (ceiling_load.requests_per_second, ceiling_requests) == (200.0, 2000)
+    assert (product_load.requests_per_second, product_load.p99_ms, product_requests) == (
+        150.0,
+        40.0,
+        1500,
+    )
 
 
 def test_the_benchmark_runs_only_the_sections_asked_for():
