@@ -27,14 +27,9 @@ def callbacks_unapplied(*, gateway: str, older_than: timedelta) -> QuerySet[Gate
 
     Served by the index on (outcome, created_at): few callbacks stay received for long.
     """
-    now = timezone.now()
     return (
-        GatewayCallback.objects.filter(
-            gateway=gateway,
-            outcome=CallbackOutcome.RECEIVED,
-            created_at__lt=now - older_than,
-            created_at__gte=now - _UNAPPLIED_WINDOW,
-        )
+        _callbacks_waiting(gateway)
+        .filter(created_at__lt=timezone.now() - older_than)
         .order_by("created_at")
         .values_list("pk", flat=True)
     )
@@ -43,13 +38,14 @@ def callbacks_unapplied(*, gateway: str, older_than: timedelta) -> QuerySet[Gate
 def callback_awaiting_apply(*, gateway: str, external_reference: str) -> bool:
     """Whether a callback about `external_reference` was stored and is still waiting for its
     worker (or for the sweep, within the same week `callbacks_unapplied` looks at)."""
+    return _callbacks_waiting(gateway).filter(external_reference=external_reference).exists()
+
+
+def _callbacks_waiting(gateway: str) -> QuerySet[GatewayCallback]:
+    """The gateway's callbacks stored and not yet applied, in the last week: older ones are for
+    staff to replay, not for a sweep to retry or for a payment to wait on."""
     return GatewayCallback.objects.filter(
         gateway=gateway,
-        external_reference=external_reference,
         outcome=CallbackOutcome.RECEIVED,
-        created_at__gte=timezone.now() - _UNAPPLIED_WINDOW,
-    ).exists()
-
-
-# Older than this, an unapplied callback is for staff to replay, not for a sweep to retry.
-_UNAPPLIED_WINDOW = timedelta(days=7)
+        created_at__gte=timezone.now() - timedelta(days=7),
+    )
