@@ -28,24 +28,38 @@ def callbacks_unapplied(*, gateway: str, older_than: timedelta) -> QuerySet[Gate
     Served by the index on (outcome, created_at): few callbacks stay received for long.
     """
     return (
-        _callbacks_waiting(gateway)
+        callbacks_waiting(gateway)
         .filter(created_at__lt=timezone.now() - older_than)
-        .order_by("created_at")
         .values_list("pk", flat=True)
+    )
+
+
+def callback_queued_behind_another(callback: GatewayCallback, *, stored_within: timedelta) -> bool:
+    """Whether a callback of the same gateway stored before `callback`, in the last
+    `stored_within`, is still waiting to be applied.
+
+    Only earlier ones count (a smaller id), so of two callbacks stored at once at least one
+    finds none: "behind another" can never go round in a circle.
+    """
+    return (
+        callbacks_waiting(callback.gateway)
+        .filter(pk__lt=callback.pk, created_at__gte=timezone.now() - stored_within)
+        .exists()
     )
 
 
 def callback_awaiting_apply(*, gateway: str, external_reference: str) -> bool:
     """Whether a callback about `external_reference` was stored and is still waiting for its
     worker (or for the sweep, within the same week `callbacks_unapplied` looks at)."""
-    return _callbacks_waiting(gateway).filter(external_reference=external_reference).exists()
+    return callbacks_waiting(gateway).filter(external_reference=external_reference).exists()
 
 
-def _callbacks_waiting(gateway: str) -> QuerySet[GatewayCallback]:
-    """The gateway's callbacks stored and not yet applied, in the last week: older ones are for
-    staff to replay, not for a sweep to retry or for a payment to wait on."""
+def callbacks_waiting(gateway: str) -> QuerySet[GatewayCallback]:
+    """The gateway's callbacks stored and not yet applied, in the last week, oldest first: older
+    ones are for staff to replay, not for a drain or a sweep to retry or for a payment to wait
+    on. In the index on (outcome, created_at) order, so the oldest is its first entry."""
     return GatewayCallback.objects.filter(
         gateway=gateway,
         outcome=CallbackOutcome.RECEIVED,
         created_at__gte=timezone.now() - timedelta(days=7),
-    )
+    ).order_by("created_at", "pk")

@@ -2,11 +2,12 @@
 
 A notification is stored before anything else (`gateways.services.callback_record`). The
 request then only decides ECPay's answer (`ecpay_notification_receive`): it checks the
-CheckMacValue and that the notification names a payment of ours, for its amount, and queues the
-rest for a worker, which applies it once (`ecpay_notification_apply`). Applying is
-`ecpay_notification_accept`: under the payment's row lock it decides whether the notification
-is new, a duplicate or a conflict; a new "paid" validates the payment (pending → processing,
-with ECPay's TradeNo) and queues update → notify, a new failure fails it and queues notify.
+CheckMacValue and that the notification names a payment of ours, for its amount, and leaves the
+rest to a worker, which drains the stored ones (`ecpay_notifications_apply_waiting`) and applies
+each once. Applying is `ecpay_notification_accept`: under the payment's row lock it decides
+whether the notification is new, a duplicate or a conflict; a new "paid" validates the payment
+(pending → processing, with ECPay's TradeNo) and queues update → notify, a new failure fails it
+and queues notify.
 """
 
 import logging
@@ -16,12 +17,14 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
 from gateways.base import BadSignatureError, PermanentGatewayError
 from gateways.ecpay import EcpayNotification, ecpay_config, parse_notification
 from gateways.models import CallbackOutcome, Gateway, GatewayCallback
+from gateways.selectors import callback_queued_behind_another, callbacks_waiting
 from gateways.services import callback_settle
 from payments import tasks
 from payments.models import Payment, PaymentStatus
@@ -31,7 +34,12 @@ from payments.services import (
     payment_record_code,
     payment_transition,
 )
-from payments.tasks import payment_notify, payment_update, queue_after_commit
+from payments.tasks import (
+    NOTIFICATION_DRAIN_COVERS,
+    payment_notify,
+    payment_update,
+    queue_after_commit,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,57 +59,108 @@ class Verdict:
 
 
 def ecpay_notification_receive(*, callback: GatewayCallback) -> str:
-    """Answer ECPay for a stored notification, and queue it to be applied.
+    """Answer ECPay for a stored notification, and see that a worker will apply it.
 
     A notification is the hottest write path we have (ECPay sends a burst after an outage), so
     the request does only what decides the answer: the CheckMacValue and the MerchantID, and
     that the MerchantTradeNo is a payment of ours for TradeAmt, read without a lock. Such a
-    notification is answered 1|OK (it is stored, and ours to apply from here on: a worker
-    applies it, the stranded-payment sweep any whose task was lost), costing an INSERT, a read
-    and a publish, and holding no payment's lock. Anything else is rejected here and now,
-    with the reason ECPay is told (`ecpay_notification_accept`): rare, and worth no hurry.
+    notification is answered 1|OK: it is stored, and ours to apply from here on. Anything else
+    is rejected here and now, with the reason ECPay is told (`ecpay_notification_accept`):
+    rare, and worth no hurry.
+
+    Publishing a task costs more than the rest of the request, so a notification queues a drain
+    only if none stored before it in the last `NOTIFICATION_DRAIN_COVERS` is still waiting.
+    One is, and the drain that applies it reads the inbox again afterwards: this notification
+    was stored before the look, so before that apply committed, and the drain finds it. In a
+    burst that is one publish for many notifications. A drain whose publish was lost (the
+    broker blinked) is the sweep's to replace (`payments_resume_stranded`).
     """
     try:
         notification = parse_notification(_fields(callback), ecpay_config())
     except (BadSignatureError, PermanentGatewayError):
-        return ecpay_notification_accept(callback=callback)
+        return _refuse(callback)
     ours = Payment.objects.filter(
         gateway=Gateway.ECPAY,
         merchant_trade_no=notification.merchant_trade_no,
         amount=notification.trade_amt,
     )
     if _refusal(notification) or not ours.exists():
-        return ecpay_notification_accept(callback=callback)
-    queue_after_commit(tasks.ecpay_notification_apply, callback.pk)
+        return _refuse(callback)
+    if not callback_queued_behind_another(callback, stored_within=NOTIFICATION_DRAIN_COVERS):
+        queue_after_commit(tasks.ecpay_notifications_drain)
     return OK
 
 
-def ecpay_notification_apply(*, callback_id: int) -> None:
-    """Apply a notification `ecpay_notification_receive` stored and queued, at most once.
+def _refuse(callback: GatewayCallback) -> str:
+    """Settle a notification the request refuses, and answer ECPay with what it was settled as.
 
-    Under the callback's row lock (taken before the payment's, as a replay does): a task
-    delivered twice, or beside the sweep's, finds the callback settled and does nothing. A bug
-    settles it rejected with the error, for staff to see and replay; a database failure is
-    raised, and leaves it received for a retry.
+    Through `ecpay_notification_apply`, under the callback's lock: the callback is stored and
+    committed, so a drain may have taken it already, and it must be settled (and a payment
+    flagged for it) once.
     """
+    ecpay_notification_apply(callback_id=callback.pk)
+    callback.refresh_from_db(fields=["outcome", "outcome_reason"])
+    return Verdict(callback.outcome, callback.outcome_reason).answer
+
+
+def ecpay_notifications_apply_waiting(*, limit: int) -> int:
+    """Apply the waiting notifications oldest first, until none is left or `limit` are applied;
+    returns how many were.
+
+    Each is applied as `ecpay_notification_apply` applies one, in its own transaction under its
+    row lock, and one another drain holds is skipped (SKIP LOCKED): that drain applies it, so
+    drains share a backlog without waiting on each other. The inbox is read again after every
+    apply, which is what `ecpay_notification_receive` counts on when it queues no drain. A
+    database failure is raised, and leaves the notification it was applying received.
+    """
+    applied = 0
+    while applied < limit:
+        if _apply_first(callbacks_waiting(Gateway.ECPAY).select_for_update(skip_locked=True)):
+            applied += 1
+        else:
+            break
+    return applied
+
+
+def ecpay_notification_apply(*, callback_id: int) -> None:
+    """Apply one stored notification, at most once (a replay, or an earlier release's task).
+
+    Under the callback's row lock (taken before the payment's, as a replay does): applied twice,
+    or beside a drain, it finds the callback settled and does nothing.
+    """
+    _apply_first(
+        GatewayCallback.objects.select_for_update().filter(
+            pk=callback_id, outcome=CallbackOutcome.RECEIVED
+        )
+    )
+
+
+def _apply_first(waiting: QuerySet[GatewayCallback]) -> bool:
+    """Lock the first of `waiting` (a locking queryset) and apply it; whether there was one.
+
+    A bug settles it rejected with the error, for staff to see and replay; a database failure
+    is raised, and leaves it received for a retry.
+    """
+    callback_id = None
     try:
         with transaction.atomic():
-            callback = (
-                GatewayCallback.objects.select_for_update()
-                .filter(pk=callback_id, outcome=CallbackOutcome.RECEIVED)
-                .first()
-            )
-            if callback is not None:
-                ecpay_notification_accept(callback=callback)
+            callback = waiting.first()
+            if callback is None:
+                return False
+            callback_id = callback.pk
+            ecpay_notification_accept(callback=callback)
     except (OperationalError, InterfaceError):
         raise
     except Exception as error:
+        if callback_id is None:
+            raise
         logger.exception("ECPay notification %s could not be applied", callback_id)
         callback_settle(
             callback_id=callback_id,
             outcome=CallbackOutcome.REJECTED,
             reason=f"processing crashed: {type(error).__name__}: {error}",
         )
+    return True
 
 
 def ecpay_notification_accept(*, callback: GatewayCallback) -> str:

@@ -100,14 +100,55 @@ def payment_notify(payment_id: int) -> None:
     pipeline.notify(payment_id)
 
 
-@shared_task
-def ecpay_notification_apply(callback_id: int, retry: int = 0) -> None:
-    """Apply a stored ECPay notification (`payments.ecpay.ecpay_notification_apply`).
+# A waiting ECPay notification stored less than this long ago has a drain on its way: the one
+# its request queued, or the one that applies the notification before it and then reads the
+# inbox again (`payments.ecpay.ecpay_notification_receive`). One waiting longer was missed (its
+# drain's publish was lost, or a worker is far behind): the next notification queues a drain
+# of its own, and the sweep queues one every minute.
+NOTIFICATION_DRAIN_COVERS = timedelta(seconds=10)
+# A drain that has applied this many asks another worker process to share the backlog (a burst
+# after an outage), and after DRAIN_BATCH it queues its own continuation and gives its process
+# back to the other queued tasks.
+DRAIN_SHARED_AFTER = 20
+DRAIN_BATCH = 200
 
-    A database failure is retried with backoff, as a gateway's is; past the retries the
-    callback stays received, and the stranded-payment sweep queues it again.
+
+@shared_task
+def ecpay_notifications_drain(retry: int = 0) -> None:
+    """Apply every waiting ECPay notification (`payments.ecpay.ecpay_notifications_apply_waiting`).
+
+    Delivered twice, or beside another drain, it repeats nothing: each notification is applied
+    under its row lock, and one already applied is no longer waiting. A database failure is
+    retried with backoff, as a gateway's is; past the retries what waits is the sweep's.
     """
     # Imported here: payments.ecpay queues this module's tasks, so it imports this module.
+    from payments.ecpay import ecpay_notifications_apply_waiting
+
+    try:
+        applied = ecpay_notifications_apply_waiting(limit=DRAIN_SHARED_AFTER)
+        if applied < DRAIN_SHARED_AFTER:
+            return
+        ecpay_notifications_drain.delay()
+        applied += ecpay_notifications_apply_waiting(limit=DRAIN_BATCH - applied)
+        if applied == DRAIN_BATCH:
+            ecpay_notifications_drain.delay()
+    except (OperationalError, InterfaceError) as error:
+        if retry >= settings.PIPELINE_RETRY_MAX:
+            raise
+        logger.warning("ECPay notifications not applied, retrying: %s", error)
+        ecpay_notifications_drain.apply_async(
+            (), {"retry": retry + 1}, countdown=retry_delay(retry)
+        )
+
+
+@shared_task
+def ecpay_notification_apply(callback_id: int, retry: int = 0) -> None:
+    """Apply one stored ECPay notification (`payments.ecpay.ecpay_notification_apply`).
+
+    Nothing queues it any more: a release queued one per notification, and during a rolling
+    deploy its web servers still do, so a worker must still take them. A database failure is
+    retried as the drain's is.
+    """
     from payments import ecpay
 
     try:
@@ -230,19 +271,20 @@ def operations_settle_unknown() -> int:
 @shared_task
 def payments_resume_stranded(limit: int = 500) -> int:
     """Periodic: resume payments whose pipeline message never ran (the broker was down when it
-    was queued, or lost it), and apply ECPay notifications whose task never ran, left waiting
-    longer than PIPELINE_STRANDED_AFTER_SECONDS (see `payments_stranded` and
-    `callbacks_unapplied`). Returns how many it queued."""
-    older_than = timedelta(seconds=settings.PIPELINE_STRANDED_AFTER_SECONDS)
+    was queued, or lost it), left waiting longer than PIPELINE_STRANDED_AFTER_SECONDS
+    (`payments_stranded`), and drain ECPay notifications that no drain reached within
+    NOTIFICATION_DRAIN_COVERS (`callbacks_unapplied`). Returns how many tasks it queued."""
+    queued = 0
     # A pending ECPay payment is never stranded (it waits for its customer); a notification
-    # about it that was stored and never applied is.
-    unapplied = list(callbacks_unapplied(gateway=Gateway.ECPAY, older_than=older_than)[:limit])
-    for callback_id in unapplied:
-        ecpay_notification_apply.delay(callback_id)
+    # about it that was stored and never applied is. One drain applies them all.
+    if callbacks_unapplied(gateway=Gateway.ECPAY, older_than=NOTIFICATION_DRAIN_COVERS).exists():
+        ecpay_notifications_drain.delay()
+        queued += 1
+    older_than = timedelta(seconds=settings.PIPELINE_STRANDED_AFTER_SECONDS)
     stranded = list(payments_stranded(older_than=older_than).values_list("pk", flat=True)[:limit])
     for payment_id in stranded:
         payment_resume.delay(payment_id)
-    return len(unapplied) + len(stranded)
+    return queued + len(stranded)
 
 
 @shared_task

@@ -46,15 +46,21 @@ def rejected_wallet_callback(db, client, settings) -> GatewayCallback:
 
 @pytest.fixture
 def unsettled_ecpay_notification(db) -> GatewayCallback:
-    """An ECPay notification stored by the view, whose processing never ran (the worker died)."""
+    """An ECPay notification stored by the view ten minutes ago, whose processing never ran (the
+    worker died): ECPay's redelivery, if it comes, comes 5 to 15 minutes after."""
     payment = start_payment()
-    return callback_record(
+    callback = callback_record(
         gateway=Gateway.ECPAY,
         body=urlencode(signed(paid_notification(payment))),
         content_type="application/x-www-form-urlencoded",
         headers={},
         remote_addr="127.0.0.1",
     )
+    GatewayCallback.objects.filter(pk=callback.pk).update(
+        created_at=timezone.now() - timedelta(minutes=10)
+    )
+    callback.refresh_from_db()
+    return callback
 
 
 def test_a_wallet_callback_rejected_for_our_own_mistake_is_applied_when_replayed(
@@ -147,7 +153,11 @@ def test_an_ecpay_notification_never_processed_is_applied_by_a_replay(
 def test_an_ecpay_notification_whose_payment_moved_already_is_a_duplicate_not_a_second_charge(
     unsettled_ecpay_notification, client, applied, mailoutbox
 ):
-    # The gateway delivered it again meanwhile, and that copy was applied.
+    # Stored more than a week ago, so no drain takes it any more (only staff, by a replay). The
+    # gateway delivered it again meanwhile, and that copy was applied.
+    GatewayCallback.objects.filter(pk=unsettled_ecpay_notification.pk).update(
+        created_at=timezone.now() - timedelta(days=8)
+    )
     with applied():
         client.post(
             "/callbacks/ecpay/notify/",

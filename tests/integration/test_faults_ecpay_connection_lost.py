@@ -1,7 +1,7 @@
 """A database connection dropped in the middle of an ECPay notification, on either side.
 
 ECPay (the simulator, served with the app by gunicorn) delivers a paid notification. The web
-server stores it and queues it; a worker applies it. The test makes one of the two wait on a
+server stores it and queues a drain; a worker applies it. The test makes one of the two wait on a
 lock it holds from a connection of its own, finds the waiting connection in MariaDB's process
 list and KILLs it, then lets go. ECPay delivers again whatever is not answered `1|OK`; the
 worker retries what it could not apply. Either way the payment moves once.
@@ -78,7 +78,7 @@ def test_a_notification_whose_worker_connection_is_killed_is_retried_and_applied
     """Injects: KILL of the worker's MariaDB connection while it applies an ECPay notification
     (the test holds the payment's row lock, so the worker waits for it).
 
-    Must hold: ECPay's one delivery is answered 1|OK (it was stored); the worker's task retries
+    Must hold: ECPay's one delivery is answered 1|OK (it was stored); the worker's drain retries
     on a new connection and applies it once: one transition to each status, one notified
     event, one email, the callback accepted.
     """
@@ -91,8 +91,7 @@ def test_a_notification_whose_worker_connection_is_killed_is_retried_and_applied
         locker.cursor().execute(f"KILL {int(waiting)}")
 
     _assert_completed_and_told_once(payment, trade, worker_folder)
-    callback = GatewayCallback.objects.get(body__contains=trade.merchant_trade_no)
-    assert f"ECPay notification {callback.pk} not applied, retrying" in live_worker.read_text()
+    assert "ECPay notifications not applied, retrying" in live_worker.read_text()
     deliveries = list(trade.deliveries.values_list("status_code", "answer"))
     assert deliveries == [(200, "1|OK")]
     callbacks = GatewayCallback.objects.filter(body__contains=trade.merchant_trade_no)
