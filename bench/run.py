@@ -127,6 +127,7 @@ def run(sizes: Sizes, sections: tuple[str, ...] = SECTIONS) -> list[Row]:
                 rows += _creates(base, users, seconds=sizes.seconds)
             if "notification" in sections:
                 rows += _notifications(base, users, sizes)
+                rows += _notifications_with_worker(env, base, users, sizes)
             from bench.queries import count_queries
 
             say("counting queries")
@@ -240,6 +241,54 @@ def _notifications(base: str, users: "Users", sizes: Sizes) -> list[Row]:
             "ECPay notification: CPU ms per request",
             (product_cpu, product_requests),
             (ceiling_cpu, ceiling_requests),
+        ),
+    ]
+
+
+def _notifications_with_worker(
+    env: dict[str, str], base: str, users: "Users", sizes: Sizes
+) -> list[Row]:
+    """The product's notification load again, with the worker applying them as they come.
+
+    The timed runs above have no worker: every request after the first finds an earlier
+    notification waiting and queues no drain, the best case. Here drains run and empty the
+    inbox, and the request after that queues one again: this says how often, and the rate the
+    web server keeps while the worker shares its two cores (so no ceiling)."""
+    import redis
+
+    from bench import data
+    from bench.tasks import DRAINS_KEY
+    from gateways.models import CallbackOutcome, GatewayCallback
+    from tests.processes import wait_for
+
+    # What the runs above stored, never applied, would have every request here find one
+    # waiting, and the worker start on thousands at once.
+    GatewayCallback.objects.all().delete()
+    broker = redis.Redis.from_url(env["CELERY_BROKER_URL"])
+    broker.flushdb()
+    payments = data.pending_ecpay_create(sizes.notifications, user=users.customer)
+    bodies = LOG_DIR / "ecpay-notifications-live.txt"
+    data.ecpay_notifications_write(payments, bodies)
+    script_env = {"BODIES": str(bodies), "THREADS": "2"}
+    url = f"{base}/callbacks/ecpay/notify/"
+    with celery_worker(env):
+        say(f"wrk POST {url} with the worker applying the notifications")
+        broker.delete(DRAINS_KEY)
+        load = wrk(url, seconds=sizes.seconds, script=BENCH_DIR / "bodies.lua", env=script_env)
+        waiting = GatewayCallback.objects.filter(outcome=CallbackOutcome.RECEIVED)
+        wait_for(lambda: not waiting.exists(), timeout=300, what="the worker to apply them all")
+        drains = int(broker.get(DRAINS_KEY) or 0)
+    stored = GatewayCallback.objects.count()
+    name = "ECPay notification, with the worker applying them"
+    return [
+        Row(f"{name}: req/s", _rate(load), "", None, "(reported)", None),
+        Row(
+            f"{name}: drains run per 100 notifications",
+            f"{100 * drains / max(stored, 1):.1f} ({drains:,} for {stored:,})",
+            "",
+            None,
+            "(reported)",
+            None,
         ),
     ]
 

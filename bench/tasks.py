@@ -1,13 +1,18 @@
 """The pipeline's ceiling: four no-op tasks chained per payment, on the product's broker and
-worker settings. The last one counts the chain as done in Redis, where the benchmark reads it."""
+worker settings. The last one counts the chain as done in Redis, where the benchmark reads it.
+And a count, in Redis too, of the ECPay notification drains the benchmark's worker runs."""
 
 from functools import cache
+from typing import Any
 
 import redis
 from celery import chain, shared_task
+from celery.signals import task_prerun
 from django.conf import settings
 
 DONE_KEY = "bench:chains-done"
+DRAINS_KEY = "bench:drains-run"
+DRAIN_TASK = "payments.tasks.ecpay_notifications_drain"
 
 
 @shared_task
@@ -34,3 +39,11 @@ def bench_chain_start(payment_id: int) -> None:
         bench_noop.si(payment_id),
         bench_noop_done.si(payment_id),
     ).delay()
+
+
+@task_prerun.connect
+def drain_count(sender: Any = None, **kwargs: Any) -> None:
+    """Count each ECPay notification drain the worker runs (this module is loaded in the
+    benchmark's worker only): a drain is a publish, which the requests try to save."""
+    if getattr(sender, "name", None) == DRAIN_TASK:
+        _redis().incr(DRAINS_KEY)

@@ -5,18 +5,21 @@ import argparse
 import subprocess
 import sys
 from decimal import Decimal
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
+from bench import tasks as bench_tasks
 from bench.ceilings import CeilingPaymentSerializer
 from bench.cpu import cpu_spent, describe, role_of
 from bench.data import ecpay_paid_body
 from bench.run import parse_sections, side_by_side
 from bench.stack import Load, parse_wrk, wrk
 from payments.models import Payment, PaymentStatus
+from payments.tasks import ecpay_notifications_drain, payment_validate
 from tests.payments.test_ecpay_notifications import start_deposit
 
 ECPAY_DEPOSIT = {"kind": "deposit", "amount": "500", "currency": "TWD", "gateway": "ecpay"}
@@ -189,3 +192,13 @@ def test_the_benchmark_runs_only_the_sections_asked_for():
     assert parse_sections("pipeline, notification") == ("pipeline", "notification")
     with pytest.raises(argparse.ArgumentTypeError):
         parse_sections("pipeline,everything")
+
+
+def test_the_benchmark_s_worker_counts_the_drains_it_runs_and_no_other_task(monkeypatch):
+    counted: list[str] = []
+    monkeypatch.setattr(bench_tasks, "_redis", lambda: SimpleNamespace(incr=counted.append))
+
+    for task in (ecpay_notifications_drain, payment_validate, ecpay_notifications_drain):
+        bench_tasks.drain_count(sender=task, task_id="1", task=task)
+
+    assert counted == [bench_tasks.DRAINS_KEY] * 2
