@@ -111,7 +111,9 @@ def ecpay_notifications_apply_waiting(*, limit: int) -> int:
     row lock, and one another drain holds is skipped (SKIP LOCKED): that drain applies it, so
     drains share a backlog without waiting on each other. The inbox is read again after every
     apply, which is what `ecpay_notification_receive` counts on when it queues no drain. A
-    database failure is raised, and leaves the notification it was applying received.
+    notification whose applying hits a bug is settled rejected and the drain goes on; a
+    database failure is raised and stops it (what failed is the database, not that one
+    notification), leaving the notification it was applying received for the retry.
     """
     applied = 0
     while applied < limit:
