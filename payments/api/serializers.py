@@ -8,7 +8,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api import FilterDateTimeField
+from core.api import FieldsBuiltOnce, FilterDateTimeField
 from core.models import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, Currency
 from gateways.card.validation import card_number_valid
 from gateways.models import Gateway
@@ -146,7 +146,7 @@ class NextActionSerializer(serializers.Serializer[Any]):
     )
 
 
-class PaymentSerializer(serializers.ModelSerializer[Payment]):
+class PaymentSerializer(FieldsBuiltOnce[Payment]):
     id = serializers.CharField(source="public_id")
     # Null for a deposit: said here so the schema says it too.
     order = serializers.SlugRelatedField[Order](
