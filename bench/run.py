@@ -206,12 +206,7 @@ def _creates(base: str, users: "Users", *, seconds: int) -> list[Row]:
 
 
 def _notifications(base: str, users: "Users", sizes: Sizes) -> list[Row]:
-    from bench import data
-
-    payments = data.pending_ecpay_create(sizes.notifications, user=users.customer)
-    bodies = LOG_DIR / "ecpay-notifications.txt"
-    data.ecpay_notifications_write(payments, bodies)
-    script_env = {"BODIES": str(bodies), "THREADS": "2"}
+    payments, script_env = _notification_bodies(users, sizes.notifications, "ecpay-notifications")
 
     def post(url: str) -> Callable[[int], Load]:
         say(f"wrk POST {url} ({sizes.notifications:,} distinct notifications)")
@@ -256,7 +251,6 @@ def _notifications_with_worker(
     web server keeps while the worker shares its two cores (so no ceiling)."""
     import redis
 
-    from bench import data
     from bench.tasks import DRAINS_KEY
     from gateways.models import CallbackOutcome, GatewayCallback
     from tests.processes import wait_for
@@ -266,10 +260,7 @@ def _notifications_with_worker(
     GatewayCallback.objects.all().delete()
     broker = redis.Redis.from_url(env["CELERY_BROKER_URL"])
     broker.flushdb()
-    payments = data.pending_ecpay_create(sizes.notifications, user=users.customer)
-    bodies = LOG_DIR / "ecpay-notifications-live.txt"
-    data.ecpay_notifications_write(payments, bodies)
-    script_env = {"BODIES": str(bodies), "THREADS": "2"}
+    _, script_env = _notification_bodies(users, sizes.notifications, "ecpay-notifications-live")
     url = f"{base}/callbacks/ecpay/notify/"
     with celery_worker(env):
         say(f"wrk POST {url} with the worker applying the notifications")
@@ -291,6 +282,19 @@ def _notifications_with_worker(
             None,
         ),
     ]
+
+
+def _notification_bodies(
+    users: "Users", count: int, name: str
+) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """`count` pending ECPay payments and a file of a signed "paid" notification for each (in
+    LOG_DIR, as `name`.txt); the payments, and the environment bench/bodies.lua reads it with."""
+    from bench import data
+
+    payments = data.pending_ecpay_create(count, user=users.customer)
+    bodies = LOG_DIR / f"{name}.txt"
+    data.ecpay_notifications_write(payments, bodies)
+    return payments, {"BODIES": str(bodies), "THREADS": "2"}
 
 
 # A side's load, the CPU it spent (bench/cpu.py) and how many requests that was.

@@ -10,9 +10,10 @@ from celery import chain, shared_task
 from celery.signals import task_prerun
 from django.conf import settings
 
+from payments.tasks import ecpay_notifications_drain
+
 DONE_KEY = "bench:chains-done"
 DRAINS_KEY = "bench:drains-run"
-DRAIN_TASK = "payments.tasks.ecpay_notifications_drain"
 
 
 @shared_task
@@ -45,5 +46,5 @@ def bench_chain_start(payment_id: int) -> None:
 def drain_count(sender: Any = None, **kwargs: Any) -> None:
     """Count each ECPay notification drain the worker runs (this module is loaded in the
     benchmark's worker only): a drain is a publish, which the requests try to save."""
-    if getattr(sender, "name", None) == DRAIN_TASK:
+    if getattr(sender, "name", None) == ecpay_notifications_drain.name:
         _redis().incr(DRAINS_KEY)

@@ -22,17 +22,13 @@ def gateway_queries_blocked(gateway: str) -> bool:
     ).exists()
 
 
-def callbacks_unapplied(*, gateway: str, older_than: timedelta) -> QuerySet[GatewayCallback, int]:
-    """Ids of the gateway's callbacks stored in the last week and still not applied after
-    `older_than`, oldest first: their task was lost (the broker was down) or kept failing.
+def callbacks_left_waiting(*, gateway: str, older_than: timedelta) -> bool:
+    """Whether any of the gateway's callbacks stored in the last week is still not applied after
+    `older_than`: its task was lost (the broker was down) or kept failing.
 
     Served by the index on (outcome, created_at): few callbacks stay received for long.
     """
-    return (
-        callbacks_waiting(gateway)
-        .filter(created_at__lt=timezone.now() - older_than)
-        .values_list("pk", flat=True)
-    )
+    return callbacks_waiting(gateway).filter(created_at__lt=timezone.now() - older_than).exists()
 
 
 def callback_queued_behind_another(callback: GatewayCallback, *, stored_within: timedelta) -> bool:
@@ -64,7 +60,7 @@ def callback_queued_behind_another(callback: GatewayCallback, *, stored_within: 
 
 def callback_awaiting_apply(*, gateway: str, external_reference: str) -> bool:
     """Whether a callback about `external_reference` was stored and is still waiting for its
-    worker (or for the sweep, within the same week `callbacks_unapplied` looks at)."""
+    worker (or for the sweep, within the same week `callbacks_left_waiting` looks at)."""
     return callbacks_waiting(gateway).filter(external_reference=external_reference).exists()
 
 

@@ -23,7 +23,7 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from gateways.base import GatewayError, PaymentDeclinedError, TransientGatewayError
 from gateways.models import Gateway
-from gateways.selectors import callbacks_unapplied
+from gateways.selectors import callbacks_left_waiting
 from payments import pipeline, refunds
 from payments.models import Payment, PaymentStatus
 from payments.selectors import payments_expirable, payments_stranded, wallet_reported_success
@@ -133,12 +133,7 @@ def ecpay_notifications_drain(retry: int = 0) -> None:
         if applied == DRAIN_BATCH:
             ecpay_notifications_drain.delay()
     except (OperationalError, InterfaceError) as error:
-        if retry >= settings.PIPELINE_RETRY_MAX:
-            raise
-        logger.warning("ECPay notifications not applied, retrying: %s", error)
-        ecpay_notifications_drain.apply_async(
-            (), {"retry": retry + 1}, countdown=retry_delay(retry)
-        )
+        _retry_or_raise(ecpay_notifications_drain, (), retry, error, "ECPay notifications")
 
 
 @shared_task
@@ -154,12 +149,19 @@ def ecpay_notification_apply(callback_id: int, retry: int = 0) -> None:
     try:
         ecpay.ecpay_notification_apply(callback_id=callback_id)
     except (OperationalError, InterfaceError) as error:
-        if retry >= settings.PIPELINE_RETRY_MAX:
-            raise
-        logger.warning("ECPay notification %s not applied, retrying: %s", callback_id, error)
-        ecpay_notification_apply.apply_async(
-            (callback_id,), {"retry": retry + 1}, countdown=retry_delay(retry)
-        )
+        what = f"ECPay notification {callback_id}"
+        _retry_or_raise(ecpay_notification_apply, (callback_id,), retry, error, what)
+
+
+def _retry_or_raise(
+    task: Task[..., Any], args: tuple[Any, ...], retry: int, error: Exception, what: str
+) -> None:
+    """After a database failure: queue `task(*args)` again after the backoff for `retry`, or
+    raise `error` once the retries are spent."""
+    if retry >= settings.PIPELINE_RETRY_MAX:
+        raise error
+    logger.warning("%s not applied, retrying: %s", what, error)
+    task.apply_async(args, {"retry": retry + 1}, countdown=retry_delay(retry))
 
 
 @shared_task
@@ -273,11 +275,11 @@ def payments_resume_stranded(limit: int = 500) -> int:
     """Periodic: resume payments whose pipeline message never ran (the broker was down when it
     was queued, or lost it), left waiting longer than PIPELINE_STRANDED_AFTER_SECONDS
     (`payments_stranded`), and drain ECPay notifications that no drain reached within
-    NOTIFICATION_DRAIN_COVERS (`callbacks_unapplied`). Returns how many tasks it queued."""
+    NOTIFICATION_DRAIN_COVERS (`callbacks_left_waiting`). Returns how many tasks it queued."""
     queued = 0
     # A pending ECPay payment is never stranded (it waits for its customer); a notification
     # about it that was stored and never applied is. One drain applies them all.
-    if callbacks_unapplied(gateway=Gateway.ECPAY, older_than=NOTIFICATION_DRAIN_COVERS).exists():
+    if callbacks_left_waiting(gateway=Gateway.ECPAY, older_than=NOTIFICATION_DRAIN_COVERS):
         ecpay_notifications_drain.delay()
         queued += 1
     older_than = timedelta(seconds=settings.PIPELINE_STRANDED_AFTER_SECONDS)
