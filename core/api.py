@@ -6,11 +6,10 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import models
 from django.http import Http404
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
@@ -111,17 +110,21 @@ class FilterDateTimeField(serializers.DateTimeField):
             self.fail("overflow")
 
 
-_Model = TypeVar("_Model", bound=models.Model)
+class FieldsBuiltOnce(serializers.Serializer[Any]):
+    """A serializer that builds its fields once per class, not once per instance.
 
+    DRF builds every serializer's fields again for each instance: a ModelSerializer introspects
+    its model, and each declared field is deep-copied, which runs the field's `__init__` again.
+    For a payment that was most of what its representation costs, in every create's response
+    and every page (bench/RESULTS.md). The fields depend on the class alone (its Meta and its
+    declarations), so they are built once, kept unbound, and each instance gets copies of its
+    own to bind (a field is bound to one serializer: two requests on two threads must not share
+    one). A plain field is copied shallowly: binding sets only its own attributes. A field that
+    holds a child bound to it (a nested serializer, a list or dict field, a many-related field)
+    is deep-copied, as DRF would. Not for a serializer whose fields depend on its context.
 
-class FieldsBuiltOnce(serializers.ModelSerializer[_Model]):
-    """A ModelSerializer that builds its fields from the model once per class, not per instance.
-
-    DRF's ModelSerializer introspects the model again for every serializer it makes: for a
-    payment that was half the 1 ms its representation costs, in every create's response
-    (bench/RESULTS.md). The fields depend on the class alone (its Meta and declared fields), so
-    each instance gets its own copy of the class's, as DRF gives each its declared fields (a
-    field is bound to one serializer). Not for a serializer whose fields depend on its context.
+    Put it first among the bases: `class PaymentSerializer(FieldsBuiltOnce,
+    serializers.ModelSerializer[Payment])`.
     """
 
     _fields_built: ClassVar[dict[type, dict[str, serializers.Field[Any, Any, Any, Any]]]] = {}
@@ -130,4 +133,11 @@ class FieldsBuiltOnce(serializers.ModelSerializer[_Model]):
         built = FieldsBuiltOnce._fields_built
         if type(self) not in built:
             built[type(self)] = super().get_fields()
-        return copy.deepcopy(built[type(self)])
+        return {name: _unbound_copy(field) for name, field in built[type(self)].items()}
+
+
+def _unbound_copy(field: serializers.Field[Any, Any, Any, Any]) -> Any:
+    holds_bound_child = hasattr(field, "child") or hasattr(field, "child_relation")
+    if holds_bound_child or isinstance(field, serializers.BaseSerializer):
+        return copy.deepcopy(field)
+    return copy.copy(field)

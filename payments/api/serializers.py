@@ -53,7 +53,7 @@ class CardSerializer(serializers.Serializer[Any]):
 API_GATEWAYS = [Gateway.CARD, Gateway.ECPAY, Gateway.BALANCE]
 
 
-class PaymentCreateSerializer(serializers.Serializer[Any]):
+class PaymentCreateSerializer(FieldsBuiltOnce):
     """A payment for one of the caller's orders, or a deposit to the caller's balance."""
 
     kind = serializers.ChoiceField(choices=[PaymentKind.ORDER, PaymentKind.DEPOSIT])
@@ -146,7 +146,7 @@ class NextActionSerializer(serializers.Serializer[Any]):
     )
 
 
-class PaymentSerializer(FieldsBuiltOnce[Payment]):
+class PaymentSerializer(FieldsBuiltOnce, serializers.ModelSerializer[Payment]):
     id = serializers.CharField(source="public_id")
     # Null for a deposit: said here so the schema says it too.
     order = serializers.SlugRelatedField[Order](
