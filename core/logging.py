@@ -26,6 +26,14 @@ _payment_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("paymen
 REDACTED = "[REDACTED]"
 # 13 to 19 digits, maybe in groups split by spaces or dashes: what a card number looks like.
 _CARD_NUMBER = re.compile(r"(?<![\d])(?:\d[ -]?){12,18}\d(?![\d])")
+# Ids that are no card number, whatever run of digits they hold: UUIDs (Celery's task ids) and
+# their 32-digit hex form (our request ids). One in a few dozen holds a Luhn-valid run of 13 or
+# more digits, which redacting would cut out of the id its lines are found by.
+_HEX_ID = re.compile(
+    r"(?<![0-9A-Fa-f-])"
+    r"([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[0-9A-Fa-f]{32})"
+    r"(?![0-9A-Fa-f-])"
+)
 # name = value, name: value, "name": "value", name=value& ... for names that hold secrets.
 _SENSITIVE_FIELDS = (
     r"cvc|cvv|cvv2|cvc2|security_code|card_number|password|passwd|secret|secret_key|"
@@ -43,9 +51,15 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
 def redact(text: str) -> str:
-    """`text` without card numbers (any Luhn-valid run of 13 to 19 digits) or secret values."""
+    """`text` without card numbers (any Luhn-valid run of 13 to 19 digits outside a UUID or a
+    hex id) or secret values."""
     text = _SECRET_VALUE.sub(_redact_value, text)
-    return _CARD_NUMBER.sub(_redact_card_number, text)
+    # split() keeps the ids it splits on at the odd places.
+    parts = _HEX_ID.split(text)
+    return "".join(
+        part if place % 2 else _CARD_NUMBER.sub(_redact_card_number, part)
+        for place, part in enumerate(parts)
+    )
 
 
 def _redact_value(match: re.Match[str]) -> str:

@@ -70,6 +70,26 @@ def test_numbers_that_are_not_cards_are_kept():
     assert redact(text) == text
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A Celery task id whose digits 7470948-7716-4633 are a Luhn-valid run (CI saw it).
+        "Task core.tasks.ping[b7470948-7716-4633-aa13-a296880390f7] succeeded",
+        "task 42424242-4242-4242-aa13-a296880390f7 received",
+        # A request id, uuid4().hex, with a Luhn-valid run of 15 digits inside.
+        "request_id=ab378282246310005cdef0123456789a",
+    ],
+)
+def test_ids_are_kept_whatever_digits_they_hold(text):
+    assert redact(text) == text
+
+
+def test_a_card_number_beside_an_id_is_still_redacted():
+    text = "task b7470948-7716-4633-aa13-a296880390f7 charged 4242424242424242"
+
+    assert redact(text) == f"task b7470948-7716-4633-aa13-a296880390f7 charged {REDACTED}"
+
+
 def logged(logger_name: str, emit) -> list[dict]:
     """What `emit` logs through the production handler set-up, as parsed JSON lines."""
     stream = io.StringIO()
