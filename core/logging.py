@@ -27,7 +27,7 @@ REDACTED = "[REDACTED]"
 # 13 to 19 digits, maybe in groups split by spaces or dashes: what a card number looks like.
 _CARD_NUMBER = re.compile(r"(?<![\d])(?:\d[ -]?){12,18}\d(?![\d])")
 # Ids that are no card number, whatever run of digits they hold: UUIDs (Celery's task ids) and
-# their 32-digit hex form (our request ids). One in a few dozen holds a Luhn-valid run of 13 or
+# their 32-digit hex form (our request ids). About one in 450 holds a Luhn-valid run of 13 or
 # more digits, which redacting would cut out of the id its lines are found by.
 _HEX_ID = re.compile(
     r"(?<![0-9A-Fa-f-])"
