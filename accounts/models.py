@@ -4,7 +4,7 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 
-from core.models import ZERO, MoneyField, currency_field
+from core.models import MONEY_MAX, ZERO, MoneyField, currency_field
 
 
 class UserManager(DjangoUserManager["User"]):
@@ -63,6 +63,9 @@ class User(AbstractUser):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(balance__gte=0), name="user_balance_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(balance__lte=MONEY_MAX), name="user_balance_fits_column"
             ),
             # One account per Cognito user; the unique index also serves the lookup by `sub`
             # on every request with a bearer token.

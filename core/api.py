@@ -23,7 +23,7 @@ from core.exceptions import DomainError
 def exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(error, DomainError):
         return Response(
-            {"code": error.code, "message": error.message, "fields": error.fields},
+            {"code": error.code, "message": error.message, "fields": error.fields, **error.shown},
             status=error.http_status,
         )
     # Django's own 404 and 403 become DRF's, so they get the same shape as the rest.

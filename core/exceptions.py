@@ -11,6 +11,9 @@ class DomainError(Exception):
     code = "domain_error"
     http_status = 400
     default_message = "The request cannot be carried out."
+    # Which of the `extra` values a client is shown beside the code and message (the API's
+    # error body); the rest is for logs and tests.
+    shown_extra: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -23,6 +26,11 @@ class DomainError(Exception):
         self.fields = fields or {}
         self.extra = extra
         super().__init__(self.message)
+
+    @property
+    def shown(self) -> dict[str, Any]:
+        """The extra values a client is shown (`shown_extra`)."""
+        return {name: self.extra[name] for name in self.shown_extra if name in self.extra}
 
 
 class IllegalTransition(DomainError):

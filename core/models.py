@@ -13,6 +13,10 @@ MONEY_DECIMAL_PLACES = 2
 ZERO = Decimal("0.00")
 # One unit of the last place: every amount is quantized to it.
 CENT = Decimal("0.01")
+# The largest amount a money column holds. A larger one is an error on MariaDB and, on SQLite, a
+# value stored that every later read of its row fails on: columns that add up (balances, order
+# totals) say so in a check constraint, and services refuse amounts long before it.
+MONEY_MAX = Decimal(10) ** (MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES) - CENT  # 999999999999.99
 
 
 class Currency(models.TextChoices):

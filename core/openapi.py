@@ -34,6 +34,11 @@ class ErrorSerializer(serializers.Serializer[Any]):
         help_text="Each field at fault and its messages: nested fields dotted (`card.number`), "
         "errors not tied to one field under `non_field_errors`. Empty when no field is at fault.",
     )
+    payment = serializers.CharField(
+        required=False,
+        help_text="The payment the error is about, where there is one: the order's payment "
+        "under way (`order_payment_in_progress`) or the one that paid it (`order_already_paid`).",
+    )
 
 
 # One example per status. The messages are what DRF and our domain errors really answer.

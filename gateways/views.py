@@ -102,7 +102,9 @@ def _wallet_callback(request: HttpRequest, gateway: str) -> JsonResponse:
         )
     verdict = wallet_callback_accept(callback_id=callback.pk, gateway=gateway, callback=parsed)
     if verdict.outcome == CallbackOutcome.REJECTED:
-        return JsonResponse({"code": verdict.code, "message": verdict.reason}, status=404)
+        return JsonResponse(
+            {"code": verdict.code, "message": verdict.reason}, status=verdict.status
+        )
     return JsonResponse({"status": verdict.answer})
 
 

@@ -23,7 +23,14 @@ from payments.models import Payment, PaymentStatus
 
 logger = logging.getLogger(__name__)
 
-NOTIFIED_EVENTS = frozenset({PaymentStatus.COMPLETED, PaymentStatus.FAILED, PaymentStatus.REFUNDED})
+NOTIFIED_EVENTS = frozenset(
+    {
+        PaymentStatus.COMPLETED,
+        PaymentStatus.FAILED,
+        PaymentStatus.REFUNDED,
+        PaymentStatus.CREDITED,
+    }
+)
 # A notification still `sending` after this long lost its worker mid-send: no channel call
 # takes nearly this long (see the timeouts in `notifications.channels`).
 STUCK_SENDING_AFTER = timedelta(minutes=10)

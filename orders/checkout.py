@@ -63,6 +63,7 @@ class PaymentState:
     WAITING = "waiting"  # an ATM account or store code was issued: the customer pays with it
     PAID = "paid"
     FAILED = "failed"  # failed, cancelled or expired: the customer can try again
+    CREDITED = "credited"  # money arrived that could not pay the order: it is in the balance
 
 
 class MethodForm(forms.Form):
@@ -88,6 +89,17 @@ def order_latest_payment(*, order: Order) -> Payment | None:
     return order.payments.order_by("-created_at", "-pk").first()
 
 
+def order_payment_under_way(*, order: Order) -> Payment | None:
+    """The payment holding the order's claim while no other may start (`Payment.claimed_order`):
+    one still pending or processing, or failed with money that may have moved. None when the
+    order is free to pay, or paid."""
+    return (
+        Payment.objects.filter(claimed_order=order)
+        .exclude(status__in=[PaymentStatus.COMPLETED, PaymentStatus.REFUNDED])
+        .first()
+    )
+
+
 def payment_state(*, order: Order, payment: Payment | None) -> str:
     """Which `PaymentState` the order is in, as our database (never ECPay's browser post) says."""
     if order.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
@@ -98,6 +110,8 @@ def payment_state(*, order: Order, payment: Payment | None) -> str:
         return PaymentState.PAID
     if payment.status in (PaymentStatus.PENDING, PaymentStatus.PROCESSING):
         return PaymentState.WAITING if payment.payment_code else PaymentState.CONFIRMING
+    if payment.status == PaymentStatus.CREDITED:
+        return PaymentState.CREDITED
     return PaymentState.FAILED
 
 
@@ -133,12 +147,6 @@ def ecpay_checkout_form(*, payment: Payment, method: EcpayMethod) -> CheckoutFor
         ),
         ecpay_config(),
     )
-
-
-# The ECPay page that takes each of our payment methods.
-ECPAY_METHOD_FOR: dict[str, EcpayMethod] = {
-    choice.payment_method: choice.ecpay_method for choice in CHECKOUT_METHODS.values()
-}
 
 
 def ecpay_payment_awaiting_checkout(*, public_id: str) -> Payment:

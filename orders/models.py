@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from core.models import ZERO, MoneyField, TimeStampedModel, currency_field
+from core.models import MONEY_MAX, ZERO, MoneyField, TimeStampedModel, currency_field
 
 ORDER_NUMBER_DIGITS = 12
 
@@ -62,6 +62,10 @@ class Order(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(total=F("subtotal") + F("shipping_fee") - F("discount")),
                 name="order_total_adds_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(subtotal__lte=MONEY_MAX, total__lte=MONEY_MAX),
+                name="order_amounts_fit_column",
             ),
         ]
         indexes = [

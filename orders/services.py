@@ -134,14 +134,18 @@ def order_mark_paid(
     gateway_payment_id: str,
     total_paid: Decimal,
     currency: str,
+    locked: Order | None = None,
 ) -> PaymentHeader:
     """Write the order's payment header and mark it paid, once.
 
     Returns the order's header: the one just written, or the one an earlier payment wrote (the
-    caller compares its payment to know whether the order was already paid).
+    caller compares its payment to know whether the order was already paid). `locked`: the
+    order's row as a caller holding its lock read it, as in `order_transition`.
     """
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
+        if locked is not None:
+            check_locked(locked, pk=order_id, what="order")
+        order = locked or Order.objects.select_for_update().get(pk=order_id)
         existing = PaymentHeader.objects.filter(order=order).first()
         if existing is not None:
             return existing

@@ -18,5 +18,6 @@ checkout_urlpatterns = [
     path(
         "<str:number>/pay-from-balance/", views.checkout_pay_from_balance, name="pay-from-balance"
     ),
+    path("<str:number>/cancel/", views.checkout_cancel, name="cancel"),
     path("<str:number>/result/", views.checkout_result, name="result"),
 ]

@@ -13,9 +13,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import User
+from core.exceptions import DomainError
 from orders.checkout import (
     CHECKOUT_METHODS,
-    ECPAY_METHOD_FOR,
     ORDER_STATUS_LABELS,
     MethodForm,
     customer_order_get,
@@ -24,12 +24,27 @@ from orders.checkout import (
     ecpay_payment_awaiting_checkout,
     ecpay_result_verifies,
     order_latest_payment,
+    order_payment_under_way,
     payment_state,
 )
 from orders.models import Order, OrderStatus
-from payments.exceptions import CurrencyMismatch, InsufficientBalance, InvalidPayment
-from payments.models import Payment, PaymentKind
-from payments.services import payment_start_ecpay, payment_start_from_balance
+from payments.exceptions import (
+    AmountOutOfRange,
+    CurrencyMismatch,
+    InsufficientBalance,
+    InvalidPayment,
+    OrderAlreadyPaid,
+    OrderPaymentInProgress,
+)
+from payments.limits import ECPAY_PAGE_METHODS
+from payments.models import Payment, PaymentKind, PaymentStatus
+from payments.selectors import payment_unused
+from payments.services import (
+    payment_cancel,
+    payment_mark_sent_to_gateway,
+    payment_start_ecpay,
+    payment_start_from_balance,
+)
 from payments.tasks import pipeline_start
 
 
@@ -79,14 +94,18 @@ def checkout_pay(request: HttpRequest, number: str) -> HttpResponse:
             currency=order.currency,
             method=method.payment_method,
         )
+    except (OrderPaymentInProgress, OrderAlreadyPaid):
+        # Another payment took the order meanwhile (a second tab, a double click): the page
+        # shows it, and the customer decides.
+        return _checkout_page(request, order, MethodForm(), status=409)
+    except AmountOutOfRange as error:
+        form.add_error(None, error.fields["amount"][0])
+        return _checkout_page(request, order, form, status=400)
     except InvalidPayment:
         # ECPay takes whole New Taiwan dollars only: an order priced otherwise cannot go there.
         form.add_error(None, _("This order cannot be paid through ECPay. Please contact us."))
         return _checkout_page(request, order, form, status=400)
-    checkout_form = ecpay_checkout_form(payment=payment, method=method.ecpay_method)
-    return render(
-        request, "checkout/to_ecpay.html", {"order": order, "checkout_form": checkout_form}
-    )
+    return _to_ecpay(request, payment)
 
 
 @require_GET
@@ -101,7 +120,16 @@ def checkout_payment(request: HttpRequest, public_id: str) -> HttpResponse:
         payment = ecpay_payment_awaiting_checkout(public_id=public_id)
     except Payment.DoesNotExist:
         raise Http404 from None
-    checkout_form = ecpay_checkout_form(payment=payment, method=ECPAY_METHOD_FOR[payment.method])
+    return _to_ecpay(request, payment)
+
+
+def _to_ecpay(request: HttpRequest, payment: Payment) -> HttpResponse:
+    """The page that posts the signed form to ECPay. From here on ECPay may take money for the
+    payment, so it is marked sent first; one no longer pending (another payment replaced it) is
+    never handed out."""
+    if not payment_mark_sent_to_gateway(payment_id=payment.pk):
+        raise Http404
+    checkout_form = ecpay_checkout_form(payment=payment, method=ECPAY_PAGE_METHODS[payment.method])
     return render(
         request, "checkout/to_ecpay.html", {"order": payment.order, "checkout_form": checkout_form}
     )
@@ -119,8 +147,29 @@ def checkout_pay_from_balance(request: HttpRequest, number: str) -> HttpResponse
     except (InsufficientBalance, CurrencyMismatch):
         error = _("Your balance does not cover this order.")
         return _checkout_page(request, order, MethodForm(), status=400, error=error)
+    except (OrderPaymentInProgress, OrderAlreadyPaid):
+        return _checkout_page(request, order, MethodForm(), status=409)
     pipeline_start(payment.pk)
     return redirect("checkout:result", number)
+
+
+@login_required
+@require_POST
+def checkout_cancel(request: HttpRequest, number: str) -> HttpResponse:
+    """Cancel the order's payment under way, at its customer's word, to pay another way.
+
+    The checkout page says what that means before the customer asks: an ATM account or store
+    code paid after all, or a payment finished on ECPay's page meanwhile, is credited to their
+    balance, not to the order.
+    """
+    order = _own_order(request, number)
+    payment = order_payment_under_way(order=order)
+    if payment is not None and payment.status == PaymentStatus.PENDING:
+        try:
+            payment_cancel(payment_id=payment.pk, actor=_customer(request))
+        except DomainError as error:
+            return _checkout_page(request, order, MethodForm(), status=409, error=error.message)
+    return redirect("checkout:start", number)
 
 
 # ECPay's page posts the result here from the customer's browser: there is no CSRF token of ours
@@ -153,13 +202,20 @@ def _result_page(request: HttpRequest, number: str) -> HttpResponse:
 def _checkout_page(
     request: HttpRequest, order: Order, form: MethodForm, status: int = 200, error: str = ""
 ) -> HttpResponse:
+    """The checkout: the ways to pay, or, while another payment holds the order, that payment,
+    with what the customer may do about it (wait, or cancel it knowingly)."""
     balance = _customer(request).balance
+    under_way = order_payment_under_way(order=order)
+    if under_way is not None and payment_unused(under_way):
+        under_way = None  # never sent to ECPay: a new choice simply replaces it
     context = {
         "order": order,
         "form": form,
         "balance": balance,
         "balance_covers": balance >= order.total,
         "error": error,
+        "under_way": under_way,
+        "under_way_state": payment_state(order=order, payment=under_way),
     }
     return render(request, "checkout/checkout.html", context, status=status)
 

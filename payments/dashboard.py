@@ -217,6 +217,7 @@ STATUS_COLOURS = {
     PaymentStatus.CANCELLED: "#8c8c8c",
     PaymentStatus.EXPIRED: "#c2c2c2",
     PaymentStatus.REFUNDED: "#7d4fb0",
+    PaymentStatus.CREDITED: "#1a9a9a",
 }
 CHART_WIDTH = 720
 CHART_HEIGHT = 240

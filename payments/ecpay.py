@@ -29,6 +29,7 @@ from gateways.services import callback_settle
 from payments import tasks
 from payments.models import Payment, PaymentStatus
 from payments.services import (
+    payment_credit,
     payment_fail,
     payment_flag_for_review,
     payment_record_code,
@@ -194,7 +195,11 @@ def ecpay_notification_accept(*, callback: GatewayCallback) -> str:
             payment_flag_for_review(
                 payment_id=payment.pk,
                 reason="amount_mismatch",
-                data={"callback": callback.pk, "trade_amt": str(notification.trade_amt)},
+                data={
+                    "callback": callback.pk,
+                    "trade_amt": str(notification.trade_amt),
+                    "difference": str(notification.trade_amt - payment.amount),
+                },
             )
             verdict = Verdict(CallbackOutcome.REJECTED, "TradeAmt does not match")
         else:
@@ -238,8 +243,10 @@ def ecpay_paid(payment: Payment, *, trade_no: str, source: dict[str, object]) ->
     """ECPay says `payment` is paid as `trade_no` (a notification, or reconciliation's query).
 
     Call under the payment's row lock. The one code path for "paid", whoever reports it: a new
-    result validates the payment and queues update → notify; a repeat is a duplicate; anything
-    that does not fit is flagged for a person.
+    result validates the payment and queues update → notify; a repeat is a duplicate. Money
+    for a payment we had given up on (failed with nothing taken, cancelled, expired) pays
+    nothing: it is credited to the customer's balance and flagged (`payment_credit`), and the
+    customer told. A different TradeNo for money already applied is flagged for a person.
     """
     if payment.status == PaymentStatus.PENDING:
         payment_transition(
@@ -252,22 +259,29 @@ def ecpay_paid(payment: Payment, *, trade_no: str, source: dict[str, object]) ->
         )
         queue_after_commit(payment_update, payment.pk)
         return Verdict(CallbackOutcome.ACCEPTED)
-    if payment.status in (PaymentStatus.PROCESSING, PaymentStatus.COMPLETED):
-        if payment.gateway_reference == trade_no:
-            return Verdict(CallbackOutcome.DUPLICATE)
+    if payment.gateway_reference == trade_no:
+        return Verdict(CallbackOutcome.DUPLICATE)
+    if payment.gateway_reference or payment.status not in _GAVE_UP:
         payment_flag_for_review(
             payment_id=payment.pk,
             reason="conflicting_trade_no",
             data={"trade_no": trade_no, **source},
         )
         return Verdict(CallbackOutcome.DUPLICATE, "conflicts with the TradeNo already applied")
-    # Money arrived for a payment we had given up on (failed, cancelled, expired): never lose it.
-    payment_flag_for_review(
+    was = payment.status
+    payment_credit(
         payment_id=payment.pk,
-        reason=f"paid_while_{payment.status}",
+        reason=f"paid_while_{was}",
         data={"trade_no": trade_no, **source},
+        gateway_reference=trade_no,
+        locked=payment,
     )
-    return Verdict(CallbackOutcome.ACCEPTED, f"paid while {payment.status}: needs review")
+    queue_after_commit(payment_notify, payment.pk)
+    return Verdict(CallbackOutcome.ACCEPTED, f"paid while {was}: credited to the balance")
+
+
+# Payments we gave up on: money ECPay reports for one of them paid nothing.
+_GAVE_UP = frozenset({PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED})
 
 
 def _failed(payment: Payment, notification: EcpayNotification) -> Verdict:

@@ -6,6 +6,35 @@ class InvalidPayment(DomainError):
     default_message = "The payment request is not valid."
 
 
+class OrderPaymentInProgress(DomainError):
+    """Another payment of the order holds its claim (`Payment.claimed_order`) and is on its way:
+    a second one could take the money twice. `payment` names it."""
+
+    code = "order_payment_in_progress"
+    http_status = 409
+    default_message = (
+        "Another payment of this order is under way. Finish it, or cancel it before paying "
+        "another way."
+    )
+    shown_extra = ("payment",)
+
+
+class OrderAlreadyPaid(DomainError):
+    """The order's claim is held by the payment that paid it. `payment` names it."""
+
+    code = "order_already_paid"
+    http_status = 409
+    default_message = "This order has been paid."
+    shown_extra = ("payment",)
+
+
+class AmountOutOfRange(DomainError):
+    """An amount outside what may be paid, deposited or held (`payments.limits`)."""
+
+    code = "amount_out_of_range"
+    default_message = "The amount is outside what can be paid here."
+
+
 class InsufficientBalance(DomainError):
     code = "insufficient_balance"
     http_status = 409

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from core.models import ZERO, MoneyField, TimeStampedModel, currency_field
+from core.models import MONEY_MAX, ZERO, MoneyField, TimeStampedModel, currency_field
 from gateways.models import Gateway
 
 _PUBLIC_ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -42,22 +42,43 @@ class PaymentStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
     EXPIRED = "expired", "Expired"
     REFUNDED = "refunded", "Refunded"
+    # Money arrived that paid nothing (its order was paid another way, the attempt was given up
+    # on, it fell short of the order's total): it went to the customer's balance instead.
+    CREDITED = "credited", "Credited to balance"
 
 
 # The only moves a payment's status may make; `payments.services.payment_transition` enforces
-# them. A partial refund keeps the payment `completed` and raises `refunded_amount`.
+# them. A partial refund keeps the payment `completed` and raises `refunded_amount`. Money that
+# arrives for a payment we gave up on (failed, cancelled, expired) is credited, never lost.
 PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
     PaymentStatus.PENDING: frozenset(
         {PaymentStatus.PROCESSING, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED}
     ),
-    PaymentStatus.PROCESSING: frozenset({PaymentStatus.COMPLETED, PaymentStatus.FAILED}),
+    PaymentStatus.PROCESSING: frozenset(
+        {PaymentStatus.COMPLETED, PaymentStatus.FAILED, PaymentStatus.CREDITED}
+    ),
     PaymentStatus.COMPLETED: frozenset({PaymentStatus.REFUNDED}),
     # Only a dead letter (failed with needs_review) is taken up again, by payment_reprocess.
-    PaymentStatus.FAILED: frozenset({PaymentStatus.PROCESSING}),
-    PaymentStatus.CANCELLED: frozenset(),
-    PaymentStatus.EXPIRED: frozenset(),
+    PaymentStatus.FAILED: frozenset({PaymentStatus.PROCESSING, PaymentStatus.CREDITED}),
+    PaymentStatus.CANCELLED: frozenset({PaymentStatus.CREDITED}),
+    PaymentStatus.EXPIRED: frozenset({PaymentStatus.CREDITED}),
     PaymentStatus.REFUNDED: frozenset(),
+    PaymentStatus.CREDITED: frozenset(),
 }
+
+# The statuses in which an order payment may hold its order's claim (`Payment.claimed_order`):
+# on its way, paid, or failed with money that may have moved (a dead letter keeps the claim
+# until a person has looked; `payments.services.payment_fail`). Cancelled, expired and
+# credited payments never hold it.
+CLAIM_STATUSES = frozenset(
+    {
+        PaymentStatus.PENDING,
+        PaymentStatus.PROCESSING,
+        PaymentStatus.COMPLETED,
+        PaymentStatus.REFUNDED,
+        PaymentStatus.FAILED,
+    }
+)
 
 
 class Payment(TimeStampedModel):
@@ -70,6 +91,14 @@ class Payment(TimeStampedModel):
     )
     order = models.ForeignKey(
         "orders.Order", on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
+    # The order again, while this payment holds the order's claim: one order, one payment in
+    # flight. Unique, so the database lets a second payment of the order take money only after
+    # the first has let go of it (failed with no money moved, cancelled, expired); it is set when
+    # an order payment is created and cleared by the transition that lets go
+    # (`payments.services.payment_transition`). NULL for every other payment.
+    claimed_order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     gateway = models.CharField(max_length=16, choices=Gateway.choices)
     method = models.CharField(max_length=16, choices=PaymentMethod.choices)
@@ -97,6 +126,9 @@ class Payment(TimeStampedModel):
     payment_code = models.CharField(max_length=64, blank=True)
     payment_code_bank = models.CharField(max_length=8, blank=True)
     payment_code_expires_at = models.DateTimeField(null=True, blank=True)
+    # When the customer's browser was handed the signed form to ECPay's page: from then on ECPay
+    # may take money for this payment, so it is never abandoned for another one unasked.
+    sent_to_gateway_at = models.DateTimeField(null=True, blank=True)
     # Charge attempts made so far (each is a GatewayOperation).
     attempts = models.PositiveIntegerField(default=0)
     # Set when a person must look: the pipeline crashed or gave up (a dead letter), or the
@@ -108,6 +140,9 @@ class Payment(TimeStampedModel):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(amount__lte=MONEY_MAX), name="payment_amount_fits_column"
+            ),
             models.CheckConstraint(
                 condition=Q(refunded_amount__gte=0, refunded_amount__lte=F("amount")),
                 name="payment_refund_within_amount",
@@ -125,6 +160,14 @@ class Payment(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(gateway__in=Gateway.values), name="payment_gateway_known"
             ),
+            # A claim is on the payment's own order, and only while it is on its way or paid.
+            models.CheckConstraint(
+                condition=Q(claimed_order__isnull=True)
+                | Q(claimed_order=F("order"), status__in=CLAIM_STATUSES),
+                name="payment_claim_on_own_order",
+            ),
+            # One order, one payment holding it (NULLs never collide).
+            models.UniqueConstraint(fields=["claimed_order"], name="payment_one_claim_per_order"),
             # NULLs never collide in a unique index (MariaDB and SQLite alike), so payments
             # without a reference yet do not conflict with each other.
             models.UniqueConstraint(
@@ -204,9 +247,14 @@ class LedgerEntryType(models.TextChoices):
     WITHDRAWAL = "withdrawal", "Withdrawal"
     ORDER_PAYMENT = "order_payment", "Order paid from balance"
     REFUND = "refund", "Refund to balance"
+    # Money a gateway took that paid nothing, or more than the order's total: given to the
+    # customer's balance (`payments.services.payment_credit`).
+    CREDITED_PAYMENT = "credited_payment", "Payment credited to balance"
 
 
-CREDIT_ENTRY_TYPES = frozenset({LedgerEntryType.DEPOSIT, LedgerEntryType.REFUND})
+CREDIT_ENTRY_TYPES = frozenset(
+    {LedgerEntryType.DEPOSIT, LedgerEntryType.REFUND, LedgerEntryType.CREDITED_PAYMENT}
+)
 DEBIT_ENTRY_TYPES = frozenset({LedgerEntryType.WITHDRAWAL, LedgerEntryType.ORDER_PAYMENT})
 
 
@@ -240,6 +288,9 @@ class LedgerEntry(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(balance_after__gte=0), name="ledger_entry_balance_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(balance_after__lte=MONEY_MAX), name="ledger_entry_balance_fits_column"
             ),
             # A payment moves a balance at most once per kind of entry (and each of its refunds
             # once): posting it again is a no-op, never a second credit.

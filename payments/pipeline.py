@@ -41,13 +41,16 @@ from payments.models import (
     PaymentStatus,
 )
 from payments.services import (
+    ChargeNotAllowed,
     OperationInFlight,
     balance_debit,
     operation_settle,
     operation_start,
     payment_complete,
+    payment_credit,
     payment_event_record,
     payment_fail,
+    payment_may_take_money,
     payment_transition,
 )
 
@@ -55,7 +58,12 @@ logger = logging.getLogger(__name__)
 
 # The statuses a customer is told about.
 NOTIFIED_STATUSES = frozenset(
-    {PaymentStatus.COMPLETED, PaymentStatus.FAILED, PaymentStatus.REFUNDED}
+    {
+        PaymentStatus.COMPLETED,
+        PaymentStatus.FAILED,
+        PaymentStatus.REFUNDED,
+        PaymentStatus.CREDITED,
+    }
 )
 
 
@@ -114,14 +122,21 @@ def process(payment_id: int) -> None:
         return
     if payment.gateway == Gateway.BALANCE:
         _check_can_charge(payment)
-        # Posted at most once per payment (the ledger's unique constraint): a rerun moves nothing.
-        balance_debit(
-            user_id=payment.user_id,
-            amount=payment.amount,
-            currency=payment.currency,
-            entry_type=LedgerEntryType.ORDER_PAYMENT,
-            payment_id=payment_id,
-        )
+        with transaction.atomic():
+            # The money moves here: checked again under the payment's lock, which every move
+            # of its status and claim takes too.
+            locked = Payment.objects.select_for_update().get(pk=payment_id)
+            if not payment_may_take_money(locked):
+                raise PaymentInvalid("the payment does not hold its order")
+            # Posted at most once per payment (the ledger's unique constraint): a rerun moves
+            # nothing.
+            balance_debit(
+                user_id=payment.user_id,
+                amount=payment.amount,
+                currency=payment.currency,
+                entry_type=LedgerEntryType.ORDER_PAYMENT,
+                payment_id=payment_id,
+            )
         return
     if payment.charged:
         return
@@ -132,6 +147,8 @@ def process(payment_id: int) -> None:
         if _charge_succeeded(payment_id):
             return
         raise ChargeOutcomeUnknown() from None
+    except ChargeNotAllowed:
+        raise PaymentInvalid("the payment does not hold its order") from None
 
     # Outside any transaction: the provider may take seconds, and no lock waits for it.
     request = ChargeRequest(
@@ -190,26 +207,36 @@ def update(payment_id: int, failure: Failure | None = None) -> None:
 def settle_wallet(payment_id: int, *, success: bool) -> None:
     """Apply what a wallet or bank app reported (seed 003's ProcessPaidWalletOrderInternal).
 
-    Failure fails the payment. Success re-prices the order (its items and discount code,
-    `orders.selectors.order_cost`): if the amount paid
-    covers the total the payment completes (the order's header, paid), otherwise it fails for
-    review with the shortfall and the order stays unpaid. Each attempt is logged on the
-    timeline (`process_paid_order`, `is_error` when it fails). A rerun changes nothing.
+    Failure fails the payment (no money moved). Success re-prices the order (its items and
+    discount code, `orders.selectors.order_cost`): money that covers the total pays the order
+    (any excess is credited to the customer's balance, flagged); money that falls short, or
+    comes for an order another payment holds or that no longer waits for payment, pays nothing
+    and is credited to the balance, flagged with the difference (`payment_credit`). Each
+    attempt is logged on the timeline (`process_paid_order`, `is_error` when it pays nothing).
+    A rerun changes nothing.
     """
     payment = Payment.objects.select_related("order").get(pk=payment_id)
     if payment.status != PaymentStatus.PROCESSING or payment.order is None:
         return
     cost = order_cost(payment.order)
+    payable = (
+        payment.claimed_order_id == payment.order_id
+        and payment.order.status == OrderStatus.PENDING_PAYMENT
+    )
     if not success:
-        failure: Failure | None = Failure(reason="wallet reported failure", needs_review=False)
+        outcome = "wallet reported failure"
+    elif not payable:
+        outcome = "order not payable: credited to the balance"
     elif payment.amount < cost.total:
-        short = cost.total - payment.amount
-        failure = Failure(
-            reason=f"underpaid: paid {payment.amount}, due {cost.total} (short by {short})",
-            needs_review=True,
+        outcome = (
+            f"underpaid: paid {payment.amount}, due {cost.total} "
+            f"(short by {cost.total - payment.amount}): credited to the balance"
         )
+    elif payment.amount > cost.total:
+        outcome = f"overpaid by {payment.amount - cost.total}: the rest credited to the balance"
     else:
-        failure = None
+        outcome = ""
+    pays_order = success and payable and payment.amount >= cost.total
     payment_event_record(
         payment_id=payment_id,
         type="process_paid_order",
@@ -220,11 +247,28 @@ def settle_wallet(payment_id: int, *, success: bool) -> None:
             "shipping_fee": str(cost.shipping_fee),
             "discount": str(cost.discount),
             "total": str(cost.total),
-            "failure": failure.reason if failure else "",
+            "failure": "" if pays_order else outcome,
+            "note": outcome if pays_order else "",
         },
-        is_error=failure is not None,
+        is_error=not pays_order,
     )
-    update(payment_id, failure)
+    if not success:
+        update(payment_id, Failure(reason=outcome, needs_review=False))
+    elif not pays_order:
+        payment_credit(
+            payment_id=payment_id,
+            reason="underpaid" if payable else "order_not_payable",
+            data={"due": str(cost.total), "difference": str(payment.amount - cost.total)},
+        )
+    else:
+        with transaction.atomic():
+            locked = Payment.objects.select_for_update().get(pk=payment_id)
+            payment_complete(
+                payment_id=payment_id,
+                gateway_reference=locked.gateway_reference or "",
+                due=cost.total,
+                locked=locked,
+            )
 
 
 def handle_error(payment_id: int, step: str, error: BaseException) -> Failure:
@@ -355,6 +399,8 @@ def _check_can_charge(payment: Payment) -> None:
         order = payment.order
         if order is None or order.status != OrderStatus.PENDING_PAYMENT:
             raise PaymentInvalid("the order is not waiting for payment")
+        if payment.claimed_order_id != order.pk:
+            raise PaymentInvalid("another payment holds the order")
         if (order.total, order.currency) != (payment.amount, payment.currency):
             raise PaymentInvalid("the order's total changed")
 

@@ -120,7 +120,11 @@ def reconcile_trade_status(
         payment_flag_for_review(
             payment_id=payment.pk,
             reason="amount_mismatch",
-            data={"trade_amt": str(status.trade_amt), "source": "reconciliation"},
+            data={
+                "trade_amt": str(status.trade_amt),
+                "difference": str(status.trade_amt - payment.amount),
+                "source": "reconciliation",
+            },
         )
         return
     with transaction.atomic():

@@ -156,6 +156,20 @@ def ecpay_notification_awaiting(payment: Payment) -> bool:
     )
 
 
+def payment_unused(payment: Payment) -> bool:
+    """Whether nobody can have paid `payment`: a pending ECPay payment whose customer was never
+    sent to ECPay with it and of which ECPay has reported nothing. Such a payment gives way to
+    another of its order (`payments.services.payment_abandon_unused`, which asks again under
+    the payment's lock)."""
+    return (
+        payment.status == PaymentStatus.PENDING
+        and payment.gateway == Gateway.ECPAY
+        and payment.sent_to_gateway_at is None
+        and not payment.payment_code
+        and not ecpay_notification_awaiting(payment)
+    )
+
+
 @dataclass(frozen=True)
 class LedgerMismatch:
     email: str

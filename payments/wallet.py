@@ -2,12 +2,13 @@
 BankAppCallback and ProcessPaidWalletOrderInternal).
 
 The view stores the callback, checks its signature and parses it; `wallet_callback_accept` then
-decides whether it is new, a duplicate or about an order already paid (skipped). Money for an
-order that is neither pending nor paid (cancelled) still becomes a payment: settling it fails
-for a person to review, so it is never lost. A new one creates the
-payment and moves it to processing with the provider's payment id; the unique constraint on
-(gateway_reference, gateway) lets only one of several concurrent copies do so. Applying the
-result (re-pricing the order, completing or failing) is `payment_wallet_settle`'s job.
+decides whether it is new or a duplicate. A new one records a payment with the provider's
+payment id (the unique constraint on (gateway_reference, gateway) lets only one of several
+concurrent copies do so) and moves it to processing. The payment takes its order's claim if it
+can; if another payment holds it (the order was paid another way, or is being paid), the money
+is recorded all the same and credited to the customer's balance when it is settled, never kept
+silently. Applying the result (re-pricing the order, completing, crediting or failing) is
+`payment_wallet_settle`'s job.
 """
 
 from dataclasses import dataclass
@@ -17,9 +18,11 @@ from django.db import IntegrityError, transaction
 from gateways.models import CallbackOutcome
 from gateways.services import callback_settle
 from gateways.wallet import WalletCallback
-from orders.models import Order, PaymentHeader
+from orders.models import Order
+from payments.exceptions import AmountOutOfRange, OrderAlreadyPaid, OrderPaymentInProgress
+from payments.limits import amount_check
 from payments.models import Payment, PaymentKind, PaymentStatus
-from payments.services import payment_create, payment_event_record, payment_transition
+from payments.services import payment_create, payment_transition
 from payments.tasks import payment_wallet_settle, queue_after_commit
 
 
@@ -29,16 +32,19 @@ class Verdict:
     reason: str = ""
     # What the provider is told: accepted, duplicate or skipped (the order was already paid).
     answer: str = ""
-    # Set on a rejection: the error code the provider is answered with.
+    # Set on a rejection: the error code the provider is answered with, and the HTTP status.
     code: str = ""
+    status: int = 200
 
 
 def wallet_callback_accept(*, callback_id: int, gateway: str, callback: WalletCallback) -> Verdict:
     """Act once on a verified, parsed callback of `gateway` and settle the stored callback.
 
-    Never raises for a repeat: a known payment id is a duplicate, an order already paid is
-    skipped (recorded on the payment that paid it). A new callback commits a processing payment
-    and queues `payment_wallet_settle` after the commit.
+    Never raises for a repeat: a known payment id is a duplicate. A new callback commits a
+    processing payment and queues `payment_wallet_settle` after the commit; about an order
+    already paid it is answered `skipped` (seed 003), and a success's money is credited to the
+    customer's balance. An amount outside what may be paid is rejected (400), recorded on the
+    callback for staff.
     """
     reference = callback.gateway_payment_id
     existing = Payment.objects.filter(gateway=gateway, gateway_reference=reference).first()
@@ -48,33 +54,27 @@ def wallet_callback_accept(*, callback_id: int, gateway: str, callback: WalletCa
         )
     order = Order.objects.filter(number=callback.order_number).first()
     if order is None:
-        verdict = Verdict(CallbackOutcome.REJECTED, "unknown order", code="unknown_order")
+        verdict = Verdict(
+            CallbackOutcome.REJECTED, "unknown order", code="unknown_order", status=404
+        )
         return _settle(callback_id, verdict, callback)
-    header = PaymentHeader.objects.filter(order=order).first()
-    if header is not None:
-        return _skip(callback_id, callback, header)
+    try:
+        amount_check(
+            kind=PaymentKind.ORDER,
+            gateway=gateway,
+            method=gateway,
+            amount=callback.amount,
+            currency=order.currency,
+        )
+    except AmountOutOfRange as error:
+        reason = f"amount out of range: {error.fields['amount'][0]}"
+        verdict = Verdict(CallbackOutcome.REJECTED, reason, code=error.code, status=400)
+        return _settle(callback_id, verdict, callback)
 
     try:
-        # One transaction: if another copy won the race for this payment id, the payment this
-        # copy created is rolled back with it, and no orphan stays pending.
-        with transaction.atomic():
-            payment = payment_create(
-                user=order.user,
-                kind=PaymentKind.ORDER,
-                gateway=gateway,
-                method=gateway,
-                amount=callback.amount,
-                currency=order.currency,
-                order=order,
-            )
-            payment_transition(
-                payment_id=payment.pk,
-                to=PaymentStatus.PROCESSING,
-                event="validated",
-                data={"source": gateway, "callback": callback_id, "success": callback.success},
-                changes={"gateway_reference": reference},
-            )
-            queue_after_commit(payment_wallet_settle, payment.pk, callback.success)
+        payment, answer = _payment_record(
+            callback_id=callback_id, gateway=gateway, order=order, callback=callback
+        )
     except IntegrityError:
         winner = Payment.objects.filter(gateway=gateway, gateway_reference=reference).first()
         if winner is None:
@@ -82,26 +82,54 @@ def wallet_callback_accept(*, callback_id: int, gateway: str, callback: WalletCa
         return _settle(
             callback_id, Verdict(CallbackOutcome.DUPLICATE, answer="duplicate"), callback, winner
         )
-    return _settle(
-        callback_id, Verdict(CallbackOutcome.ACCEPTED, answer="accepted"), callback, payment
-    )
+    reason = "order already paid: recorded, not applied to it" if answer == "skipped" else ""
+    verdict = Verdict(CallbackOutcome.ACCEPTED, reason, answer=answer)
+    return _settle(callback_id, verdict, callback, payment)
 
 
-def _skip(callback_id: int, callback: WalletCallback, header: PaymentHeader) -> Verdict:
-    """The seed's "already paid: skip": keep the evidence on the payment that paid the order,
-    change nothing else, send nothing."""
-    payment_event_record(
-        payment_id=header.payment_id,
-        type="wallet_callback_skipped",
-        data={
-            "callback": callback_id,
-            "payment_id": callback.gateway_payment_id,
-            "amount": str(callback.amount),
-            "reason": "order already paid",
-        },
+def _payment_record(
+    *, callback_id: int, gateway: str, order: Order, callback: WalletCallback
+) -> tuple[Payment, str]:
+    """Record the reported payment, processing, holding the order's claim if it can; and the
+    answer for the provider (`skipped`: the order was paid already).
+
+    One transaction: if another copy won the race for this payment id, the payment this copy
+    created is rolled back with it, and none is left half made.
+    """
+    answer = "accepted"
+    with transaction.atomic():
+        try:
+            payment = _payment_create(gateway=gateway, order=order, callback=callback, claim=True)
+        except (OrderPaymentInProgress, OrderAlreadyPaid) as refused:
+            # Money for an order another payment holds: recorded without the claim, so settling
+            # it credits the balance instead of paying the order a second time.
+            if isinstance(refused, OrderAlreadyPaid):
+                answer = "skipped"
+            payment = _payment_create(gateway=gateway, order=order, callback=callback, claim=False)
+        payment_transition(
+            payment_id=payment.pk,
+            to=PaymentStatus.PROCESSING,
+            event="validated",
+            data={"source": gateway, "callback": callback_id, "success": callback.success},
+        )
+        queue_after_commit(payment_wallet_settle, payment.pk, callback.success)
+    return payment, answer
+
+
+def _payment_create(
+    *, gateway: str, order: Order, callback: WalletCallback, claim: bool
+) -> Payment:
+    return payment_create(
+        user=order.user,
+        kind=PaymentKind.ORDER,
+        gateway=gateway,
+        method=gateway,
+        amount=callback.amount,
+        currency=order.currency,
+        order=order,
+        gateway_reference=callback.gateway_payment_id,
+        claim_order=claim,
     )
-    verdict = Verdict(CallbackOutcome.DUPLICATE, "order already paid", answer="skipped")
-    return _settle(callback_id, verdict, callback)
 
 
 def _settle(

@@ -13,7 +13,7 @@ from gateways.card.simulator.cards import APPROVE
 from gateways.models import Gateway
 from notifications.models import Notification, NotificationChannel
 from orders.models import Order, OrderItem
-from payments.models import Payment, PaymentKind, PaymentMethod, PaymentStatus
+from payments.models import CLAIM_STATUSES, Payment, PaymentKind, PaymentMethod, PaymentStatus
 
 # Every factory-made user's password.
 PASSWORD = "correct horse battery staple"
@@ -99,6 +99,19 @@ class PaymentFactory(factory.django.DjangoModelFactory[Payment]):
     method = PaymentMethod.CARD
     amount = Decimal("500.00")
     currency = Currency.TWD
+    order = None
+    status = PaymentStatus.PENDING
+    # An order payment holds its order's claim, as payment_create gives it, unless another
+    # payment of the order holds it already.
+    claimed_order = factory.LazyAttribute(
+        lambda payment: (
+            payment.order
+            if payment.kind == PaymentKind.ORDER
+            and payment.status in CLAIM_STATUSES
+            and not Payment.objects.filter(claimed_order=payment.order).exists()
+            else None
+        )
+    )
 
 
 def email_notification(*, status, attempts=0, idle=timedelta(0)):

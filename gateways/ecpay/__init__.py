@@ -46,6 +46,7 @@ def ecpay_config() -> EcpayConfig:
 # Below the definitions above on purpose: these modules import EcpayConfig from this package.
 from gateways.ecpay.checkmac import check_mac_matches, check_mac_value  # noqa: E402
 from gateways.ecpay.checkout import (  # noqa: E402
+    AMOUNT_RANGES,
     CheckoutForm,
     CheckoutRequest,
     EcpayMethod,
@@ -61,6 +62,7 @@ from gateways.ecpay.query import QueryRateLimited, TradeStatus, query_trade  # n
 from gateways.ecpay.refund import credit_refund  # noqa: E402
 
 __all__ = [
+    "AMOUNT_RANGES",
     "CheckoutForm",
     "CheckoutRequest",
     "EcpayConfig",

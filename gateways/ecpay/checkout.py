@@ -44,6 +44,18 @@ class EcpayMethod(StrEnum):
     ALL = "ALL"
 
 
+# What one order may be, in whole TWD, for each way to pay on ECPay's page: ECPay refuses to
+# create an order outside its method's range ("單筆訂單建立金額", ECPay's fees page,
+# https://www.ecpay.com.tw/Business/Payment_Fees). A merchant with a contract of its own may have
+# other ranges; these are ECPay's published ones.
+AMOUNT_RANGES: dict[EcpayMethod, tuple[int, int]] = {
+    EcpayMethod.CREDIT: (5, 199_999),
+    EcpayMethod.ATM: (11, 49_999),
+    EcpayMethod.CVS: (33, 6_000),
+    EcpayMethod.BARCODE: (17, 20_000),
+}
+
+
 def new_merchant_trade_no() -> str:
     """A fresh MerchantTradeNo: "P", the Taiwan time to the second, 7 random base-36 characters.
 

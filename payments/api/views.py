@@ -164,6 +164,13 @@ COMPLETED_CARD_PAYMENT = {
         "until it is `completed` or `failed`.\n"
         "- `ecpay`: the customer pays on ECPay's page: send them to `next_action.url`.\n"
         "- `balance`: the caller's balance pays the order in the background.\n\n"
+        "An order has one payment under way at a time: while another holds it, the answer is "
+        "409 `order_payment_in_progress` naming it (cancel it to pay another way), unless it is "
+        "an ECPay payment whose customer was never sent to ECPay, which the new one replaces. "
+        "Amounts are range-checked: an order payment at most PAYMENT_MAX_AMOUNT, a deposit at "
+        "most DEPOSIT_MAX_AMOUNT and no more than the balance may hold, ECPay within its range "
+        "for the method (card 5-199,999, ATM 11-49,999, store code 33-6,000, barcode "
+        "17-20,000 TWD); outside them, 400 `amount_out_of_range` naming `amount`.\n\n"
         "Send an `Idempotency-Key` to retry safely.",
         parameters=[IDEMPOTENCY_KEY],
         request=PaymentCreateSerializer,
@@ -172,9 +179,14 @@ COMPLETED_CARD_PAYMENT = {
             **error_responses(400, 415, 422, 429, 502, 503),
             409: error_response(
                 409,
-                description="The balance does not cover the order (gateway balance), or a "
-                "request with this Idempotency-Key is still being handled: retry shortly.",
+                description="Another payment of the order is under way or has paid it (the "
+                "answer's `payment` names it), the balance does not cover the order (gateway "
+                "balance), or a request with this Idempotency-Key is still being handled: "
+                "retry shortly.",
                 codes={
+                    "order_payment_in_progress": "Another payment of this order is under way. "
+                    "Finish it, or cancel it before paying another way.",
+                    "order_already_paid": "This order has been paid.",
                     "insufficient_balance": "The balance is too low for this amount.",
                     "idempotency_key_in_use": "A request with this Idempotency-Key is still "
                     "being handled. Try again shortly.",
@@ -234,8 +246,9 @@ class PaymentDetailView(APIView):
         summary="Cancel a pending payment",
         description="Cancel a payment no money has moved for yet: its owner may, and staff "
         "with the `payments.change_payment` permission. A payment that has moved on (being "
-        "processed, paid, failed) answers 409. An ECPay code paid after all is not lost: staff "
-        "are asked to look at it.",
+        "processed, paid, failed) answers 409. Cancelling lets the order be paid another way. "
+        "An ECPay account or code paid after all is not lost: the money is credited to the "
+        "customer's balance (the payment becomes `credited`) and staff are asked to look.",
         request=None,
         parameters=[IDEMPOTENCY_KEY],
         responses={200: PaymentSerializer, **error_responses(403, 404, 409, 422, 429)},

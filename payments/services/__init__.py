@@ -5,17 +5,27 @@ Callers import from here: `from payments.services import payment_transition`.
 
 from payments.services.expiry import payment_expire as payment_expire
 from payments.services.ledger import balance_credit, balance_debit
-from payments.services.operations import OperationInFlight, operation_settle, operation_start
+from payments.services.operations import (
+    ChargeNotAllowed,
+    OperationInFlight,
+    operation_settle,
+    operation_start,
+)
 from payments.services.payments import (
     ECPAY_METHODS,
     balance_withdraw,
+    payment_abandon_unused,
     payment_cancel,
     payment_complete,
     payment_create,
     payment_create_with_card,
+    payment_credit,
     payment_event_record,
     payment_fail,
     payment_flag_for_review,
+    payment_mark_sent_to_gateway,
+    payment_may_take_money,
+    payment_money_may_have_moved,
     payment_record_code,
     payment_reprocess,
     payment_start_ecpay,
@@ -44,6 +54,7 @@ from payments.services.refund_approvals import (
 
 __all__ = [
     "ECPAY_METHODS",
+    "ChargeNotAllowed",
     "OperationInFlight",
     "ReasonRequired",
     "RefundApprovalForbidden",
@@ -55,14 +66,19 @@ __all__ = [
     "discrepancy_resolve",
     "operation_settle",
     "operation_start",
+    "payment_abandon_unused",
     "payment_cancel",
     "payment_complete",
     "payment_create",
     "payment_create_with_card",
+    "payment_credit",
     "payment_event_record",
     "payment_fail",
     "payment_flag_for_review",
     "payment_mark_reviewed",
+    "payment_mark_sent_to_gateway",
+    "payment_may_take_money",
+    "payment_money_may_have_moved",
     "payment_record_code",
     "payment_reprocess",
     "payment_requery",

@@ -12,7 +12,7 @@ from payments.models import (
     OperationStatus,
     Payment,
 )
-from payments.services.payments import payment_event_record
+from payments.services.payments import payment_event_record, payment_may_take_money
 
 # An operation in one of these may have moved the money, or will: never send another.
 _IN_FLIGHT_OR_DONE = frozenset(
@@ -24,15 +24,24 @@ class OperationInFlight(Exception):
     """Another charge of this payment was sent and has no answer yet: do not send one more."""
 
 
+class ChargeNotAllowed(Exception):
+    """The payment may not be charged now: it is not processing, or it does not hold its
+    order's claim (another payment of the order may be taking the money)."""
+
+
 def operation_start(*, payment_id: int, kind: str) -> GatewayOperation:
     """Record an outbound money call before it is sent, and count the attempt.
 
     Under the payment's lock, so two deliveries of the same task cannot both start a charge:
-    the second finds the first one pending and gets `OperationInFlight`. Each attempt has its own
-    idempotency key, sent to the gateway with the call.
+    the second finds the first one pending and gets `OperationInFlight`. A charge is the moment
+    money moves, so it is checked here, under that lock, that the payment is processing and
+    holds its order's claim (`ChargeNotAllowed` otherwise): no other payment of the order can
+    be charging. Each attempt has its own idempotency key, sent to the gateway with the call.
     """
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if kind == OperationKind.CHARGE and not payment_may_take_money(payment):
+            raise ChargeNotAllowed(payment.status)
         earlier = list(
             GatewayOperation.objects.filter(payment_id=payment_id, kind=kind).values_list(
                 "status", flat=True

@@ -181,7 +181,7 @@ def test_the_balance_does_not_pay_a_deposit(customer, api_client_for):
     assert response.json()["fields"] == {"kind": ["The balance pays orders only."]}
 
 
-def test_the_owner_cancels_a_pending_payment_and_ecpay_money_arriving_later_is_flagged(
+def test_the_owner_cancels_a_pending_payment_and_ecpay_money_arriving_later_is_credited(
     customer, order, api_client_for, client, django_capture_on_commit_callbacks
 ):
     created = api_client_for(customer).post(
@@ -196,11 +196,14 @@ def test_the_owner_cancels_a_pending_payment_and_ecpay_money_arriving_later_is_f
     payment = Payment.objects.get(public_id=public_id)
     event = payment.events.get(type="cancelled")
     assert event.actor == customer
-    # The customer paid on ECPay's page anyway: the money is not lost, a person looks at it.
+    # The customer paid on ECPay's page anyway: the money is not lost, it goes to their balance
+    # and a person looks at it.
     with django_capture_on_commit_callbacks(execute=True):
         deliver(client, signed(paid_notification(payment)), url=NOTIFY)
     payment.refresh_from_db()
-    assert (payment.status, payment.needs_review) == (PaymentStatus.CANCELLED, True)
+    customer.refresh_from_db()
+    assert (payment.status, payment.needs_review) == (PaymentStatus.CREDITED, True)
+    assert customer.balance == payment.amount
 
 
 def test_a_payment_is_not_cancelled_while_ecpay_s_notification_waits_for_its_worker(

@@ -5,7 +5,7 @@ import pytest
 from core.idempotency import IdempotencyKeyReused
 from core.models import Currency
 from gateways.models import Gateway
-from payments.exceptions import InvalidPayment
+from payments.exceptions import AmountOutOfRange, InvalidPayment
 from payments.models import Payment, PaymentEvent, PaymentKind, PaymentMethod, PaymentStatus
 from payments.services import payment_create
 from tests.factories import OrderFactory, UserFactory
@@ -64,7 +64,7 @@ def test_idempotency_keys_belong_to_one_user(customer):
 @pytest.mark.django_db
 @pytest.mark.parametrize("amount", ["0", "-1"])
 def test_a_payment_of_nothing_is_refused(customer, amount):
-    with pytest.raises(InvalidPayment) as refused:
+    with pytest.raises(AmountOutOfRange) as refused:
         create_deposit(customer, amount=amount)
     assert "amount" in refused.value.fields
     assert not Payment.objects.exists()

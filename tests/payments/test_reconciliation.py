@@ -25,6 +25,7 @@ from payments.models import (
     ReconciliationDiscrepancy,
 )
 from payments.reconciliation import reconcile_ecpay
+from payments.selectors import ledger_mismatches
 from payments.services import payment_fail, payment_start_ecpay
 from tests.factories import OrderFactory
 
@@ -102,15 +103,17 @@ def test_the_dry_run_asks_but_changes_nothing(capsys):
     assert "checked 1" in capsys.readouterr().out
 
 
-def test_money_for_a_payment_we_gave_up_on_is_a_status_mismatch_for_review():
+def test_money_for_a_payment_we_gave_up_on_is_credited_and_a_status_mismatch_for_review():
     payment = paid_at_ecpay_without_notification()
     payment_fail(payment_id=payment.pk, reason="customer gave up", needs_review=False)
 
     call_command("reconcile_ecpay")
 
     payment.refresh_from_db()
-    assert payment.status == PaymentStatus.FAILED
+    assert payment.status == PaymentStatus.CREDITED
     assert payment.needs_review is True
+    assert payment.user.balance == payment.amount
+    assert ledger_mismatches() == []
     assert ReconciliationDiscrepancy.objects.get(payment=payment).kind == (
         DiscrepancyKind.STATUS_MISMATCH
     )

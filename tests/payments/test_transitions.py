@@ -31,8 +31,12 @@ def test_the_table_covers_every_status_and_names_the_documented_moves():
                 ("pending", "expired"),
                 ("processing", "completed"),
                 ("processing", "failed"),
+                ("processing", "credited"),
                 ("completed", "refunded"),
                 ("failed", "processing"),
+                ("failed", "credited"),
+                ("cancelled", "credited"),
+                ("expired", "credited"),
             ]
         )
         == LEGAL_MOVES

@@ -16,6 +16,7 @@ from orders.models import DiscountCode, Order, OrderStatus, PaymentHeader
 from orders.pricing import ItemLine
 from orders.services import order_create
 from payments.models import Payment, PaymentEvent, PaymentStatus
+from payments.selectors import ledger_mismatches
 from tests.concurrency import run_at_once
 from tests.factories import OrderFactory
 
@@ -135,7 +136,7 @@ def test_a_failure_callback_fails_the_payment_and_tells_the_customer(
     assert len(mailoutbox) == 1
 
 
-def test_an_underpayment_is_not_paid_and_is_flagged_with_the_difference(
+def test_an_underpayment_pays_nothing_and_is_credited_to_the_balance_flagged_with_the_difference(
     client, order, applied, mailoutbox
 ):
     with applied():
@@ -143,13 +144,52 @@ def test_an_underpayment_is_not_paid_and_is_flagged_with_the_difference(
 
     assert response.json() == {"status": "accepted"}
     payment = Payment.objects.get()
-    assert payment.status == PaymentStatus.FAILED
+    assert payment.status == PaymentStatus.CREDITED
     assert payment.needs_review is True
-    assert payment.failure_reason == "underpaid: paid 900.50, due 960.00 (short by 59.50)"
+    flagged = payment.events.get(type="flagged_for_review")
+    assert (flagged.data["reason"], flagged.data["difference"]) == ("underpaid", "-59.50")
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING_PAYMENT
     assert not PaymentHeader.objects.filter(order=order).exists()
+    order.user.refresh_from_db()
+    assert order.user.balance == Decimal("900.50")
+    assert ledger_mismatches() == []
     assert len(mailoutbox) == 1
+    assert "credited to your balance" in mailoutbox[0].subject
+
+
+def test_an_overpayment_pays_the_order_and_the_rest_is_credited_flagged(
+    client, order, applied, mailoutbox
+):
+    with applied():
+        response = post(client, callback_body(order, amount="1000"))
+
+    assert response.json() == {"status": "accepted"}
+    payment = Payment.objects.get()
+    assert (payment.status, payment.needs_review) == (PaymentStatus.COMPLETED, True)
+    assert payment.events.get(type="flagged_for_review").data == {
+        "reason": "overpaid",
+        "paid": "1000.00",
+        "due": "960.00",
+    }
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID
+    assert PaymentHeader.objects.get(order=order).total_paid == Decimal("960.00")
+    order.user.refresh_from_db()
+    assert order.user.balance == Decimal("40.00")
+    assert ledger_mismatches() == []
+
+
+def test_an_amount_beyond_what_may_be_paid_is_rejected_and_changes_nothing(client, order):
+    response = post(client, callback_body(order, amount="999999999999.99"))
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "amount_out_of_range"
+    assert not Payment.objects.exists()
+    callback = GatewayCallback.objects.get()
+    assert callback.outcome == CallbackOutcome.REJECTED
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING_PAYMENT
 
 
 @pytest.mark.django_db
@@ -168,7 +208,7 @@ def test_re_pricing_honours_the_orders_discount_code(client, applied, customer):
     assert (event.data["discount"], event.data["total"]) == ("90.00", "870.00")
 
 
-def test_an_order_already_paid_is_skipped_without_a_second_header_or_email(
+def test_money_for_an_order_already_paid_is_skipped_for_the_order_and_credited_to_the_balance(
     client, order, applied, mailoutbox
 ):
     with applied():
@@ -177,17 +217,21 @@ def test_an_order_already_paid_is_skipped_without_a_second_header_or_email(
         response = post(client, callback_body(order, paymentId="W-2"))
 
     assert response.json() == {"status": "skipped"}
-    assert Payment.objects.count() == 1
     assert PaymentHeader.objects.count() == 1
-    assert len(mailoutbox) == 1
-    skipped = PaymentEvent.objects.get(type="wallet_callback_skipped")
-    assert skipped.data["payment_id"] == "W-2"
-    second = GatewayCallback.objects.order_by("pk").last()
-    assert second is not None
-    assert (second.outcome, second.outcome_reason) == (
-        CallbackOutcome.DUPLICATE,
-        "order already paid",
-    )
+    first, second = Payment.objects.order_by("pk")
+    assert first.status == PaymentStatus.COMPLETED
+    assert (second.gateway_reference, second.status) == ("W-2", PaymentStatus.CREDITED)
+    assert second.needs_review is True
+    order.user.refresh_from_db()
+    assert order.user.balance == second.amount
+    assert ledger_mismatches() == []
+    assert [message.subject.split(":")[0] for message in mailoutbox] == [
+        "Payment received",
+        "Payment credited to your balance",
+    ]
+    callback = GatewayCallback.objects.order_by("pk").last()
+    assert callback is not None
+    assert (callback.outcome, callback.payment_id) == (CallbackOutcome.ACCEPTED, second.pk)
 
 
 def test_a_replayed_callback_is_a_duplicate_and_changes_nothing(client, order, applied, mailoutbox):
