@@ -19,7 +19,7 @@ from gateways.models import CallbackOutcome
 from gateways.services import callback_settle
 from gateways.wallet import WalletCallback
 from orders.models import Order
-from payments.exceptions import AmountOutOfRange, OrderAlreadyPaid, OrderPaymentInProgress
+from payments.exceptions import AmountOutOfRange
 from payments.limits import amount_check
 from payments.models import Payment, PaymentKind, PaymentStatus
 from payments.services import payment_create, payment_transition
@@ -90,22 +90,30 @@ def wallet_callback_accept(*, callback_id: int, gateway: str, callback: WalletCa
 def _payment_record(
     *, callback_id: int, gateway: str, order: Order, callback: WalletCallback
 ) -> tuple[Payment, str]:
-    """Record the reported payment, processing, holding the order's claim if it can; and the
-    answer for the provider (`skipped`: the order was paid already).
+    """Record the reported payment, processing, holding the order's claim if no other payment
+    does; and the answer for the provider (`skipped`: the order was paid already).
 
     One transaction: if another copy won the race for this payment id, the payment this copy
-    created is rolled back with it, and none is left half made.
+    created is rolled back with it, and none is left half made. The order's row is locked
+    first: a payment taking the claim reads that row for its foreign key, so while the lock is
+    held nobody else can take it, and what is read here is what is written.
     """
-    answer = "accepted"
     with transaction.atomic():
-        try:
-            payment = _payment_create(gateway=gateway, order=order, callback=callback, claim=True)
-        except (OrderPaymentInProgress, OrderAlreadyPaid) as refused:
-            # Money for an order another payment holds: recorded without the claim, so settling
+        Order.objects.select_for_update().only("pk").get(pk=order.pk)
+        holder = Payment.objects.filter(claimed_order=order).only("status").first()
+        payment = payment_create(
+            user=order.user,
+            kind=PaymentKind.ORDER,
+            gateway=gateway,
+            method=gateway,
+            amount=callback.amount,
+            currency=order.currency,
+            order=order,
+            gateway_reference=callback.gateway_payment_id,
+            # Money for an order another payment holds is recorded without the claim: settling
             # it credits the balance instead of paying the order a second time.
-            if isinstance(refused, OrderAlreadyPaid):
-                answer = "skipped"
-            payment = _payment_create(gateway=gateway, order=order, callback=callback, claim=False)
+            claim_order=holder is None,
+        )
         payment_transition(
             payment_id=payment.pk,
             to=PaymentStatus.PROCESSING,
@@ -113,23 +121,12 @@ def _payment_record(
             data={"source": gateway, "callback": callback_id, "success": callback.success},
         )
         queue_after_commit(payment_wallet_settle, payment.pk, callback.success)
-    return payment, answer
+    paid_already = holder is not None and holder.status in PAID_STATUSES
+    return payment, "skipped" if paid_already else "accepted"
 
 
-def _payment_create(
-    *, gateway: str, order: Order, callback: WalletCallback, claim: bool
-) -> Payment:
-    return payment_create(
-        user=order.user,
-        kind=PaymentKind.ORDER,
-        gateway=gateway,
-        method=gateway,
-        amount=callback.amount,
-        currency=order.currency,
-        order=order,
-        gateway_reference=callback.gateway_payment_id,
-        claim_order=claim,
-    )
+# A payment in one of these paid its order.
+PAID_STATUSES = frozenset({PaymentStatus.COMPLETED, PaymentStatus.REFUNDED})
 
 
 def _settle(

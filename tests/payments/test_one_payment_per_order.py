@@ -332,9 +332,7 @@ def test_a_cancel_race_on_the_checkout_page_answers_409_and_shows_the_payment(
     assert order.payments.count() == 1
 
 
-def test_a_payment_being_processed_cannot_be_cancelled_from_the_checkout(
-    customer, order, client
-):
+def test_a_payment_being_processed_cannot_be_cancelled_from_the_checkout(customer, order, client):
     payment = PaymentFactory.create(
         user=customer,
         kind=PaymentKind.ORDER,
