@@ -389,8 +389,9 @@ class PaymentAdmin(ReadOnlyRecords, admin.ModelAdmin[Payment]):
                 action="refund",
                 title="Refund a payment",
                 intro=f"Refund {payment} ({payment.amount - payment.refunded_amount} "
-                f"{payment.currency} left to refund) through its gateway? Above "
-                f"{settings.REFUND_APPROVAL_THRESHOLD} a second manager must approve it first.",
+                f"{payment.currency} left to refund) through its gateway? If it and what the "
+                "payment has already refunded and has pending come to more than "
+                f"{settings.REFUND_APPROVAL_THRESHOLD}, a second manager must approve it first.",
                 submit="Yes, refund",
                 form=form,
             )
@@ -523,8 +524,8 @@ class DecisionForm(forms.Form):
 
 @admin.register(RefundApproval)
 class RefundApprovalAdmin(ReadOnlyRecords, admin.ModelAdmin[RefundApproval]):
-    """Refunds above REFUND_APPROVAL_THRESHOLD, waiting for a second manager. Asked for with
-    the payment's refund action, decided with the actions here."""
+    """Refunds that take their payment's refunds above REFUND_APPROVAL_THRESHOLD, waiting for
+    a second manager. Asked for with the payment's refund action, decided with the actions here."""
 
     list_display = (
         "pk",
