@@ -1,12 +1,10 @@
-from typing import Any
-
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest
 
 from accounts.models import User
+from core.admin import ReadOnlyRecords
 from payments.models import LedgerEntry
 
 # The user page shows this many of the newest ledger entries; the ledger's own list has all.
@@ -22,7 +20,7 @@ class NewestLedgerEntries(BaseInlineFormSet):  # type: ignore[type-arg]
         ]
 
 
-class LedgerEntryInline(admin.TabularInline[LedgerEntry, User]):
+class LedgerEntryInline(ReadOnlyRecords, admin.TabularInline[LedgerEntry, User]):
     """The user's newest ledger entries. Entries are written only by the ledger services, with
     the balance, so they are never added, changed or deleted here."""
 
@@ -32,15 +30,6 @@ class LedgerEntryInline(admin.TabularInline[LedgerEntry, User]):
     readonly_fields = fields
     verbose_name_plural = f"ledger entries (the newest {LEDGER_ENTRIES_SHOWN})"
     extra = 0
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(User)

@@ -541,8 +541,9 @@ elif CELERY_BROKER_URL.startswith("sqs"):
 OPERATION_SETTLE_AFTER_SECONDS = env.int("OPERATION_SETTLE_AFTER_SECONDS", default=60)
 # The back office's dashboard calls a payment pending or processing this long "stuck".
 STUCK_PAYMENT_MINUTES = env.int("STUCK_PAYMENT_MINUTES", default=30)
-# Refunds above this amount (in the payment's currency) wait for a second member of staff with
-# `payments.approve_refund`; at or below it they are made at once.
+# A refund that takes its payment's refunds (made, pending at the gateway, waiting for approval)
+# above this amount (in the payment's currency) waits for a second member of staff with
+# `payments.approve_refund`; at or below it, it is made at once.
 REFUND_APPROVAL_THRESHOLD = Decimal(env.str("REFUND_APPROVAL_THRESHOLD", default="10000"))
 # How much money may move (payments.limits), in the payment's currency: one order payment at
 # most, one deposit at most, and a balance at most (deposits still on their way count). ECPay's

@@ -12,12 +12,13 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from accounts.models import User
+from core.admin import ReadOnlyRecords
 from gateways.models import CallbackOutcome, GatewayCallback, GatewaySwitch
 from gateways.services import callback_replay, gateway_set_paused
 
 
 @admin.register(GatewayCallback)
-class GatewayCallbackAdmin(admin.ModelAdmin[GatewayCallback]):
+class GatewayCallbackAdmin(ReadOnlyRecords, admin.ModelAdmin[GatewayCallback]):
     """Every callback as it arrived: evidence, so nobody adds, edits or deletes one. Staff with
     `gateways.replay_callback` may process one again (the "replay" action)."""
 
@@ -49,15 +50,6 @@ class GatewayCallbackAdmin(admin.ModelAdmin[GatewayCallback]):
         "body_display",
     )
     actions = ("replay_callbacks",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_replay_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("gateways.replay_callback")

@@ -1,17 +1,16 @@
-from typing import Any
-
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from core.admin import ReadOnlyRecords
 from notifications.models import Notification, NotificationStatus
 from notifications.services import notification_send
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin[Notification]):
+class NotificationAdmin(ReadOnlyRecords, admin.ModelAdmin[Notification]):
     """Each message and how sending it went. Rows change only through the notification
     services; staff with `notifications.resend_notification` may send failed ones again."""
 
@@ -42,15 +41,6 @@ class NotificationAdmin(admin.ModelAdmin[Notification]):
         "updated_at",
     )
     actions = ("resend_notifications",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_resend_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("notifications.resend_notification")

@@ -1,32 +1,23 @@
+"""The back office's orders: read here, never written. Orders change only through the order
+services (API, pipeline), so every amount and status keeps adding up; discount codes are the one
+thing staff make here."""
+
 from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
 
+from core.admin import ReadOnlyRecords
 from orders.models import DiscountCode, Order, OrderEvent, OrderItem, PaymentHeader
 
 
-class ViewOnly:
-    """An admin (or inline) whose rows staff read but never write: orders change only through
-    the order services (API, pipeline), so every amount and status keeps adding up."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class OrderItemInline(ViewOnly, admin.TabularInline[OrderItem, Order]):
+class OrderItemInline(ReadOnlyRecords, admin.TabularInline[OrderItem, Order]):
     model = OrderItem
     fields = ("sku", "name", "unit_price", "quantity")
     extra = 0
 
 
-class PaymentHeaderInline(ViewOnly, admin.StackedInline[PaymentHeader, Order]):
+class PaymentHeaderInline(ReadOnlyRecords, admin.StackedInline[PaymentHeader, Order]):
     model = PaymentHeader
     verbose_name_plural = "payment header"
     fields = (
@@ -43,7 +34,7 @@ class PaymentHeaderInline(ViewOnly, admin.StackedInline[PaymentHeader, Order]):
 
 
 @admin.register(Order)
-class OrderAdmin(ViewOnly, admin.ModelAdmin[Order]):
+class OrderAdmin(ReadOnlyRecords, admin.ModelAdmin[Order]):
     list_display = ("number", "user", "status", "total", "currency", "created_at")
     list_filter = ("status", "currency")
     search_fields = ("number", "user__email")
@@ -65,21 +56,21 @@ class OrderAdmin(ViewOnly, admin.ModelAdmin[Order]):
 
 
 @admin.register(OrderItem)
-class OrderItemAdmin(ViewOnly, admin.ModelAdmin[OrderItem]):
+class OrderItemAdmin(ReadOnlyRecords, admin.ModelAdmin[OrderItem]):
     list_display = ("order", "sku", "name", "unit_price", "quantity")
     search_fields = ("order__number", "sku")
     list_select_related = ("order",)
 
 
 @admin.register(OrderEvent)
-class OrderEventAdmin(ViewOnly, admin.ModelAdmin[OrderEvent]):
+class OrderEventAdmin(ReadOnlyRecords, admin.ModelAdmin[OrderEvent]):
     list_display = ("order", "type", "from_status", "to_status", "actor", "created_at")
     search_fields = ("order__number",)
     list_select_related = ("order", "actor")
 
 
 @admin.register(PaymentHeader)
-class PaymentHeaderAdmin(ViewOnly, admin.ModelAdmin[PaymentHeader]):
+class PaymentHeaderAdmin(ReadOnlyRecords, admin.ModelAdmin[PaymentHeader]):
     list_display = ("order", "payment", "method", "is_paid", "total_paid", "paid_at")
     search_fields = ("order__number", "payment__public_id", "gateway_payment_id")
     list_select_related = ("order", "payment")

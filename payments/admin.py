@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from accounts.models import User
+from core.admin import ReadOnlyRecords
 from core.exceptions import DomainError
 from gateways.models import GatewayCallback
 from notifications.models import Notification
@@ -112,22 +113,13 @@ class WorkQueueFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
+class ReadOnlyInline(ReadOnlyRecords, admin.TabularInline):  # type: ignore[type-arg]
     """A payment's records, in time order: evidence, never edited here."""
 
     extra = 0
     can_delete = False
     show_change_link = False
     ordering = ("created_at", "pk")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Part of the payment's page: whoever may see the payment sees its timeline.
@@ -172,7 +164,9 @@ class ReasonForm(forms.Form):
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin[Payment]):
+class PaymentAdmin(ReadOnlyRecords, admin.ModelAdmin[Payment]):
+    """Every write goes through a service, from an action: the pages themselves are read-only."""
+
     list_display = (
         "public_id",
         "customer",
@@ -250,16 +244,6 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
                 Prefetch("order", queryset=Order.objects.only("number")),
             )
         )
-
-    # Every write goes through a service, from an action: the pages themselves are read-only.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_reprocess_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("payments.reprocess_payment")
@@ -405,8 +389,9 @@ class PaymentAdmin(admin.ModelAdmin[Payment]):
                 action="refund",
                 title="Refund a payment",
                 intro=f"Refund {payment} ({payment.amount - payment.refunded_amount} "
-                f"{payment.currency} left to refund) through its gateway? Above "
-                f"{settings.REFUND_APPROVAL_THRESHOLD} a second manager must approve it first.",
+                f"{payment.currency} left to refund) through its gateway? If it and what the "
+                "payment has already refunded and has pending come to more than "
+                f"{settings.REFUND_APPROVAL_THRESHOLD}, a second manager must approve it first.",
                 submit="Yes, refund",
                 form=form,
             )
@@ -538,8 +523,9 @@ class DecisionForm(forms.Form):
 
 
 @admin.register(RefundApproval)
-class RefundApprovalAdmin(admin.ModelAdmin[RefundApproval]):
-    """Refunds above REFUND_APPROVAL_THRESHOLD, waiting for a second manager."""
+class RefundApprovalAdmin(ReadOnlyRecords, admin.ModelAdmin[RefundApproval]):
+    """Refunds that take their payment's refunds above REFUND_APPROVAL_THRESHOLD, waiting for
+    a second manager. Asked for with the payment's refund action, decided with the actions here."""
 
     list_display = (
         "pk",
@@ -569,15 +555,6 @@ class RefundApprovalAdmin(admin.ModelAdmin[RefundApproval]):
     )
     fields = readonly_fields
     actions = ("approve", "reject")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # asked for with the payment's refund action
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         user = request.user
@@ -643,27 +620,25 @@ class RefundApprovalAdmin(admin.ModelAdmin[RefundApproval]):
 
 
 @admin.register(PaymentEvent)
-class PaymentEventAdmin(admin.ModelAdmin[PaymentEvent]):
+class PaymentEventAdmin(ReadOnlyRecords, admin.ModelAdmin[PaymentEvent]):
     list_display = ("payment", "type", "from_status", "to_status", "is_error", "created_at")
     list_filter = ("is_error",)
     list_select_related = ("payment",)
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin[LedgerEntry]):
+class LedgerEntryAdmin(ReadOnlyRecords, admin.ModelAdmin[LedgerEntry]):
     list_display = ("user", "entry_type", "amount", "currency", "balance_after", "created_at")
     list_filter = ("entry_type",)
     list_select_related = ("user",)
-    readonly_fields = ("amount", "balance_after")
 
 
 @admin.register(GatewayOperation)
-class GatewayOperationAdmin(admin.ModelAdmin[GatewayOperation]):
+class GatewayOperationAdmin(ReadOnlyRecords, admin.ModelAdmin[GatewayOperation]):
     list_display = ("idempotency_key", "payment", "kind", "amount", "status", "created_at")
     list_filter = ("status", "kind", "gateway")
     search_fields = ("idempotency_key", "external_id", "payment__public_id")
     list_select_related = ("payment",)
-    readonly_fields = ("amount", "currency", "status", "external_id", "idempotency_key")
 
 
 @admin.register(ReconciliationDiscrepancy)

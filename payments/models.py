@@ -418,8 +418,9 @@ class RefundApprovalStatus(models.TextChoices):
 
 
 class RefundApproval(TimeStampedModel):
-    """A refund above `REFUND_APPROVAL_THRESHOLD`, asked for by one member of staff, waiting
-    for a second one with `payments.approve_refund` to approve (it is then made) or reject it.
+    """A refund that takes its payment's refunds (made, pending and waiting) above
+    `REFUND_APPROVAL_THRESHOLD`, asked for by one member of staff, waiting for a second one with
+    `payments.approve_refund` to approve (it is then made) or reject it.
 
     Decided once: `payments.services.refund_approve` / `refund_reject` move it out of requested.
     """

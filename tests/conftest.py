@@ -8,12 +8,16 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models.signals import post_migrate
 from django.dispatch import receiver
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from gateways.models import Gateway
+from orders.models import Order, PaymentHeader
+from payments.models import PaymentKind, PaymentStatus
 from tests.aws import Topic, create_topic
-from tests.factories import UserFactory
+from tests.factories import OrderFactory, PaymentFactory, UserFactory
 from tests.processes import (
     PYTHON,
     answers,
@@ -59,6 +63,31 @@ def _empty_cache() -> Iterator[None]:
 @pytest.fixture
 def customer(db) -> User:
     return UserFactory.create()
+
+
+@pytest.fixture
+def paid_order(db) -> Order:
+    """An order paid by a completed card payment, with its payment header."""
+    order = OrderFactory.create()
+    payment = PaymentFactory.create(
+        user=order.user,
+        kind=PaymentKind.ORDER,
+        order=order,
+        amount=order.total,
+        status=PaymentStatus.COMPLETED,
+    )
+    PaymentHeader.objects.create(
+        order=order,
+        payment=payment,
+        gateway=Gateway.CARD,
+        method="card",
+        gateway_payment_id="ch_header_1",
+        is_paid=True,
+        total_paid=order.total,
+        currency=order.currency,
+        paid_at=timezone.now(),
+    )
+    return order
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import Model
 from django.urls import reverse
-from django.utils import timezone
 
 from accounts.models import User
 from core.models import MoneyField
@@ -20,38 +19,13 @@ from payments.models import (
     LedgerEntry,
     LedgerEntryType,
     Payment,
-    PaymentKind,
     PaymentStatus,
 )
 from tests.back_office import manager, reviewer
-from tests.factories import OrderFactory, PaymentFactory, UserFactory, email_notification
+from tests.factories import PaymentFactory, UserFactory, email_notification
 from tests.gateways.test_callback_replay import wallet_callback_rejected_by_our_mistake
 
 HOSTILE_BODY = '<script>alert("pwned")</script>&amount=1'
-
-
-@pytest.fixture
-def paid_order(db) -> Order:
-    order = OrderFactory.create()
-    payment = PaymentFactory.create(
-        user=order.user,
-        kind=PaymentKind.ORDER,
-        order=order,
-        amount=order.total,
-        status=PaymentStatus.COMPLETED,
-    )
-    PaymentHeader.objects.create(
-        order=order,
-        payment=payment,
-        gateway=Gateway.CARD,
-        method="card",
-        gateway_payment_id="ch_header_1",
-        is_paid=True,
-        total_paid=order.total,
-        currency=order.currency,
-        paid_at=timezone.now(),
-    )
-    return order
 
 
 @pytest.fixture

@@ -104,7 +104,8 @@ AWAITING_APPROVAL_REFUND = {
     "reason": "the whole shipment was lost",
     "created_at": "2025-06-03T10:12:45.200114+08:00",
 }
-# A refund above REFUND_APPROVAL_THRESHOLD is not made yet: it waits for a second manager.
+# A refund that takes its payment's refunds above REFUND_APPROVAL_THRESHOLD is not made yet: it
+# waits for a second manager.
 REFUND_AWAITING_APPROVAL = inline_serializer(
     name="RefundAwaitingApproval",
     fields={
@@ -298,9 +299,11 @@ class PaymentCancelView(APIView):
         "card (the card provider or ECPay) or from the balance: staff with the "
         "`payments.refund_payment` permission only. "
         "Answers 202 with the refund, `pending` until the gateway has made it; follow it in "
-        "the list. A refund above the service's approval threshold is not made yet: the answer "
-        "is 202 `awaiting_approval`, and a second manager approves or rejects it in the back "
-        "office. One refund of a payment is made at a time (409 `refund_in_progress`). The "
+        "the list. The service's approval threshold counts what the payment has already "
+        "refunded and has pending (at the gateway or waiting for approval) with the refund "
+        "asked for: above it the refund is not made yet, the answer is 202 "
+        "`awaiting_approval`, and a second manager approves or rejects it in the back office. "
+        "One refund of a payment is made at a time (409 `refund_in_progress`). The "
         "whole amount refunded makes the payment (and its order) `refunded`, and the customer "
         "is told. Card payments are refunded at the card provider or at ECPay; ATM and store "
         "payments and wallet payments are refunded outside this service (409 "

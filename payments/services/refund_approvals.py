@@ -1,9 +1,12 @@
 """Refunds asked for by staff, with a second pair of eyes above `REFUND_APPROVAL_THRESHOLD`.
 
-At or below the threshold a refund is made at once (`refund_request`, then the gateway through
-`refund_start`). Above it, a `RefundApproval` waits until a second member of staff with
-`payments.approve_refund` (never the requester: a DB constraint) approves it, which makes the
-refund, or rejects it. Each step is an event on the payment's timeline, with who did it.
+The threshold counts what the payment has already refunded and has pending, not the one refund
+alone: otherwise a refund rejected (or never asked for) above it is made anyway as several below
+it. While that running total stays at or below the threshold a refund is made at once
+(`refund_request`, then the gateway through `refund_start`). Past it, a `RefundApproval` waits
+until a second member of staff with `payments.approve_refund` (never the requester: a DB
+constraint) approves it, which makes the refund, or rejects it. Each step is an event on the
+payment's timeline, with who did it.
 """
 
 from collections.abc import Mapping
@@ -13,13 +16,17 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import User
 from core.exceptions import DomainError, IllegalTransition
+from core.models import ZERO
 from payments.exceptions import RefundInProgress
 from payments.models import (
     GatewayOperation,
+    OperationKind,
+    OperationStatus,
     Payment,
     PaymentEvent,
     RefundApproval,
@@ -46,26 +53,30 @@ class RefundAsked:
 def refund_ask(*, payment_id: int, amount: Decimal | None, reason: str, actor: User) -> RefundAsked:
     """Refund `amount` (all that is left when None) of a payment, or ask a second manager to.
 
-    Above `REFUND_APPROVAL_THRESHOLD` records a waiting `RefundApproval` (after the same checks a
-    refund gets, so nobody approves one that cannot be made); otherwise makes the refund now.
-    Raises what `refund_request` raises, and `RefundInProgress` while an approval is waiting.
+    Makes the refund now if it, plus what the payment has refunded, has pending at the gateway
+    and has waiting for approval (`_refunds_counted`), is at most `REFUND_APPROVAL_THRESHOLD`;
+    otherwise records a waiting `RefundApproval` (after the same checks a refund gets, so nobody
+    approves one that cannot be made). Locks the payment's row for the whole decision, so two
+    asks at once never both count the same total. Raises what `refund_request` raises, and
+    `RefundInProgress` while an approval is waiting and this refund needs one too.
     """
     if amount is not None and not isinstance(amount, Decimal):
         raise TypeError("Money is Decimal, never float.")
     with transaction.atomic():
-        # The payment's row serialises requests for it: one waiting approval at a time.
+        # The payment's row serialises asks for it: the running total below cannot change
+        # between counting it and recording this refund or approval, and one approval waits at
+        # a time.
         payment = Payment.objects.select_for_update().get(pk=payment_id)
         left = payment.amount - payment.refunded_amount
-        if (left if amount is None else amount) <= settings.REFUND_APPROVAL_THRESHOLD:
+        asked = left if amount is None else amount
+        if asked + _refunds_counted(payment) <= settings.REFUND_APPROVAL_THRESHOLD:
             refund = refund_request(
                 payment_id=payment_id, amount=amount, reason=reason, actor=actor
             )
             refund_start(refund.pk)
             return RefundAsked(refund=refund)
         refund_check_allowed(payment)
-        refund_check_amount(
-            left if amount is None else amount, left=left, currency=payment.currency
-        )
+        refund_check_amount(asked, left=left, currency=payment.currency)
         waiting = RefundApproval.objects.filter(
             payment_id=payment_id, status=RefundApprovalStatus.REQUESTED
         )
@@ -83,8 +94,30 @@ def refund_ask(*, payment_id: int, amount: Decimal | None, reason: str, actor: U
     return RefundAsked(approval=approval)
 
 
+def _refunds_counted(payment: Payment) -> Decimal:
+    """What the threshold counts besides the refund asked for: what `payment` has refunded, what
+    is pending at the gateway (a refund whose outcome is unknown may have been made) and what
+    waits for approval (a request for all that is left counts as all that is left). Call with
+    the payment's row locked."""
+    pending: Decimal | None = GatewayOperation.objects.filter(
+        payment_id=payment.pk,
+        kind=OperationKind.REFUND,
+        status__in=[OperationStatus.PENDING, OperationStatus.UNKNOWN],
+    ).aggregate(total=Sum("amount"))["total"]
+    waiting_amounts = RefundApproval.objects.filter(
+        payment_id=payment.pk, status=RefundApprovalStatus.REQUESTED
+    ).values_list("amount", flat=True)
+    left = payment.amount - payment.refunded_amount
+    waiting = sum((left if amount is None else amount for amount in waiting_amounts), ZERO)
+    counted: Decimal = payment.refunded_amount + (pending or ZERO) + waiting
+    return counted
+
+
 def refund_approve(*, approval_id: int, actor: User, note: str = "") -> GatewayOperation:
     """Approve a waiting refund and make it (`refund_request` + `refund_start`), atomically.
+
+    Never asks for approval again: the second manager's approval is the one the threshold asks
+    for, however the payment's refunds have added up since.
 
     The actor must hold `payments.approve_refund` and not be the requester
     (`RefundApprovalForbidden`); a request decided already raises `IllegalTransition`. Raises

@@ -1,5 +1,7 @@
 """Fixtures of the payments tests."""
 
+from decimal import Decimal
+
 import pytest
 from django.utils import timezone
 
@@ -34,3 +36,19 @@ def pay(customer, api_client_for, django_capture_on_commit_callbacks, card_provi
         return Payment.objects.get(public_id=response.json()["id"])
 
     return pay
+
+
+@pytest.fixture
+def payment_of_40000(pay, customer, settings) -> Payment:
+    """A completed card payment of 40000 TWD, refunded with REFUND_APPROVAL_THRESHOLD at its
+    default, 10000: the numbers of the split-refund finding."""
+    settings.REFUND_APPROVAL_THRESHOLD = Decimal("10000")
+    order = OrderFactory.create(
+        user=customer,
+        subtotal=Decimal("40000"),
+        shipping_fee=Decimal("0"),
+        total=Decimal("40000"),
+        item__unit_price=Decimal("20000"),
+    )
+    payment: Payment = pay(cards.APPROVE, order=order)
+    return payment

@@ -399,6 +399,24 @@ def test_a_refund_above_the_threshold_waits_for_a_second_manager(
     ]
 
 
+def test_a_refund_that_takes_the_payments_refunds_past_the_threshold_waits_for_approval(
+    client, payment_of_40000, django_capture_on_commit_callbacks
+):
+    payment = payment_of_40000  # the threshold at 10000
+    client.force_login(manager())
+    with django_capture_on_commit_callbacks(execute=True):
+        act(client, "refund", [payment], amount="6000", reason="half the tins dented")
+
+    done = act(client, "refund", [payment], amount="5000", reason="and the rest late")
+
+    approval = payment.refund_approvals.get()
+    assert (approval.status, approval.amount) == ("requested", Decimal("5000"))
+    refunds = payment.operations.filter(kind=OperationKind.REFUND)
+    assert list(refunds.values_list("amount", flat=True)) == [Decimal("6000")]
+    messages = [str(m) for m in client.get(done["Location"]).context["messages"]]
+    assert f"Payment {payment}: the refund waits for a second manager's approval." in messages
+
+
 def test_a_rejected_refund_refunds_nothing(client, pay, settings):
     settings.REFUND_APPROVAL_THRESHOLD = Decimal("500")
     payment = pay(cards.APPROVE)
