@@ -4,12 +4,13 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
 from core.transitions import check_locked, transition_needed
-from orders.exceptions import InvalidDiscountCode
+from orders.exceptions import InvalidDiscountCode, OrderTotalOutOfRange
 from orders.models import (
     ORDER_TRANSITIONS,
     Order,
@@ -31,7 +32,8 @@ def order_create(
     """Create an order waiting for payment, priced by `orders.pricing`.
 
     Raises `InvalidDiscountCode` for a code that does not exist, has expired, is in another
-    currency, or needs a larger subtotal.
+    currency, or needs a larger subtotal, and `OrderTotalOutOfRange` for a total above what one
+    payment may be (PAYMENT_MAX_AMOUNT).
     """
     code = discount_code.strip().upper()
     discount = None
@@ -45,6 +47,10 @@ def order_create(
         cost = calculate_cost(items=items, currency=currency, discount=discount)
     except DiscountNotApplicable as error:
         raise InvalidDiscountCode(fields={"discount_code": [str(error)]}) from None
+    if cost.total > settings.PAYMENT_MAX_AMOUNT:
+        # Nobody could pay it: one payment is at most that (payments.limits).
+        message = f"The total, {cost.total} {currency}, is above {settings.PAYMENT_MAX_AMOUNT}."
+        raise OrderTotalOutOfRange(fields={"items": [message]})
     # The number is drawn at random; on the rare collision with an existing one, draw again.
     for _ in range(_ORDER_NUMBER_TRIES - 1):
         try:

@@ -1,7 +1,7 @@
 """System checks of the payments app: limits that every money column can hold."""
 
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
 
 from django.apps import AppConfig
@@ -12,7 +12,7 @@ from core.models import MONEY_MAX
 
 # A limit may be at most this: money credited beyond a limit (a payment that arrived anyway, on
 # top of a full balance) must still fit a money column, a thousand times over.
-LIMIT_CEILING = (MONEY_MAX / 1000).quantize(Decimal("1"))
+LIMIT_CEILING = (MONEY_MAX / 1000).to_integral_value(rounding=ROUND_FLOOR)  # 999999999
 
 _LIMITS = ("PAYMENT_MAX_AMOUNT", "DEPOSIT_MAX_AMOUNT", "BALANCE_MAX_AMOUNT")
 

@@ -16,7 +16,7 @@ from bench import tasks as bench_tasks
 from bench.ceilings import CeilingPaymentSerializer
 from bench.cpu import cpu_spent, describe, role_of
 from bench.data import ecpay_paid_body
-from bench.run import parse_sections, side_by_side
+from bench.run import PIPELINE_ORCHESTRATION_TARGET, _cpu_row, parse_sections, side_by_side
 from bench.stack import Load, parse_wrk, wrk
 from payments.models import Payment, PaymentStatus
 from payments.tasks import ecpay_notifications_drain, payment_validate
@@ -202,3 +202,14 @@ def test_the_benchmark_s_worker_counts_the_drains_it_runs_and_no_other_task(monk
         bench_tasks.drain_count(sender=task, task_id="1", task=task)
 
     assert counted == [bench_tasks.DRAINS_KEY] * 2
+
+
+def test_the_pipeline_passes_while_the_worker_adds_at_most_a_tenth_to_its_steps():
+    steps = ({"steps": 3.0, "mariadb": 1.0}, 100)
+
+    within = _cpu_row("pipeline", ({"worker": 4.3}, 100), steps, target=1.1)
+    beyond = _cpu_row("pipeline", ({"worker": 4.5}, 100), steps, target=1.1)
+
+    assert PIPELINE_ORCHESTRATION_TARGET == 1.1
+    assert (within.target, within.passed) == ("≤ 1.1×", True)
+    assert (beyond.passed, round(beyond.ratio or 0, 3)) == (False, 1.125)

@@ -272,8 +272,12 @@ def payment_create_with_card(
     """Tokenize the card with the provider at once, then create the pending card payment.
 
     The card number and CVC go no further than the provider's tokenize call: the payment keeps
-    only the token, brand, last four digits and expiry.
+    only the token, brand, last four digits and expiry. An amount out of range is refused
+    before the provider hears of the card.
     """
+    amount_check(
+        kind=kind, gateway=Gateway.CARD, method=PaymentMethod.CARD, amount=amount, currency=currency
+    )
     try:
         token = get_card_gateway().tokenize(card)
     except PaymentDeclinedError:
