@@ -12,8 +12,6 @@ from pathlib import Path
 import pytest
 from django.apps import apps as django_apps
 from django.conf import settings
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
@@ -23,10 +21,10 @@ from gateways.models import Gateway
 from payments.models import Payment, PaymentStatus
 from payments.services import payment_fail
 from tests.back_office import reviewer
+from tests.browser.chromium import WAIT_SECONDS, chromium
 from tests.factories import PASSWORD, PaymentFactory
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "test-artifacts" / "admin-reviewer"
-WAIT_SECONDS = 20
 
 
 @pytest.fixture
@@ -39,29 +37,8 @@ def roles_again(transactional_db) -> None:
 
 @pytest.fixture
 def browser() -> Iterator[WebDriver]:
-    """Debian's Chromium and chromedriver (bin/lib.sh installs them): nothing is downloaded."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1400,1000",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(
-        service=Service(executable_path="/usr/bin/chromedriver"), options=options
-    )
-    driver.set_page_load_timeout(WAIT_SECONDS)
-    try:
+    with chromium(window=(1400, 1000)) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def screenshot(browser: WebDriver, name: str) -> None:

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
@@ -25,51 +23,16 @@ from orders.models import OrderStatus
 from orders.pricing import ItemLine
 from orders.services import order_create
 from payments.models import Payment, PaymentStatus
+from tests.browser.chromium import WAIT_SECONDS, chromium
 from tests.factories import PASSWORD, UserFactory
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "artifacts" / "screenshots" / "checkout"
-WAIT_SECONDS = 20
-# A mid-sized phone (CSS pixels): the pages must read well at this size.
-PHONE = (412, 915)
 
 
 @pytest.fixture
 def browser() -> Iterator[WebDriver]:
-    """Debian's Chromium and chromedriver (bin/lib.sh installs them): nothing is downloaded."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ):
-        options.add_argument(argument)
-    # A phone's screen, not a narrow window: headless Chromium keeps windows 500 pixels wide.
-    options.add_experimental_option(
-        "mobileEmulation",
-        {"deviceMetrics": {"width": PHONE[0], "height": PHONE[1], "pixelRatio": 1}},
-    )
-    driver = webdriver.Chrome(
-        service=Service(executable_path="/usr/bin/chromedriver"), options=options
-    )
-    driver.set_page_load_timeout(WAIT_SECONDS)
-    try:
+    with chromium(phone=True) as driver:
         yield driver
-    finally:
-        driver.quit()
-
-
-@pytest.fixture
-def ecpay_on_live_server(live_server, settings) -> str:
-    """ECPay is the simulator on the live server, and it reaches us there too."""
-    settings.SITE_URL = live_server.url
-    settings.ECPAY_BASE_URL = f"{live_server.url}/simulators/ecpay"
-    return str(live_server.url)
 
 
 def screenshot(browser: WebDriver, name: str) -> None:

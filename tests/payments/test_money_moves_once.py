@@ -99,14 +99,14 @@ def from_balance(order: Order) -> dict:
     }
 
 
-def on_ecpay(order: Order) -> dict:
+def on_ecpay(order: Order, method: str = "card") -> dict:
     return {
         "kind": "order",
         "order": order.number,
         "amount": str(order.total),
         "currency": "TWD",
         "gateway": "ecpay",
-        "method": "card",
+        "method": method,
     }
 
 
@@ -138,20 +138,24 @@ def pay_on_ecpay(server: str, created: requests.Response) -> str:
     return "paid at ECPay"
 
 
-def wallet_callback(server: str, order: Order, payment_id: str) -> requests.Response:
+def wallet_callback(
+    server: str, order: Order, payment_id: str, gateway: str = "wallet"
+) -> requests.Response:
     body = json.dumps(
         {"orderId": order.number, "success": True, "paymentId": payment_id, "amount": "960.00"}
     ).encode()
     timestamp = str(int(time.time()))
+    secret = {
+        "wallet": settings.WALLET_CALLBACK_SECRET,
+        "bank-app": settings.BANK_APP_CALLBACK_SECRET,
+    }[gateway]
     return requests.post(
-        f"{server}/callbacks/wallet/",
+        f"{server}/callbacks/{gateway}/",
         data=body,
         headers={
             "Content-Type": "application/json",
             "X-Timestamp": timestamp,
-            "X-Signature": sign(
-                secret=settings.WALLET_CALLBACK_SECRET, body=body, timestamp=timestamp
-            ),
+            "X-Signature": sign(secret=secret, body=body, timestamp=timestamp),
         },
         timeout=TIMEOUT,
     )
@@ -210,8 +214,13 @@ def test_concurrent_balance_payments_of_one_order_debit_the_balance_once(
     assert_paid_once(order)
 
 
-def test_concurrent_ecpay_payments_of_one_order_reach_ecpay_once(server, order, post_payment):
-    outcomes = run_at_once(lambda: pay_on_ecpay(server, post_payment(on_ecpay(order))), threads=10)
+@pytest.mark.parametrize("method", ["card", "atm", "cvs", "barcode"])
+def test_concurrent_ecpay_payments_of_one_order_reach_ecpay_once(
+    server, order, post_payment, method
+):
+    outcomes = run_at_once(
+        lambda: pay_on_ecpay(server, post_payment(on_ecpay(order, method))), threads=10
+    )
 
     assert outcomes.count("paid at ECPay") == 1, outcomes
     wait_until_settled(order)
@@ -223,11 +232,12 @@ def test_concurrent_ecpay_payments_of_one_order_reach_ecpay_once(server, order, 
     assert set(others.values_list("status", flat=True)) <= {PaymentStatus.CANCELLED}
 
 
+@pytest.mark.parametrize("gateway", ["wallet", "bank-app"])
 def test_concurrent_wallet_payments_pay_the_order_once_and_the_rest_is_credited(
-    server, customer, order
+    server, customer, order, gateway
 ):
     answers = run_at_once(
-        lambda: wallet_callback(server, order, f"W-{time.monotonic_ns()}"), threads=10
+        lambda: wallet_callback(server, order, f"W-{time.monotonic_ns()}", gateway), threads=10
     )
 
     assert {answer.status_code for answer in answers} == {200}
