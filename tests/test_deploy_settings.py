@@ -1,7 +1,10 @@
-"""`manage.py check --deploy` under production settings, in a process of its own."""
+"""`manage.py check --deploy` under production settings, in a process of its own, and the
+image's entrypoint, which starts a command only when it passes."""
 
+import os
 import secrets
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -194,3 +197,41 @@ def test_ecpay_stage_merchants_pass_on_a_stage_deployment_that_uses_the_stage_ho
     done = check_deploy(stage)
 
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# --- the image's entrypoint ------------------------------------------------------------------
+
+
+def entrypoint(env: dict[str, str], *command: str) -> subprocess.CompletedProcess[str]:
+    """deploy/entrypoint.sh run as the image runs it, with `command` as the image's CMD; the
+    project's interpreter is the `python` it finds, as /opt/venv's is in the image."""
+    return subprocess.run(
+        ["deploy/entrypoint.sh", *command],
+        cwd=ROOT,
+        env={**env, "PATH": f"{Path(PYTHON).parent}:{env['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_entrypoint_execs_the_command_when_the_deploy_check_passes(tmp_path):
+    """exec: the command takes the entrypoint's place, so it is the container's main process and
+    gets ECS's SIGTERM itself. Its parent is then this test, not a shell left waiting."""
+    done = entrypoint(production_environment(tmp_path), "sh", "-c", 'echo "ran, child of $PPID"')
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == f"ran, child of {os.getpid()}"
+
+
+def test_the_entrypoint_refuses_to_run_the_command_when_the_deploy_check_fails(tmp_path):
+    started = tmp_path / "started"
+
+    done = entrypoint(
+        production_environment(tmp_path, WALLET_CALLBACK_SECRET=""), "touch", str(started)
+    )
+
+    assert done.returncode != 0
+    assert not started.exists()
+    assert "core.E004" in done.stderr
+    assert "refusing to start" in done.stderr
