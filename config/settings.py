@@ -35,7 +35,7 @@ def _development_default(name: str) -> str:
     """What the gateway secret or endpoint `name` is when unset: its development value with
     DJANGO_DEBUG on, and otherwise empty, never a value published in this repository. The
     gateways refuse to sign or verify with an empty secret, and `manage.py check --deploy`
-    fails on one (core/checks.py)."""
+    (which the production start runs) fails on one (core/checks.py)."""
     return DEVELOPMENT_DEFAULTS[name] if DEBUG else ""
 
 
@@ -67,6 +67,10 @@ if HTTPS:
 SESSION_COOKIE_HTTPONLY = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# The image's entrypoint refuses to start a process whose settings fail `manage.py check
+# --deploy` (deploy/entrypoint.sh). zappa (Lambda) runs no entrypoint: with this on, loading the
+# app runs the same checks of settings and raises on an error instead (core/apps.py).
+DEPLOY_CHECK_ON_START = env.bool("DJANGO_DEPLOY_CHECK_ON_START", default=False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

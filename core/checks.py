@@ -1,18 +1,20 @@
 """System checks of our own: `manage.py check --deploy` fails on what must never reach
-production.
+production, and the production start runs it (deploy/entrypoint.sh; on zappa, core/apps.py).
 
 Every check reads settings only. Those about who can forge or read what are tagged security,
-the others DEPLOYMENT.
+the others DEPLOYMENT; `deploy_checks_enforce` runs both kinds, with Django's own security checks.
 """
 
 import ipaddress
+import logging
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.apps import AppConfig
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, register, run_checks
+from django.core.exceptions import ImproperlyConfigured
 
 from config.published import (
     DEVELOPMENT_SECRET_PREFIX,
@@ -23,6 +25,8 @@ from config.published import (
     PUBLISHED_SECRET_KEY_PREFIXES,
     PUBLISHED_SECRET_KEYS,
 )
+
+logger = logging.getLogger(__name__)
 
 # The tag of the checks that are not about security but about whether these settings can run
 # production at all (a database, a broker and mail that reach beyond one machine).
@@ -293,3 +297,27 @@ def email_delivered(
             )
         ]
     return []
+
+
+def deploy_checks_enforce() -> None:
+    """Run the deploy checks of settings, ours and Django's security ones, as `manage.py check
+    --deploy --fail-level ERROR` runs them: log every warning, and raise ImproperlyConfigured
+    naming every error if there is one.
+
+    Settings only: called while the apps load (core/apps.py), it leaves out the checks that
+    import every URL and model, which `manage.py check --deploy` runs too.
+    """
+    messages = [
+        message
+        for message in run_checks(tags=[Tags.security, DEPLOYMENT], include_deployment_checks=True)
+        if not message.is_silenced()
+    ]
+    errors = [message for message in messages if message.is_serious()]
+    for message in messages:
+        if not message.is_serious():
+            logger.warning("Deploy check: %s", message)
+    if errors:
+        raise ImproperlyConfigured(
+            "The deploy checks failed: refusing to start.\n"
+            + "\n".join(str(error) for error in errors)
+        )

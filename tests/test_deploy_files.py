@@ -278,6 +278,8 @@ def test_zappa_sets_production_values_and_takes_secrets_from_elsewhere():
     assert not set(stage.get("environment_variables", {})) & SECRETS
     assert stage["remote_env"].startswith("s3://")
     assert variables["DJANGO_DEBUG"] == "false"
+    # Lambda runs no entrypoint: the app checks its settings as it loads instead.
+    assert variables["DJANGO_DEPLOY_CHECK_ON_START"] == "true"
     assert variables["SIMULATORS_ENABLED"] == "false"
     assert variables["DJANGO_HTTPS"] == "true"
     assert variables["CELERY_BROKER_URL"].startswith("sqs://")

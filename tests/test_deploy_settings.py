@@ -1,6 +1,7 @@
-"""`manage.py check --deploy` under production settings, in a process of its own, and the
-image's entrypoint, which starts a command only when it passes."""
+"""`manage.py check --deploy` under production settings, in a process of its own, and the two
+ways production starts only when it passes: the image's entrypoint and zappa's start-up check."""
 
+import json
 import os
 import secrets
 import subprocess
@@ -235,3 +236,61 @@ def test_the_entrypoint_refuses_to_run_the_command_when_the_deploy_check_fails(t
     assert not started.exists()
     assert "core.E004" in done.stderr
     assert "refusing to start" in done.stderr
+
+
+# --- zappa: the check when the app loads -----------------------------------------------------
+
+
+def django_setup(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PYTHON, "-c", "import django; django.setup(); print('started')"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_with_the_start_up_check_a_good_environment_starts(tmp_path):
+    done = django_setup(production_environment(tmp_path, DJANGO_DEPLOY_CHECK_ON_START="true"))
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "started"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"ECPAY_HASH_KEY": ""},
+        {"WALLET_CALLBACK_SECRET": "dev-only-wallet-secret"},
+        {"DATABASE_URL": "sqlite:///{tmp_path}/db.sqlite3"},
+    ],
+)
+def test_with_the_start_up_check_a_bad_environment_refuses_to_start(tmp_path, overrides):
+    overrides = {name: value.format(tmp_path=tmp_path) for name, value in overrides.items()}
+
+    done = django_setup(
+        production_environment(tmp_path, DJANGO_DEPLOY_CHECK_ON_START="true", **overrides)
+    )
+
+    assert done.returncode != 0
+    assert "started" not in done.stdout
+    assert "The deploy checks failed: refusing to start" in done.stderr
+
+
+def test_zappa_starts_with_its_variables_and_the_secrets_of_its_remote_env(tmp_path):
+    stage = json.loads((ROOT / "zappa_settings.json").read_text())["production"]
+    variables = stage["aws_environment_variables"]
+    # What the release pipeline writes to remote_env from the secret store (docs/deploy.md).
+    remote_env = {
+        name: value
+        for name, value in production_environment(tmp_path).items()
+        if name in (*SECRETS, "DJANGO_SECRET_KEY", "DATABASE_URL", "CACHE_URL")
+    }
+
+    done = django_setup(project_environment(**variables, **remote_env))
+    assert done.returncode == 0, done.stderr
+    refused = django_setup(project_environment(**variables, **{**remote_env, "ECPAY_HASH_IV": ""}))
+    assert refused.returncode != 0
+    assert "core.E004" in refused.stderr
