@@ -72,4 +72,9 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "/app/deploy/healthcheck.py"]
 
+# Every command the image runs, the default one and any a task definition gives, starts only if
+# `manage.py check --deploy` passes: settings with a secret unset or published, a simulator,
+# SQLite or the folder broker never serve (deploy/entrypoint.sh). The health check runs beside
+# it, not through it.
+ENTRYPOINT ["/app/deploy/entrypoint.sh"]
 CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi"]

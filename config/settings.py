@@ -13,6 +13,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
+from config.published import DEVELOPMENT_DEFAULTS
+
 # Lets classes be written ModelAdmin[Payment] for the type checker; a no-op otherwise.
 django_stubs_ext.monkeypatch()
 
@@ -27,6 +29,15 @@ if _env_file:
     environ.Env.read_env(_env_file, overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+
+def _development_default(name: str) -> str:
+    """What the gateway secret or endpoint `name` is when unset: its development value with
+    DJANGO_DEBUG on, and otherwise empty, never a value published in this repository. The
+    gateways refuse to sign or verify with an empty secret, and `manage.py check --deploy`
+    (which the production start runs) fails on one (core/checks.py)."""
+    return DEVELOPMENT_DEFAULTS[name] if DEBUG else ""
+
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -56,6 +67,10 @@ if HTTPS:
 SESSION_COOKIE_HTTPONLY = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# The image's entrypoint refuses to start a process whose settings fail `manage.py check
+# --deploy` (deploy/entrypoint.sh). zappa (Lambda) runs no entrypoint: with this on, loading the
+# app runs the same checks of settings and raises on an error instead (core/apps.py).
+DEPLOY_CHECK_ON_START = env.bool("DJANGO_DEPLOY_CHECK_ON_START", default=False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -454,10 +469,12 @@ SIMULATORS_ENABLED = env.bool("SIMULATORS_ENABLED", default=DEBUG)
 # production.
 BENCH_ENDPOINTS_ENABLED = env.bool("BENCH_ENDPOINTS_ENABLED", default=False)
 
-# Card provider (seed 002's PROVIDER_EXAMPLE_REQUEST_URI). The default is the simulator as
-# bin/run serves it, in a process of its own.
-CARD_PROVIDER_URL = env.str("CARD_PROVIDER_URL", default="http://127.0.0.1:8100/simulators/card")
-CARD_PROVIDER_API_KEY = env.str("CARD_PROVIDER_API_KEY", default="sim_dev_key")
+# Card provider (seed 002's PROVIDER_EXAMPLE_REQUEST_URI). The development default is the
+# simulator as bin/run serves it, in a process of its own.
+CARD_PROVIDER_URL = env.str("CARD_PROVIDER_URL", default=_development_default("CARD_PROVIDER_URL"))
+CARD_PROVIDER_API_KEY = env.str(
+    "CARD_PROVIDER_API_KEY", default=_development_default("CARD_PROVIDER_API_KEY")
+)
 CARD_PROVIDER_CONNECT_TIMEOUT_SECONDS = env.float(
     "CARD_PROVIDER_CONNECT_TIMEOUT_SECONDS", default=3.0
 )
@@ -569,15 +586,18 @@ NOTIFICATIONS_SNS_TOPIC_ARN = env.str("NOTIFICATIONS_SNS_TOPIC_ARN", default="")
 
 # --- ECPay ------------------------------------------------------------------------------------
 # The public stage merchant is the development default (ECPAY.md); production sets its own.
-ECPAY_MERCHANT_ID = env.str("ECPAY_MERCHANT_ID", default="3002607")
-ECPAY_HASH_KEY = env.str("ECPAY_HASH_KEY", default="pwFHCqoQZGmho4w6")
-ECPAY_HASH_IV = env.str("ECPAY_HASH_IV", default="EkRm7iFT261dpevs")
+ECPAY_MERCHANT_ID = env.str("ECPAY_MERCHANT_ID", default=_development_default("ECPAY_MERCHANT_ID"))
+ECPAY_HASH_KEY = env.str("ECPAY_HASH_KEY", default=_development_default("ECPAY_HASH_KEY"))
+ECPAY_HASH_IV = env.str("ECPAY_HASH_IV", default=_development_default("ECPAY_HASH_IV"))
 # Where the customer's browser posts the checkout form, and where QueryTradeInfo is asked.
 # Stage: https://payment-stage.ecpay.com.tw, production: https://payment.ecpay.com.tw. The stage
 # hosts are not reachable from here: development points at the app's own ECPay simulator.
-ECPAY_BASE_URL = env.str("ECPAY_BASE_URL", default="http://127.0.0.1:8000/simulators/ecpay")
+ECPAY_BASE_URL = env.str("ECPAY_BASE_URL", default=_development_default("ECPAY_BASE_URL"))
+# A deployment that talks to ECPay's stage (a staging site, not production): ECPay's public stage
+# merchants are allowed then, and ECPAY_BASE_URL must be the stage host (core/checks.py).
+ECPAY_STAGE = env.bool("ECPAY_STAGE", default=False)
 # Our own address as ECPay's servers and the customer's browser reach it (ReturnURL etc.).
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+SITE_URL = env.str("SITE_URL", default=_development_default("SITE_URL"))
 # Reconciliation asks ECPay about a card payment still pending after this many minutes
 # (ECPay: about 10 minutes after payment), and about ATM / store codes after their deadline.
 ECPAY_RECONCILE_CARD_AFTER_MINUTES = env.int("ECPAY_RECONCILE_CARD_AFTER_MINUTES", default=10)
@@ -593,6 +613,10 @@ ECPAY_SIMULATOR_REDELIVERIES = env.int("ECPAY_SIMULATOR_REDELIVERIES", default=4
 
 # --- Wallet and bank app ----------------------------------------------------------------------
 # Shared secrets the wallet and the bank app sign their callbacks with (HMAC-SHA256). The
-# defaults are for development and the simulator command only; production sets its own.
-WALLET_CALLBACK_SECRET = env.str("WALLET_CALLBACK_SECRET", default="dev-only-wallet-secret")
-BANK_APP_CALLBACK_SECRET = env.str("BANK_APP_CALLBACK_SECRET", default="dev-only-bank-app-secret")
+# development defaults are for bin/run and the simulator command only; production sets its own.
+WALLET_CALLBACK_SECRET = env.str(
+    "WALLET_CALLBACK_SECRET", default=_development_default("WALLET_CALLBACK_SECRET")
+)
+BANK_APP_CALLBACK_SECRET = env.str(
+    "BANK_APP_CALLBACK_SECRET", default=_development_default("BANK_APP_CALLBACK_SECRET")
+)

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class CoreConfig(AppConfig):
@@ -7,4 +8,10 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the project's system checks (`manage.py check --deploy`).
-        from core import checks  # noqa: F401
+        from core import checks
+
+        # zappa starts the app with no entrypoint to run `manage.py check --deploy` first
+        # (deploy/entrypoint.sh): the app refuses to load instead, so Lambda never serves with
+        # a secret unset or published.
+        if settings.DEPLOY_CHECK_ON_START:
+            checks.deploy_checks_enforce()

@@ -49,6 +49,13 @@ class BadSignatureError(GatewayError):
     code = "bad_signature"
 
 
+class MissingSecretError(PermanentGatewayError):
+    """A gateway's secret is not set: nothing is signed with an empty key, which anybody could
+    sign with too. Set it (docs/deploy.md, Gateways)."""
+
+    code = "missing_secret"
+
+
 @dataclass(frozen=True)
 class CardDetails:
     """Card data as the customer typed it. Lives only in memory, on its way to tokenization:

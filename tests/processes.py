@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from config.published import DEVELOPMENT_DEFAULTS
+
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 # Variables the project reads: a child process gets only the ones a test gives it.
@@ -25,16 +27,25 @@ _PROJECT_PREFIXES = (
     "EMAIL_",
     "NOTIFICATIONS_",
     "DEFAULT_FROM_EMAIL",
+    "ECPAY_",
+    "WALLET_",
+    "BANK_APP_",
+    "SITE_URL",
 )
 
 
 def project_environment(**variables: str) -> dict[str, str]:
-    """This process's environment without the project's variables, plus `variables`."""
+    """This process's environment without the project's variables, plus `variables`.
+
+    DEBUG is off unless `variables` turn it on, so the settings default no gateway secret or
+    endpoint: the process gets the development ones, as tests/settings.py gives the suite.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(_PROJECT_PREFIXES)}
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings",
         DJANGO_ENV_FILE="",
         DJANGO_SECRET_KEY="tests-only-secret-key",
+        **DEVELOPMENT_DEFAULTS,
     )
     env.update(variables)
     return env

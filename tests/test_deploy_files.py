@@ -140,6 +140,26 @@ def test_the_compose_worker_consumes_every_queue_a_task_is_routed_to():
     assert consumed == {queue.name for queue in celery_app.conf.task_queues}
 
 
+def test_the_compose_stack_skips_the_deploy_check_that_its_local_values_fail():
+    env_file = (ROOT / "deploy/compose.env").read_text()
+    compose_env = dict(
+        line.split("=", 1) for line in env_file.splitlines() if line and not line.startswith("#")
+    )
+
+    for name, service in app_services().items():
+        assert service["entrypoint"] == [], name
+    done = subprocess.run(
+        [PYTHON, "manage.py", "check", "--deploy", "--fail-level", "ERROR"],
+        cwd=ROOT,
+        env=project_environment(**compose_env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "core.E001" in done.stderr  # the simulators, on purpose
+
+
 def test_the_compose_stack_has_exactly_one_beat():
     beats = [name for name, service in app_services().items() if "beat" in service["command"][:4]]
 
@@ -150,13 +170,18 @@ def test_the_compose_stack_has_exactly_one_beat():
 # --- Dockerfile and .dockerignore --------------------------------------------------------------
 
 
-def test_the_image_starts_gunicorn_with_its_configuration_and_no_entrypoint():
+def test_the_image_starts_gunicorn_with_its_configuration_through_the_deploy_check():
     instructions = dockerfile_instructions()
     commands = [arguments for keyword, arguments in instructions if keyword == "CMD"]
+    entrypoints = [arguments for keyword, arguments in instructions if keyword == "ENTRYPOINT"]
 
-    assert not [keyword for keyword, _ in instructions if keyword == "ENTRYPOINT"]
     assert exec_form(commands[-1]) == ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi"]
     assert_runs_something_real(exec_form(commands[-1]))
+    # Exec form: the script gets the command as its arguments (a shell form would drop them).
+    assert json.loads(entrypoints[-1]) == [f"{IMAGE_ROOT}/deploy/entrypoint.sh"]
+    script = ROOT / "deploy/entrypoint.sh"
+    assert script.stat().st_mode & 0o111, "the entrypoint is not executable"
+    assert not ignored_by_docker("deploy/entrypoint.sh")
 
 
 def test_the_image_runs_as_a_user_that_is_not_root_in_a_slim_runtime_stage():
@@ -253,6 +278,8 @@ def test_zappa_sets_production_values_and_takes_secrets_from_elsewhere():
     assert not set(stage.get("environment_variables", {})) & SECRETS
     assert stage["remote_env"].startswith("s3://")
     assert variables["DJANGO_DEBUG"] == "false"
+    # Lambda runs no entrypoint: the app checks its settings as it loads instead.
+    assert variables["DJANGO_DEPLOY_CHECK_ON_START"] == "true"
     assert variables["SIMULATORS_ENABLED"] == "false"
     assert variables["DJANGO_HTTPS"] == "true"
     assert variables["CELERY_BROKER_URL"].startswith("sqs://")

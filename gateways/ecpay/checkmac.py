@@ -8,6 +8,8 @@ import hmac
 import string
 from collections.abc import Mapping
 
+from gateways.base import MissingSecretError
+
 # MD5 is for legacy EncryptType=0 and some other ECPay APIs: ECPay's choice, not ours.
 _ALGORITHMS = frozenset({"sha256", "md5"})
 
@@ -20,10 +22,13 @@ def check_mac_value(
 ) -> str:
     """The CheckMacValue of every parameter but CheckMacValue itself, values exactly as given.
 
-    Raises ValueError for an algorithm other than "sha256" or "md5".
+    Raises ValueError for an algorithm other than "sha256" or "md5", MissingSecretError when the
+    HashKey or the HashIV is empty: a hash anybody can compute signs nothing.
     """
     if algorithm not in _ALGORITHMS:
         raise ValueError(f"Unknown CheckMacValue algorithm {algorithm!r}.")
+    if not hash_key or not hash_iv:
+        raise MissingSecretError("ECPAY_HASH_KEY or ECPAY_HASH_IV is not set: nothing is signed.")
     # Case-insensitive order: ECPay sorts "vAccount" among the V's, not after every capital.
     names = sorted((name for name in params if name != "CheckMacValue"), key=str.lower)
     joined = "&".join(f"{name}={params[name]}" for name in names)
@@ -34,9 +39,10 @@ def check_mac_value(
 def check_mac_matches(
     params: Mapping[str, str], *, hash_key: str, hash_iv: str, algorithm: str = "sha256"
 ) -> bool:
-    """Whether params carry the CheckMacValue they should; False when they carry none."""
+    """Whether params carry the CheckMacValue they should; False when they carry none, and
+    whatever they carry when the HashKey or the HashIV is empty (anybody could have signed)."""
     received = params.get("CheckMacValue")
-    if received is None:
+    if received is None or not hash_key or not hash_iv:
         return False
     expected = check_mac_value(params, hash_key=hash_key, hash_iv=hash_iv, algorithm=algorithm)
     # Bytes: compare_digest refuses a str with non-ASCII characters, which a forger may send.

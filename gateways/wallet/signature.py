@@ -5,7 +5,7 @@ import hashlib
 import hmac
 import time
 
-from gateways.base import BadSignatureError
+from gateways.base import BadSignatureError, MissingSecretError
 
 # A signed callback is good this long either side of now: long enough for clock drift, short
 # enough that a captured callback cannot be replayed later.
@@ -13,6 +13,9 @@ MAX_SKEW_SECONDS = 300
 
 
 def sign(*, secret: str, timestamp: int | str, body: bytes) -> str:
+    """The signature of `body` at `timestamp`. Raises MissingSecretError for an empty secret."""
+    if not secret:
+        raise MissingSecretError("The callback secret is not set: nothing is signed without one.")
     message = f"{timestamp}.".encode() + body
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
@@ -25,7 +28,13 @@ def verify_signature(
     timestamp: str | None,
     now: float | None = None,
 ) -> None:
-    """Raise `BadSignatureError` unless `signature` signs `body` at a `timestamp` close to now."""
+    """Raise `BadSignatureError` unless `signature` signs `body` at a `timestamp` close to now.
+
+    With an empty secret every callback is refused: anybody can compute an HMAC whose key is
+    empty, so such a signature proves nothing.
+    """
+    if not secret:
+        raise BadSignatureError("No callback secret is set: no signature can be trusted.")
     if not signature or not timestamp:
         raise BadSignatureError("X-Signature and X-Timestamp are required.")
     if not timestamp.isascii() or not timestamp.isdigit():

@@ -1,8 +1,9 @@
 """ECPay's server notifications (ReturnURL, PaymentInfoURL): stored, verified, applied once."""
 
+import hashlib
 from datetime import timedelta
 from decimal import Decimal
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -57,6 +58,14 @@ def signed(fields: dict[str, str], *, key: str | None = None) -> dict[str, str]:
         fields, hash_key=key or settings.ECPAY_HASH_KEY, hash_iv=settings.ECPAY_HASH_IV
     )
     return {**fields, "CheckMacValue": mac}
+
+
+def signed_with_empty_keys(fields: dict[str, str]) -> dict[str, str]:
+    """Signed as anybody can sign without ECPay's keys: CheckMacValue with an empty HashKey and
+    HashIV (ECPay's algorithm; quote_plus encodes these fields as .NET's UrlEncode does)."""
+    joined = "&".join(f"{name}={fields[name]}" for name in sorted(fields, key=str.lower))
+    encoded = quote_plus(f"HashKey=&{joined}&HashIV=", safe="-_.!*()").lower()
+    return {**fields, "CheckMacValue": hashlib.sha256(encoded.encode()).hexdigest().upper()}
 
 
 def paid_notification(payment: Payment, **changes: str) -> dict[str, str]:
@@ -116,6 +125,26 @@ def test_a_paid_notification_completes_the_payment_and_pays_the_order(client, ap
     )
     assert "MerchantTradeNo=" in callback.body
     assert len(mailoutbox) == 1
+
+
+@pytest.mark.django_db
+def test_with_no_hash_key_and_iv_set_a_notification_signed_with_empty_ones_is_refused(
+    client, applied, settings, mailoutbox
+):
+    payment = start_payment()
+    settings.ECPAY_HASH_KEY = ""
+    settings.ECPAY_HASH_IV = ""
+
+    with applied():
+        answer = deliver(client, signed_with_empty_keys(paid_notification(payment)))
+
+    assert answer == "0|CheckMacValue error"
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING
+    assert payment.order.status == OrderStatus.PENDING_PAYMENT
+    callback = GatewayCallback.objects.get()
+    assert (callback.outcome, callback.signature_valid) == (CallbackOutcome.REJECTED, False)
+    assert mailoutbox == []
 
 
 @pytest.mark.django_db

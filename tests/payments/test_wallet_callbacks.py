@@ -1,5 +1,7 @@
 """Wallet and bank-app callbacks (seed 003): stored, verified, applied once, re-priced."""
 
+import hashlib
+import hmac
 import json
 import time
 from decimal import Decimal
@@ -268,6 +270,36 @@ def test_a_bad_signature_or_stale_timestamp_is_refused_and_recorded(
     callback = only_callback()
     assert (callback.outcome, callback.signature_valid) == (CallbackOutcome.REJECTED, False)
     assert not Payment.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "secret_setting"),
+    [(WALLET, "WALLET_CALLBACK_SECRET"), (BANK_APP, "BANK_APP_CALLBACK_SECRET")],
+)
+def test_with_no_secret_set_a_callback_signed_with_an_empty_one_is_refused(
+    client, order, applied, settings, url, secret_setting
+):
+    setattr(settings, secret_setting, "")
+    body = callback_body(order)
+    timestamp = str(int(time.time()))
+    # What anybody can compute: an HMAC whose key is empty.
+    forged = hmac.new(b"", f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+    with applied():
+        response = client.post(
+            url,
+            body,
+            content_type="application/json",
+            headers={"X-Signature": forged, "X-Timestamp": timestamp},
+        )
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "bad_signature"
+    callback = only_callback()
+    assert (callback.outcome, callback.signature_valid) == (CallbackOutcome.REJECTED, False)
+    assert not Payment.objects.exists()
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PENDING_PAYMENT
 
 
 def test_a_callback_without_signature_headers_is_refused(client, order):

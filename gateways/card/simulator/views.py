@@ -50,8 +50,10 @@ def _provider_endpoint(view: View) -> View:
 
     @wraps(view)
     def endpoint(request: HttpRequest) -> HttpResponse:
-        expected = f"Bearer {settings.CARD_PROVIDER_API_KEY}"
-        if not secrets.compare_digest(request.headers.get("Authorization", ""), expected):
+        key = settings.CARD_PROVIDER_API_KEY
+        given = request.headers.get("Authorization", "")
+        # No key configured: refuse everyone, never the caller who sends an empty one.
+        if not key or not secrets.compare_digest(given, f"Bearer {key}"):
             return _error(401, "unauthorized", "Missing or wrong API key.")
         try:
             return view(request)

@@ -283,6 +283,19 @@ def test_no_error_message_carries_the_card_number_or_cvc(settings, card_gateway,
         assert not re.search(rf"(?<![0-9]){CVC}(?![0-9])", messages)
 
 
+def test_the_simulator_refuses_every_caller_when_no_api_key_is_set(client, settings):
+    settings.CARD_PROVIDER_API_KEY = ""
+
+    response = client.post(
+        "/simulators/card/v1/tokens",
+        {"number": cards.APPROVE, "exp_month": 12, "exp_year": 2030, "cvc": "123"},
+        content_type="application/json",
+        headers={"Authorization": "Bearer "},
+    )
+
+    assert response.status_code == 401
+
+
 def test_the_simulator_is_not_routed_when_simulators_are_disabled():
     assert simulator_routed() is False  # production: DEBUG and SIMULATORS_ENABLED unset
     assert simulator_routed(SIMULATORS_ENABLED="false", DJANGO_DEBUG="true") is False

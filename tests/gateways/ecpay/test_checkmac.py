@@ -5,6 +5,7 @@ import hashlib
 
 import pytest
 
+from gateways.base import MissingSecretError
 from gateways.ecpay import check_mac_matches, check_mac_value
 from tests.gateways.ecpay.conftest import STAGE_HASH_IV, STAGE_HASH_KEY
 
@@ -173,3 +174,20 @@ def test_md5_params_verify_with_md5():
 
     assert check_mac_matches(params, algorithm="md5", **STAGE)
     assert not check_mac_matches(params, **STAGE)
+
+
+@pytest.mark.parametrize(
+    ("hash_key", "hash_iv"), [("", ""), (STAGE_HASH_KEY, ""), ("", STAGE_HASH_IV)]
+)
+def test_signing_with_an_empty_hash_key_or_iv_raises(hash_key, hash_iv):
+    with pytest.raises(MissingSecretError):
+        check_mac_value({"A": "1"}, hash_key=hash_key, hash_iv=hash_iv)
+
+
+def test_with_an_empty_hash_key_and_iv_nothing_verifies_not_even_what_they_sign():
+    # What anybody can compute with no HashKey and no HashIV: "HashKey=&A=1&HashIV=", encoded.
+    forged = {"A": "1", "CheckMacValue": sha256_of("hashkey%3d%26a%3d1%26hashiv%3d")}
+
+    assert not check_mac_matches(forged, hash_key="", hash_iv="")
+    assert not check_mac_matches(signed({"A": "1"}), hash_key=STAGE_HASH_KEY, hash_iv="")
+    assert not check_mac_matches(signed({"A": "1"}), hash_key="", hash_iv=STAGE_HASH_IV)

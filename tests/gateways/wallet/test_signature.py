@@ -1,10 +1,12 @@
 """The callbacks' HMAC signature: what verifies, and what is refused."""
 
+import hashlib
+import hmac
 import time
 
 import pytest
 
-from gateways.base import BadSignatureError
+from gateways.base import BadSignatureError, MissingSecretError
 from gateways.wallet import sign, verify_signature
 
 SECRET = "test-secret"
@@ -42,3 +44,17 @@ def test_a_timestamp_more_than_five_minutes_away_is_refused(skew):
 def test_missing_signature_or_timestamp_is_refused(signature, timestamp):
     with pytest.raises(BadSignatureError):
         verify_signature(secret=SECRET, body=BODY, signature=signature, timestamp=timestamp)
+
+
+def test_signing_with_an_empty_secret_raises():
+    with pytest.raises(MissingSecretError):
+        sign(secret="", timestamp=int(time.time()), body=BODY)
+
+
+def test_with_an_empty_secret_even_a_signature_made_with_it_is_refused():
+    now = int(time.time())
+    # What anybody can compute: an HMAC whose key is empty.
+    forged = hmac.new(b"", f"{now}.".encode() + BODY, hashlib.sha256).hexdigest()
+
+    with pytest.raises(BadSignatureError, match="No callback secret is set"):
+        verify_signature(secret="", body=BODY, signature=forged, timestamp=str(now))
