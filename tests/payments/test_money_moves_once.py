@@ -188,13 +188,21 @@ def assert_paid_once(order: Order) -> Payment:
     return paid.get()
 
 
+def refused_for_the_order(answer: requests.Response) -> bool:
+    """Refused because another payment holds the order (409), or, when that one has paid it
+    before this request was read, because the order no longer waits for payment (400)."""
+    body = answer.json()
+    if answer.status_code == 409:
+        return body["code"] in {"order_payment_in_progress", "order_already_paid"}
+    return answer.status_code == 400 and "order" in body["fields"]
+
+
 def test_concurrent_card_payments_of_one_order_charge_the_card_once(order, post_payment):
     answers = run_at_once(lambda: post_payment(card(order)), threads=ATTEMPTS)
 
-    codes = sorted(answer.status_code for answer in answers)
-    assert codes == [202] + [409] * (ATTEMPTS - 1)
-    refused = [answer.json() for answer in answers if answer.status_code == 409]
-    assert {body["code"] for body in refused} <= {"order_payment_in_progress", "order_already_paid"}
+    accepted = [answer for answer in answers if answer.status_code == 202]
+    assert len(accepted) == 1
+    assert all(refused_for_the_order(answer) for answer in answers if answer not in accepted)
     assert charges_sent(order) == 1
     assert_paid_once(order)
 
@@ -206,7 +214,9 @@ def test_concurrent_balance_payments_of_one_order_debit_the_balance_once(
 
     answers = run_at_once(lambda: post_payment(from_balance(order)), threads=10)
 
-    assert sorted(answer.status_code for answer in answers) == [202] + [409] * 9
+    accepted = [answer for answer in answers if answer.status_code == 202]
+    assert len(accepted) == 1
+    assert all(refused_for_the_order(answer) for answer in answers if answer not in accepted)
     customer.refresh_from_db()
     assert customer.balance == Decimal("8640")
     debits = LedgerEntry.objects.filter(user=customer, entry_type=LedgerEntryType.ORDER_PAYMENT)

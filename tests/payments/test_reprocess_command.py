@@ -7,9 +7,9 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from core.batches import BATCH_SIZE
-from payments.models import Payment, PaymentStatus
+from payments.models import Payment, PaymentKind, PaymentStatus
 from payments.services import payment_fail
-from tests.factories import PaymentFactory, UserFactory
+from tests.factories import OrderFactory, PaymentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -86,6 +86,25 @@ def test_a_payment_that_cannot_be_taken_up_exits_1(capsys):
     assert f"refused {completed.public_id}" in capsys.readouterr().err
     completed.refresh_from_db()
     assert completed.status == PaymentStatus.COMPLETED
+
+
+def test_a_dead_letter_whose_order_was_paid_another_way_is_refused_and_reported(capsys):
+    order = OrderFactory.create()
+    failed = PaymentFactory.create(
+        user=order.user, kind=PaymentKind.ORDER, order=order, status=PaymentStatus.PROCESSING
+    )
+    payment_fail(payment_id=failed.pk, reason="gave up after 3 retries", needs_review=True)
+    paid = PaymentFactory.create(
+        user=order.user, kind=PaymentKind.ORDER, order=order, status=PaymentStatus.COMPLETED
+    )
+
+    with pytest.raises(CommandError, match="1 payment"):
+        call_command("reprocess_payments", failed.public_id)
+
+    assert f"refused {failed.public_id}: This order has been paid." in capsys.readouterr().err
+    assert paid.claimed_order_id == order.pk
+    failed.refresh_from_db()
+    assert failed.status == PaymentStatus.FAILED
 
 
 def test_it_walks_past_the_first_batch_up_to_the_limit(capsys):

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from core.batches import rows_in_batches
-from core.exceptions import IllegalTransition
+from core.exceptions import DomainError
 from core.progress import Progress
 from payments.models import Payment, PaymentStatus
 from payments.services import payment_reprocess
@@ -59,7 +59,7 @@ class Command(BaseCommand):
                         continue
                     try:
                         self._reprocess(payment)
-                    except IllegalTransition as error:
+                    except DomainError as error:
                         refused += 1
                         self.stderr.write(f"refused {payment.public_id}: {error.message}")
                         continue
