@@ -71,8 +71,9 @@ ECPAY_METHODS = tuple(ECPAY_PAGE_METHODS)
 _TRANSITION_FIELDS = frozenset(
     {"failure_reason", "gateway_reference", "refunded_amount", "needs_review", "claimed_order_id"}
 )
-# How often a new payment tries to take its order's claim from payments that let go of it, or
-# were never used, meanwhile (`payment_create`): each try follows another request's move.
+# How often a customer's new payment tries to take its order's claim from payments that let go
+# of it, or were never used, meanwhile (`_create_replacing_unused`): each try follows another
+# request's move.
 _CLAIM_TRIES = 3
 
 
@@ -483,37 +484,21 @@ def payment_complete(
     with transaction.atomic(savepoint=locked is None):
         if locked is None:
             locked = Payment.objects.select_for_update().get(pk=payment_id)
-        if locked.kind != PaymentKind.ORDER:
-            payment = payment_transition(
-                payment_id=payment_id,
-                to=PaymentStatus.COMPLETED,
-                event="completed",
-                data={"gateway_reference": gateway_reference},
-                changes={"gateway_reference": gateway_reference},
-                locked=locked,
-            )
-            if payment.kind == PaymentKind.DEPOSIT:
-                balance_credit(
-                    user_id=payment.user_id,
-                    amount=payment.amount,
-                    currency=payment.currency,
-                    entry_type=LedgerEntryType.DEPOSIT,
-                    payment_id=payment.pk,
+        order = None
+        if locked.kind == PaymentKind.ORDER:
+            if locked.status != PaymentStatus.PROCESSING:
+                return locked  # completed or credited already: a rerun
+            # Locked after the payment, as everywhere: what is checked is what is written.
+            # Never None for kind order: the payment_order_iff_kind_order constraint.
+            order = Order.objects.select_for_update().get(pk=cast(int, locked.order_id))
+            if locked.claimed_order_id != order.pk or order.status != OrderStatus.PENDING_PAYMENT:
+                return payment_credit(
+                    payment_id=payment_id,
+                    reason="order_not_payable",
+                    data={"order_status": order.status, "holds_claim": locked.claimed_order_id},
+                    gateway_reference=gateway_reference,
+                    locked=locked,
                 )
-            return payment
-        if locked.status != PaymentStatus.PROCESSING:
-            return locked  # completed or credited already: a rerun
-        # Locked after the payment, as everywhere: what is checked is what is written. Never
-        # None for kind order: the payment_order_iff_kind_order constraint.
-        order = Order.objects.select_for_update().get(pk=cast(int, locked.order_id))
-        if locked.claimed_order_id != order.pk or order.status != OrderStatus.PENDING_PAYMENT:
-            return payment_credit(
-                payment_id=payment_id,
-                reason="order_not_payable",
-                data={"order_status": order.status, "holds_claim": locked.claimed_order_id},
-                gateway_reference=gateway_reference,
-                locked=locked,
-            )
         payment = payment_transition(
             payment_id=payment_id,
             to=PaymentStatus.COMPLETED,
@@ -522,25 +507,42 @@ def payment_complete(
             changes={"gateway_reference": gateway_reference},
             locked=locked,
         )
-        paid = payment.amount if due is None else min(due, payment.amount)
-        order_mark_paid(
-            order_id=order.pk,
-            payment_id=payment.pk,
-            gateway=payment.gateway,
-            method=payment.method,
-            gateway_payment_id=gateway_reference,
-            total_paid=paid,
-            currency=payment.currency,
-            locked=order,
-        )
-        if payment.amount > paid:
-            _credit_to_balance(payment, payment.amount - paid)
-            payment_flag_for_review(
+        if order is not None:
+            _order_pay(payment, order, due=due, gateway_reference=gateway_reference)
+        elif payment.kind == PaymentKind.DEPOSIT:
+            balance_credit(
+                user_id=payment.user_id,
+                amount=payment.amount,
+                currency=payment.currency,
+                entry_type=LedgerEntryType.DEPOSIT,
                 payment_id=payment.pk,
-                reason="overpaid",
-                data={"paid": str(payment.amount), "due": str(paid)},
             )
     return payment
+
+
+def _order_pay(
+    payment: Payment, order: Order, *, due: Decimal | None, gateway_reference: str
+) -> None:
+    """Pay `order` (locked) with `payment`, just completed: at most what is `due`, the rest
+    credited to the customer's balance and flagged."""
+    paid = payment.amount if due is None else min(due, payment.amount)
+    order_mark_paid(
+        order_id=order.pk,
+        payment_id=payment.pk,
+        gateway=payment.gateway,
+        method=payment.method,
+        gateway_payment_id=gateway_reference,
+        total_paid=paid,
+        currency=payment.currency,
+        locked=order,
+    )
+    if payment.amount > paid:
+        _credit_to_balance(payment, payment.amount - paid)
+        payment_flag_for_review(
+            payment_id=payment.pk,
+            reason="overpaid",
+            data={"paid": str(payment.amount), "due": str(paid)},
+        )
 
 
 def payment_credit(
