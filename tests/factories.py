@@ -13,26 +13,49 @@ from gateways.card.simulator.cards import APPROVE
 from gateways.models import Gateway
 from notifications.models import Notification, NotificationChannel
 from orders.models import Order, OrderItem
-from payments.models import CLAIM_STATUSES, Payment, PaymentKind, PaymentMethod, PaymentStatus
+from payments.models import (
+    CLAIM_STATUSES,
+    LedgerEntryType,
+    Payment,
+    PaymentKind,
+    PaymentMethod,
+    PaymentStatus,
+)
+from payments.services import balance_credit
 
 # Every factory-made user's password.
 PASSWORD = "correct horse battery staple"
 
 
-def card_payment_body(order: Order, number: str = APPROVE) -> dict[str, object]:
-    """The API's body for paying `order` by card (`number`: one of the simulator's test cards)."""
+def order_payment_body(order: Order, **overrides: object) -> dict[str, object]:
+    """The API's body for paying `order`'s total; `overrides` say how (gateway, method, card)."""
     return {
         "kind": "order",
         "order": order.number,
         "amount": str(order.total),
-        "currency": "TWD",
-        "card": {
+        "currency": order.currency,
+        **overrides,
+    }
+
+
+def fund(user: User, amount: str) -> None:
+    """Put `amount` TWD in the user's balance, as a deposit on the ledger."""
+    balance_credit(
+        user_id=user.pk, amount=Decimal(amount), currency="TWD", entry_type=LedgerEntryType.DEPOSIT
+    )
+
+
+def card_payment_body(order: Order, number: str = APPROVE) -> dict[str, object]:
+    """The API's body for paying `order` by card (`number`: one of the simulator's test cards)."""
+    return order_payment_body(
+        order,
+        card={
             "number": number,
             "exp_month": 1,
             "exp_year": timezone.localdate().year + 1,
             "cvc": "123",
         },
-    }
+    )
 
 
 class UserFactory(factory.django.DjangoModelFactory[User]):

@@ -12,10 +12,10 @@ from django.utils import timezone
 from accounts.models import User
 from core.models import MONEY_MAX
 from gateways.card.simulator import cards
-from payments.models import LedgerEntryType, Payment, PaymentKind, PaymentStatus
-from payments.services import balance_credit, payment_complete, payment_transition
+from payments.models import Payment, PaymentKind, PaymentStatus
+from payments.services import payment_complete, payment_transition
 from tests.concurrency import run_at_once
-from tests.factories import OrderFactory, StaffFactory, UserFactory
+from tests.factories import OrderFactory, StaffFactory, UserFactory, fund
 from tests.orders.test_api import may_add_orders
 
 pytestmark = pytest.mark.django_db
@@ -43,12 +43,6 @@ def ecpay_deposit(amount: str, method: str = "atm") -> dict:
         "gateway": "ecpay",
         "method": method,
     }
-
-
-def fund(user: User, amount: str) -> None:
-    balance_credit(
-        user_id=user.pk, amount=Decimal(amount), currency="TWD", entry_type=LedgerEntryType.DEPOSIT
-    )
 
 
 def test_a_deposit_beyond_any_balance_is_refused_before_the_card_is_charged(

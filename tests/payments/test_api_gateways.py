@@ -12,7 +12,13 @@ from gateways.ecpay import check_mac_value
 from orders.models import Order, OrderStatus
 from payments.models import Payment, PaymentStatus
 from payments.services import balance_credit
-from tests.factories import OrderFactory, PaymentFactory, StaffFactory, UserFactory
+from tests.factories import (
+    OrderFactory,
+    PaymentFactory,
+    StaffFactory,
+    UserFactory,
+    order_payment_body,
+)
 from tests.payments.test_ecpay_notifications import (
     NOTIFY,
     PAYMENT_INFO,
@@ -30,14 +36,7 @@ def order(customer: User) -> Order:
 
 
 def ecpay_payment(order: Order, **overrides) -> dict:
-    return {
-        "kind": "order",
-        "order": order.number,
-        "amount": str(order.total),
-        "currency": "TWD",
-        "gateway": "ecpay",
-        **overrides,
-    }
+    return order_payment_body(order, **{"gateway": "ecpay", **overrides})
 
 
 def test_an_ecpay_payment_sends_the_customer_to_a_page_that_posts_the_signed_form(

@@ -7,16 +7,10 @@ import pytest
 from orders.models import OrderStatus
 from payments.exceptions import InsufficientBalance
 from payments.models import LedgerEntry, LedgerEntryType, PaymentStatus
-from payments.services import balance_credit, balance_withdraw, payment_start_from_balance
+from payments.services import balance_withdraw, payment_start_from_balance
 from payments.tasks import payment_notify, payment_process, payment_update, payment_validate
 from tests.concurrency import run_at_once
-from tests.factories import OrderFactory, UserFactory
-
-
-def fund(user, amount: str) -> None:
-    balance_credit(
-        user_id=user.pk, amount=Decimal(amount), currency="TWD", entry_type=LedgerEntryType.DEPOSIT
-    )
+from tests.factories import OrderFactory, UserFactory, fund
 
 
 @pytest.mark.django_db

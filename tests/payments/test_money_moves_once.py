@@ -14,11 +14,9 @@ import pytest
 import requests
 from django.conf import settings
 from django.core.management import call_command
-from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from accounts.models import User
-from gateways.card.simulator import cards
 from gateways.models import Gateway
 from gateways.wallet import sign
 from orders.models import Order, OrderStatus, PaymentHeader
@@ -31,9 +29,14 @@ from payments.models import (
     PaymentStatus,
 )
 from payments.selectors import ledger_mismatches
-from payments.services import balance_credit
 from tests.concurrency import run_at_once
-from tests.factories import OrderFactory, UserFactory
+from tests.factories import (
+    OrderFactory,
+    UserFactory,
+    card_payment_body,
+    fund,
+    order_payment_body,
+)
 from tests.payments.test_ecpay_notifications import paid_notification, signed
 
 pytestmark = [pytest.mark.mysql, pytest.mark.django_db(transaction=True)]
@@ -74,46 +77,8 @@ def post_payment(server: str, customer: User) -> Callable[[dict], requests.Respo
     return post
 
 
-def card(order: Order) -> dict:
-    return {
-        "kind": "order",
-        "order": order.number,
-        "amount": str(order.total),
-        "currency": "TWD",
-        "card": {
-            "number": cards.APPROVE,
-            "exp_month": 1,
-            "exp_year": timezone.localdate().year + 1,
-            "cvc": "999",
-        },
-    }
-
-
-def from_balance(order: Order) -> dict:
-    return {
-        "kind": "order",
-        "order": order.number,
-        "amount": str(order.total),
-        "currency": "TWD",
-        "gateway": "balance",
-    }
-
-
 def on_ecpay(order: Order, method: str = "card") -> dict:
-    return {
-        "kind": "order",
-        "order": order.number,
-        "amount": str(order.total),
-        "currency": "TWD",
-        "gateway": "ecpay",
-        "method": method,
-    }
-
-
-def fund(user: User, amount: str) -> None:
-    balance_credit(
-        user_id=user.pk, amount=Decimal(amount), currency="TWD", entry_type=LedgerEntryType.DEPOSIT
-    )
+    return order_payment_body(order, gateway="ecpay", method=method)
 
 
 def pay_on_ecpay(server: str, created: requests.Response) -> str:
@@ -198,7 +163,7 @@ def refused_for_the_order(answer: requests.Response) -> bool:
 
 
 def test_concurrent_card_payments_of_one_order_charge_the_card_once(order, post_payment):
-    answers = run_at_once(lambda: post_payment(card(order)), threads=ATTEMPTS)
+    answers = run_at_once(lambda: post_payment(card_payment_body(order)), threads=ATTEMPTS)
 
     accepted = [answer for answer in answers if answer.status_code == 202]
     assert len(accepted) == 1
@@ -212,7 +177,9 @@ def test_concurrent_balance_payments_of_one_order_debit_the_balance_once(
 ):
     fund(customer, "9600")
 
-    answers = run_at_once(lambda: post_payment(from_balance(order)), threads=10)
+    answers = run_at_once(
+        lambda: post_payment(order_payment_body(order, gateway="balance")), threads=10
+    )
 
     accepted = [answer for answer in answers if answer.status_code == 202]
     assert len(accepted) == 1
@@ -265,8 +232,8 @@ def test_every_way_to_pay_at_once_moves_money_for_the_order_once(
 ):
     fund(customer, "960")
     attempts: list[Callable[[], object]] = [
-        lambda: post_payment(card(order)).status_code,
-        lambda: post_payment(from_balance(order)).status_code,
+        lambda: post_payment(card_payment_body(order)).status_code,
+        lambda: post_payment(order_payment_body(order, gateway="balance")).status_code,
         lambda: pay_on_ecpay(server, post_payment(on_ecpay(order))),
     ] * 3
     pending = list(attempts)
@@ -288,7 +255,7 @@ def test_every_way_to_pay_at_once_moves_money_for_the_order_once(
 def test_a_late_wallet_payment_of_an_order_paid_by_card_ends_in_the_balance(
     server, customer, order, post_payment, capsys
 ):
-    assert post_payment(card(order)).status_code == 202
+    assert post_payment(card_payment_body(order)).status_code == 202
 
     answer = wallet_callback(server, order, "W-late")
 

@@ -8,7 +8,6 @@ from urllib.parse import urlparse
 import pytest
 from django.db import IntegrityError, transaction
 from django.test import Client
-from django.utils import timezone
 
 from accounts.models import User
 from gateways.card.simulator import cards
@@ -28,14 +27,19 @@ from payments.models import (
 )
 from payments.selectors import ledger_mismatches
 from payments.services import (
-    balance_credit,
     payment_fail,
     payment_reprocess,
     payment_start_ecpay,
     payment_transition,
 )
 from payments.tasks import payment_process, payment_validate
-from tests.factories import OrderFactory, PaymentFactory
+from tests.factories import (
+    OrderFactory,
+    PaymentFactory,
+    card_payment_body,
+    fund,
+    order_payment_body,
+)
 from tests.payments.test_ecpay_notifications import (
     PAYMENT_INFO,
     deliver,
@@ -51,45 +55,19 @@ def order(customer: User) -> Order:
     return OrderFactory.create(user=customer)
 
 
-def card_body(order: Order, number: str = cards.APPROVE) -> dict:
-    return {
-        "kind": "order",
-        "order": order.number,
-        "amount": str(order.total),
-        "currency": "TWD",
-        "card": {
-            "number": number,
-            "exp_month": 1,
-            "exp_year": timezone.localdate().year + 1,
-            "cvc": "999",
-        },
-    }
-
-
 def ecpay_body(order: Order, method: str = "atm") -> dict:
-    return {
-        "kind": "order",
-        "order": order.number,
-        "amount": str(order.total),
-        "currency": "TWD",
-        "gateway": "ecpay",
-        "method": method,
-    }
+    return order_payment_body(order, gateway="ecpay", method=method)
 
 
-def balance_body(order: Order) -> dict:
-    return {
-        "kind": "order",
-        "order": order.number,
-        "amount": str(order.total),
-        "currency": "TWD",
-        "gateway": "balance",
-    }
-
-
-def fund(user: User, amount: str) -> None:
-    balance_credit(
-        user_id=user.pk, amount=Decimal(amount), currency="TWD", entry_type=LedgerEntryType.DEPOSIT
+def start_on_ecpay(order: Order, method: str = PaymentMethod.ATM) -> Payment:
+    """What the checkout does when the customer picks an ECPay method."""
+    return payment_start_ecpay(
+        user=order.user,
+        kind=PaymentKind.ORDER,
+        order=order,
+        amount=order.total,
+        currency="TWD",
+        method=method,
     )
 
 
@@ -112,10 +90,14 @@ def send_to_ecpay(payment: Payment) -> None:
 def test_a_second_payment_while_one_is_under_way_answers_409_naming_it(
     customer, order, api_client_for, no_pipeline, card_provider
 ):
-    first = api_client_for(customer).post("/api/v1/payments/", card_body(order), format="json")
+    first = api_client_for(customer).post(
+        "/api/v1/payments/", card_payment_body(order), format="json"
+    )
     assert first.status_code == 202
 
-    second = api_client_for(customer).post("/api/v1/payments/", card_body(order), format="json")
+    second = api_client_for(customer).post(
+        "/api/v1/payments/", card_payment_body(order), format="json"
+    )
 
     assert second.status_code == 409
     assert second.json()["code"] == "order_payment_in_progress"
@@ -152,7 +134,9 @@ def test_an_ecpay_payment_never_sent_to_ecpay_gives_way_to_another(
 ):
     ecpay = api_client_for(customer).post("/api/v1/payments/", ecpay_body(order), format="json")
 
-    card = api_client_for(customer).post("/api/v1/payments/", card_body(order), format="json")
+    card = api_client_for(customer).post(
+        "/api/v1/payments/", card_payment_body(order), format="json"
+    )
 
     assert card.status_code == 202
     abandoned = Payment.objects.get(public_id=ecpay.json()["id"])
@@ -168,7 +152,9 @@ def test_an_ecpay_payment_the_customer_was_sent_to_ecpay_with_keeps_the_order(
     send_to_ecpay(Payment.objects.get(public_id=ecpay.json()["id"]))
     fund(customer, "960")
 
-    balance = api_client_for(customer).post("/api/v1/payments/", balance_body(order), format="json")
+    balance = api_client_for(customer).post(
+        "/api/v1/payments/", order_payment_body(order, gateway="balance"), format="json"
+    )
 
     assert balance.status_code == 409
     assert balance.json()["payment"] == ecpay.json()["id"]
@@ -196,7 +182,9 @@ def test_a_dead_letter_that_took_the_money_keeps_the_order_until_a_person_looks(
     Order.objects.filter(pk=order.pk).update(status=OrderStatus.PENDING_PAYMENT)
     payment_fail(payment_id=paid.pk, reason="update step crashed", needs_review=True)
 
-    again = api_client_for(customer).post("/api/v1/payments/", card_body(order), format="json")
+    again = api_client_for(customer).post(
+        "/api/v1/payments/", card_payment_body(order), format="json"
+    )
 
     assert again.status_code == 409
     assert again.json()["payment"] == paid.public_id
@@ -244,14 +232,7 @@ def test_a_payment_without_the_order_s_claim_is_never_charged(customer, order, c
 def test_paying_another_way_needs_the_atm_payment_cancelled_and_its_late_money_is_credited(
     customer, order, client, django_capture_on_commit_callbacks, mailoutbox
 ):
-    atm = payment_start_ecpay(
-        user=customer,
-        kind=PaymentKind.ORDER,
-        order=order,
-        amount=order.total,
-        currency="TWD",
-        method=PaymentMethod.ATM,
-    )
+    atm = start_on_ecpay(order, PaymentMethod.ATM)
     send_to_ecpay(atm)
     issue_atm_account(client, atm, django_capture_on_commit_callbacks)
     fund(customer, "960")
@@ -313,14 +294,7 @@ def test_the_order_page_shows_money_that_was_credited(customer, order, client):
 def test_a_cancel_race_on_the_checkout_page_answers_409_and_shows_the_payment(
     customer, order, client
 ):
-    atm = payment_start_ecpay(
-        user=customer,
-        kind=PaymentKind.ORDER,
-        order=order,
-        amount=order.total,
-        currency="TWD",
-        method=PaymentMethod.ATM,
-    )
+    atm = start_on_ecpay(order, PaymentMethod.ATM)
     send_to_ecpay(atm)
     client.force_login(customer)
 
@@ -395,37 +369,16 @@ def test_a_second_request_for_a_paid_order_is_told_who_paid_it(customer, order, 
     Order.objects.filter(pk=order.pk).update(status=OrderStatus.PENDING_PAYMENT)  # a stale read
 
     with pytest.raises(OrderAlreadyPaid) as refused:
-        payment_start_ecpay(
-            user=customer,
-            kind=PaymentKind.ORDER,
-            order=order,
-            amount=order.total,
-            currency="TWD",
-            method=PaymentMethod.CARD,
-        )
+        start_on_ecpay(order, PaymentMethod.CARD)
 
     assert refused.value.extra["payment"] == paid.public_id
 
 
 def test_the_refusal_names_the_payment_under_way(customer, order):
-    first = payment_start_ecpay(
-        user=customer,
-        kind=PaymentKind.ORDER,
-        order=order,
-        amount=order.total,
-        currency="TWD",
-        method=PaymentMethod.ATM,
-    )
+    first = start_on_ecpay(order, PaymentMethod.ATM)
     send_to_ecpay(first)
 
     with pytest.raises(OrderPaymentInProgress) as refused:
-        payment_start_ecpay(
-            user=customer,
-            kind=PaymentKind.ORDER,
-            order=order,
-            amount=order.total,
-            currency="TWD",
-            method=PaymentMethod.CVS,
-        )
+        start_on_ecpay(order, PaymentMethod.CVS)
 
     assert refused.value.extra == {"payment": first.public_id}

@@ -11,15 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import User
 from payments.exceptions import InsufficientBalance
 from payments.models import LedgerEntry, LedgerEntryType, Payment, PaymentKind, PaymentStatus
-from payments.services import balance_credit, balance_withdraw
+from payments.services import balance_withdraw
 from tests.concurrency import run_at_once
-from tests.factories import UserFactory
-
-
-def fund(user: User, amount: str) -> None:
-    balance_credit(
-        user_id=user.pk, amount=Decimal(amount), currency="TWD", entry_type=LedgerEntryType.DEPOSIT
-    )
+from tests.factories import UserFactory, fund
 
 
 @pytest.mark.django_db
