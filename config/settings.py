@@ -563,9 +563,9 @@ STUCK_PAYMENT_MINUTES = env.int("STUCK_PAYMENT_MINUTES", default=30)
 # `payments.approve_refund`; at or below it, it is made at once.
 REFUND_APPROVAL_THRESHOLD = Decimal(env.str("REFUND_APPROVAL_THRESHOLD", default="10000"))
 # How much money may move (payments.limits), in the payment's currency: one order payment at
-# most, one deposit at most, and a balance at most (deposits still on their way count). ECPay's
-# own range for each way to pay applies too. Each must stay below a thousandth of what a money
-# column holds (payments.checks), so money credited beyond them still fits.
+# most, one deposit at most, and what a deposit may take a balance to. ECPay's own range for
+# each way to pay applies too. Each must stay below a thousandth of what a money column holds
+# (payments.checks), so money credited beyond them still fits.
 PAYMENT_MAX_AMOUNT = Decimal(env.str("PAYMENT_MAX_AMOUNT", default="1000000"))
 DEPOSIT_MAX_AMOUNT = Decimal(env.str("DEPOSIT_MAX_AMOUNT", default="100000"))
 BALANCE_MAX_AMOUNT = Decimal(env.str("BALANCE_MAX_AMOUNT", default="1000000"))

@@ -12,13 +12,12 @@ money that arrived anyway still fits its column.
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Sum
 
 from core.models import ZERO
 from gateways.ecpay import AMOUNT_RANGES, EcpayMethod
 from gateways.models import Gateway
 from payments.exceptions import AmountOutOfRange
-from payments.models import Payment, PaymentKind, PaymentMethod, PaymentStatus
+from payments.models import PaymentKind, PaymentMethod
 
 # What a customer can pay with on ECPay's page, and the ChoosePayment that offers it.
 ECPAY_PAGE_METHODS: dict[str, EcpayMethod] = {
@@ -54,26 +53,22 @@ def amount_check(
             )
 
 
-def balance_room_check(*, user_id: int, balance: Decimal, amount: Decimal, currency: str) -> None:
-    """Raise `AmountOutOfRange` if a deposit of `amount` could take the balance past
-    BALANCE_MAX_AMOUNT, counting the deposits still on their way. Call with the user's row
-    locked, `balance` read under that lock, so two deposits at once cannot both fit."""
-    on_the_way = (
-        Payment.objects.filter(
-            user_id=user_id,
-            kind=PaymentKind.DEPOSIT,
-            status__in=[PaymentStatus.PENDING, PaymentStatus.PROCESSING],
-        ).aggregate(total=Sum("amount"))["total"]
-        or ZERO
-    )
-    room = settings.BALANCE_MAX_AMOUNT - balance - on_the_way
+def balance_room_check(*, balance: Decimal, amount: Decimal, currency: str) -> None:
+    """Raise `AmountOutOfRange` if a deposit of `amount` would take `balance` (the balance as
+    the caller read it) past BALANCE_MAX_AMOUNT.
+
+    Deposits not paid yet are not counted, and no lock is taken: a customer who starts several
+    at once can go past the limit by what they pay. That is a limit's overshoot, never a
+    column's: each deposit is at most DEPOSIT_MAX_AMOUNT, every limit is a thousandth of what
+    the column holds (`payments.checks`), and money that arrives is always credited.
+    """
+    room = settings.BALANCE_MAX_AMOUNT - balance
     if amount > room:
-        room_text = max(room, ZERO)
         raise AmountOutOfRange(
             fields={
                 "amount": [
                     f"A balance holds at most {settings.BALANCE_MAX_AMOUNT} {currency}: "
-                    f"{room_text} {currency} more can be deposited now."
+                    f"{max(room, ZERO)} {currency} more can be deposited now."
                 ]
             }
         )

@@ -169,7 +169,7 @@ COMPLETED_CARD_PAYMENT = {
         "409 `order_payment_in_progress` naming it (cancel it to pay another way), unless it is "
         "an ECPay payment whose customer was never sent to ECPay, which the new one replaces. "
         "Amounts are range-checked: an order payment at most PAYMENT_MAX_AMOUNT, a deposit at "
-        "most DEPOSIT_MAX_AMOUNT and no more than the balance may hold, ECPay within its range "
+        "most DEPOSIT_MAX_AMOUNT and not past what the balance may hold, ECPay within its range "
         "for the method (card 5-199,999, ATM 11-49,999, store code 33-6,000, barcode "
         "17-20,000 TWD); outside them, 400 `amount_out_of_range` naming `amount`.\n\n"
         "Send an `Idempotency-Key` to retry safely.",

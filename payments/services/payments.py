@@ -95,9 +95,10 @@ def payment_create(
     """Create a pending payment and its first event. Of a card, only its token is kept.
 
     The amount is range-checked first (`payments.limits`; a deposit also against what the
-    balance may hold). An order payment takes its order's claim (`Payment.claimed_order`) in the
-    same INSERT: while another payment holds it, the database refuses this one, and it raises
-    `OrderPaymentInProgress` (or `OrderAlreadyPaid`) naming that payment. `claim_order=False`
+    balance may hold, as `user` was read). An order payment takes its order's claim
+    (`Payment.claimed_order`) in the same INSERT: while another payment holds it, the database
+    refuses this one, and it raises `OrderPaymentInProgress` (or `OrderAlreadyPaid`) naming that
+    payment. `claim_order=False`
     records money that arrived for an order it cannot pay (a wallet's report): it never holds
     the claim.
 
@@ -113,6 +114,9 @@ def payment_create(
     if order is not None and order.user_id != user.pk:
         raise InvalidPayment(fields={"order": ["Not found."]})
     amount_check(kind=kind, gateway=gateway, method=method, amount=amount, currency=currency)
+    if kind == PaymentKind.DEPOSIT:
+        # The balance as the caller's user was read (the request's authentication read it).
+        balance_room_check(balance=user.balance, amount=amount, currency=currency)
 
     wanted = {
         "kind": kind,
@@ -135,8 +139,6 @@ def payment_create(
     claimed = order if claim_order else None
     try:
         with transaction.atomic():
-            if kind == PaymentKind.DEPOSIT:
-                _check_balance_room(user=user, amount=amount, currency=currency)
             # The order itself, not its id: the answer shows its number without reading it.
             payment = Payment.objects.create(
                 user=user,
@@ -180,13 +182,6 @@ def _create_replacing_unused(create: Callable[[], Payment], *, order: Order | No
                 raise refused from None
             # The holder let go meanwhile, or was let go of now: try again.
     return create()
-
-
-def _check_balance_room(*, user: User, amount: Decimal, currency: str) -> None:
-    # The user's row first: every balance change and deposit of theirs waits here, so the
-    # deposits counted are all there are. The payment row inserted next cannot be waited on.
-    locked = User.objects.select_for_update().only("balance").get(pk=user.pk)
-    balance_room_check(user_id=user.pk, balance=locked.balance, amount=amount, currency=currency)
 
 
 def _created_before(
