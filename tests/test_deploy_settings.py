@@ -10,18 +10,8 @@ from pathlib import Path
 import pytest
 
 from config.published import DEVELOPMENT_DEFAULTS
+from core.checks import ECPAY_STAGE_URL, ENDPOINTS, GATEWAY_SECRETS
 from tests.processes import PYTHON, ROOT, project_environment
-
-SECRETS = (
-    "WALLET_CALLBACK_SECRET",
-    "BANK_APP_CALLBACK_SECRET",
-    "ECPAY_MERCHANT_ID",
-    "ECPAY_HASH_KEY",
-    "ECPAY_HASH_IV",
-    "CARD_PROVIDER_API_KEY",
-)
-ENDPOINTS = ("CARD_PROVIDER_URL", "ECPAY_BASE_URL", "SITE_URL")
-ECPAY_STAGE_HOST = "https://payment-stage.ecpay.com.tw"
 
 
 def production_environment(tmp_path, **overrides: str) -> dict[str, str]:
@@ -79,7 +69,7 @@ def test_check_deploy_is_clean_under_production_settings(tmp_path):
         ({"DJANGO_HTTPS": "false"}, ["core.E002"]),
         ({"DJANGO_DEBUG": "true"}, ["security.W018", "core.E003"]),
         ({"DJANGO_SECRET_KEY": "dev-only-insecure-secret-key-change-me"}, ["core.E007"]),
-        ({"ECPAY_BASE_URL": ECPAY_STAGE_HOST}, ["core.E009"]),
+        ({"ECPAY_BASE_URL": ECPAY_STAGE_URL}, ["core.E009"]),
         ({"ECPAY_BASE_URL": "https://payment.ecpay.example.com"}, ["core.E009"]),
         ({"ECPAY_STAGE": "true"}, ["core.E009"]),
         (
@@ -107,12 +97,12 @@ def test_check_deploy_fails_on_what_must_not_reach_production(tmp_path, override
     ("overrides", "problems"),
     [
         pytest.param(
-            dict.fromkeys(SECRETS, ""),
-            [("core.E004", name) for name in SECRETS],
+            dict.fromkeys(GATEWAY_SECRETS, ""),
+            [("core.E004", name) for name in GATEWAY_SECRETS],
             id="secrets unset",
         ),
         pytest.param(
-            {name: DEVELOPMENT_DEFAULTS[name] for name in SECRETS},
+            {name: DEVELOPMENT_DEFAULTS[name] for name in GATEWAY_SECRETS},
             [
                 ("core.E005", "WALLET_CALLBACK_SECRET"),
                 ("core.E005", "BANK_APP_CALLBACK_SECRET"),
@@ -189,7 +179,7 @@ def test_ecpay_stage_merchants_pass_on_a_stage_deployment_that_uses_the_stage_ho
     stage = production_environment(
         tmp_path,
         ECPAY_STAGE="true",
-        ECPAY_BASE_URL=ECPAY_STAGE_HOST,
+        ECPAY_BASE_URL=ECPAY_STAGE_URL,
         ECPAY_MERCHANT_ID="3002607",
         ECPAY_HASH_KEY="pwFHCqoQZGmho4w6",
         ECPAY_HASH_IV="EkRm7iFT261dpevs",
@@ -286,7 +276,7 @@ def test_zappa_starts_with_its_variables_and_the_secrets_of_its_remote_env(tmp_p
     remote_env = {
         name: value
         for name, value in production_environment(tmp_path).items()
-        if name in (*SECRETS, "DJANGO_SECRET_KEY", "DATABASE_URL", "CACHE_URL")
+        if name in (*GATEWAY_SECRETS, "DJANGO_SECRET_KEY", "DATABASE_URL", "CACHE_URL")
     }
 
     done = django_setup(project_environment(**variables, **remote_env))
