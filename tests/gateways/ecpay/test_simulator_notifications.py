@@ -249,6 +249,9 @@ def test_paying_at_the_atm_notifies_the_return_url_and_sends_the_browser_nowhere
     trade = start(EcpayMethod.ATM)
     press(client, "issue-code", trade)
     receiver.wait_for(1)
+    # The code's delivery records itself after it is answered: on SQLite's shared in-memory
+    # test database its write and the next press's would collide ("table is locked").
+    wait_for_deliveries()
 
     response = press(client, "pay-code", trade)
 
@@ -292,6 +295,9 @@ def test_paying_at_the_store_notifies_the_return_url(client, config, receiver, s
     trade = start(EcpayMethod.CVS)
     press(client, "issue-code", trade)
     receiver.wait_for(1)
+    # The code's delivery records itself after it is answered: on SQLite's shared in-memory
+    # test database its write and the next press's would collide ("table is locked").
+    wait_for_deliveries()
 
     press(client, "pay-code", trade)
 
