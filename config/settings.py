@@ -13,7 +13,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
-from config.published import DEVELOPMENT_DEFAULTS
+from core.published import DEVELOPMENT_DEFAULTS
 
 # Lets classes be written ModelAdmin[Payment] for the type checker; a no-op otherwise.
 django_stubs_ext.monkeypatch()

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from core.views import healthz, readyz
+from core.health import healthz, readyz
 from orders.urls import checkout_urlpatterns
 from payments.dashboard import dashboard_view
 

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register, run_checks
 from django.core.exceptions import ImproperlyConfigured
 
-from config.published import (
+from core.published import (
     DEVELOPMENT_SECRET_PREFIX,
     DEVELOPMENT_SECRETS,
     ECPAY_STAGE_HASH_IVS,

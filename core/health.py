@@ -10,7 +10,9 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
 from kombu import Connection
 
 BROKER_TIMEOUT_SECONDS = 2
@@ -53,6 +55,35 @@ def migrations_problem() -> str | None:
     return f"{len(unapplied)} unapplied" if unapplied else None
 
 
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers. Nothing else is checked, so a database outage never gets
+    healthy containers restarted (readiness, /readyz, takes them out of the load balancer)."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: the database and the broker answer and every migration is applied; 200 when
+    all hold, 503 (naming what failed, never how it is reached) otherwise."""
+    problems = {
+        "database": database_problem(),
+        "broker": broker_problem(),
+        "migrations": migrations_problem(),
+    }
+    checks = {
+        name: {"ok": problem is None, **({"error": problem} if problem else {})}
+        for name, problem in problems.items()
+    }
+    ready = all(problem is None for problem in problems.values())
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks},
+        status=200 if ready else 503,
+    )
+
+
 class ProbeMiddleware:
     """Answers /healthz and /readyz before anything checks the Host header.
 
@@ -65,9 +96,6 @@ class ProbeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        # Imported here: the views import this module's checks.
-        from core.views import healthz, readyz
-
         probe = {"/healthz": healthz, "/readyz": readyz}.get(request.path_info)
         if probe is not None:
             return probe(request)

@@ -1,38 +1,5 @@
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
-
-from core.health import broker_problem, database_problem, migrations_problem
-
-
-@never_cache
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness: the process answers. Nothing else is checked, so a database outage never gets
-    healthy containers restarted (readiness, /readyz, takes them out of the load balancer)."""
-    return JsonResponse({"status": "ok"})
-
-
-@never_cache
-@require_GET
-def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: the database and the broker answer and every migration is applied; 200 when
-    all hold, 503 (naming what failed, never how it is reached) otherwise."""
-    problems = {
-        "database": database_problem(),
-        "broker": broker_problem(),
-        "migrations": migrations_problem(),
-    }
-    checks = {
-        name: {"ok": problem is None, **({"error": problem} if problem else {})}
-        for name, problem in problems.items()
-    }
-    ready = all(problem is None for problem in problems.values())
-    return JsonResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks},
-        status=200 if ready else 503,
-    )
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

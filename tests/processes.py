@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from config.published import DEVELOPMENT_DEFAULTS
+from core.published import DEVELOPMENT_DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable

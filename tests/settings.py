@@ -2,7 +2,7 @@
 
 import os
 
-from config.published import DEVELOPMENT_DEFAULTS
+from core.published import DEVELOPMENT_DEFAULTS
 
 # Only the environment bin/test sets counts, never a developer's .env.
 os.environ["DJANGO_ENV_FILE"] = ""

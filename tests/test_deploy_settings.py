@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from config.published import DEVELOPMENT_DEFAULTS
+from core.published import DEVELOPMENT_DEFAULTS
 from core.checks import ECPAY_STAGE_URL, ENDPOINTS, GATEWAY_SECRETS
 from tests.processes import PYTHON, ROOT, project_environment
 

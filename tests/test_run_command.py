@@ -8,7 +8,7 @@ import urllib.request
 from http.cookiejar import CookieJar
 from urllib.parse import urlencode
 
-from config.published import DEVELOPMENT_DEFAULTS
+from core.published import DEVELOPMENT_DEFAULTS
 from tests.processes import PYTHON, ROOT, free_port, project_environment, wait_for
 
 START_SECONDS = 240  # the first run on a fresh machine installs packages

@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from config.published import (
+from core.published import (
     DEVELOPMENT_DEFAULTS,
     ECPAY_STAGE_HASH_IVS,
     ECPAY_STAGE_HASH_KEYS,

@@ -10,12 +10,12 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from accounts.services import user_api_token, user_create
-from core.management.commands.seed_demo import DEMO_ORDERS
 from core.models import Currency
 from gateways.base import CardToken
 from gateways.models import Gateway
 from orders.models import Order
 from orders.services import order_create
+from payments.management.commands.seed_demo import DEMO_ORDERS
 from payments.models import PaymentKind, PaymentMethod
 from payments.services import payment_create, payment_start_ecpay
 
