@@ -7,6 +7,7 @@ brand and the last four digits.
 """
 
 import json
+from decimal import Decimal
 from typing import Protocol
 
 import boto3
@@ -16,7 +17,6 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
 from notifications.models import NotificationChannel
-from payments.models import Payment, PaymentStatus
 
 # Fail fast and let the retry sweep try again later, rather than hold a worker for minutes on
 # botocore's defaults (60 s timeouts, several retries).
@@ -25,11 +25,48 @@ _SNS_CLIENT_CONFIG = Config(
 )
 
 
+class NotifiedOrder(Protocol):
+    @property
+    def number(self) -> str: ...
+
+
+class NotifiedCustomer(Protocol):
+    @property
+    def email(self) -> str: ...
+
+
+class NotifiedPayment(Protocol):
+    """What a message may read of a payment. `payments.models.Payment` is one: notifications
+    sit below payments (docs/architecture.md), so they name what they need instead of importing
+    it, and mypy checks at each call that a payment has it."""
+
+    @property
+    def pk(self) -> int: ...
+    @property
+    def public_id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def amount(self) -> Decimal: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def failure_reason(self) -> str: ...
+    @property
+    def card_brand(self) -> str: ...
+    @property
+    def card_last4(self) -> str: ...
+    @property
+    def order(self) -> NotifiedOrder | None: ...
+    @property
+    def user(self) -> NotifiedCustomer: ...
+
+
 class ChannelSend(Protocol):
-    def __call__(self, *, payment: Payment, event: str, recipient: str) -> None: ...
+    def __call__(self, *, payment: NotifiedPayment, event: str, recipient: str) -> None: ...
 
 
-def message_context(*, payment: Payment, event: str) -> dict[str, str]:
+def message_context(*, payment: NotifiedPayment, event: str) -> dict[str, str]:
     """What a message about `event` may say about the payment. Money leaves as a string."""
     return {
         "event": event,
@@ -38,7 +75,7 @@ def message_context(*, payment: Payment, event: str) -> dict[str, str]:
         "amount": str(payment.amount),
         "currency": payment.currency,
         "order_number": payment.order.number if payment.order else "",
-        "failure_reason": payment.failure_reason if event == PaymentStatus.FAILED else "",
+        "failure_reason": payment.failure_reason if event == "failed" else "",
         "card_brand": payment.card_brand,
         "card_last4": payment.card_last4,
     }
@@ -49,7 +86,7 @@ def _subject(*, event: str, context: dict[str, str]) -> str:
     return render_to_string(f"notifications/payment_{event}_subject.txt", context).strip()
 
 
-def email_send(*, payment: Payment, event: str, recipient: str) -> None:
+def email_send(*, payment: NotifiedPayment, event: str, recipient: str) -> None:
     """Email the customer, text and HTML, through `settings.EMAIL_BACKEND` (SES in production)."""
     context = message_context(payment=payment, event=event)
     message = EmailMultiAlternatives(
@@ -63,7 +100,7 @@ def email_send(*, payment: Payment, event: str, recipient: str) -> None:
     message.send()
 
 
-def sns_publish(*, payment: Payment, event: str, recipient: str) -> None:
+def sns_publish(*, payment: NotifiedPayment, event: str, recipient: str) -> None:
     """Publish the event as JSON to the topic `recipient` (an ARN).
 
     boto3 finds credentials and, in tests, the endpoint (`AWS_ENDPOINT_URL_SNS`) in the

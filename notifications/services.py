@@ -17,20 +17,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from notifications.channels import CHANNELS
+from notifications.channels import CHANNELS, NotifiedPayment
 from notifications.models import Notification, NotificationChannel, NotificationStatus
-from payments.models import Payment, PaymentStatus
 
 logger = logging.getLogger(__name__)
 
-NOTIFIED_EVENTS = frozenset(
-    {
-        PaymentStatus.COMPLETED,
-        PaymentStatus.FAILED,
-        PaymentStatus.REFUNDED,
-        PaymentStatus.CREDITED,
-    }
-)
+# The payment statuses a customer is told of: each has its templates (notifications/payment_*).
+NOTIFIED_EVENTS = frozenset({"completed", "failed", "refunded", "credited"})
 # A notification still `sending` after this long lost its worker mid-send: no channel call
 # takes nearly this long (see the timeouts in `notifications.channels`).
 STUCK_SENDING_AFTER = timedelta(minutes=10)
@@ -40,7 +33,7 @@ MAX_ATTEMPTS = 12
 _LAST_ERROR_MAX_CHARS = 500
 
 
-def notify_payment_event(*, payment: Payment, event: str) -> list[Notification]:
+def notify_payment_event(*, payment: NotifiedPayment, event: str) -> list[Notification]:
     """Tell the customer (email) and the SNS topic, if one is set, that a payment `event` happened.
 
     `payment` is read with its user and order (`select_related("user", "order")`): the customer
@@ -64,7 +57,7 @@ def notify_payment_event(*, payment: Payment, event: str) -> list[Notification]:
         )
         if created:
             # Claimed by its creation: nobody else can have it, so it is sent as it stands.
-            sent.append(_notification_deliver(notification))
+            sent.append(_notification_deliver(notification, payment=payment))
         else:
             sent.append(notification_send(notification_id=notification.pk))
     return sent
@@ -88,15 +81,15 @@ def notification_send(*, notification_id: int) -> Notification:
     notification = Notification.objects.select_related("payment__order").get(pk=notification_id)
     if not claimed:
         return notification
-    return _notification_deliver(notification)
+    return _notification_deliver(notification, payment=notification.payment)
 
 
-def _notification_deliver(notification: Notification) -> Notification:
+def _notification_deliver(notification: Notification, *, payment: NotifiedPayment) -> Notification:
     """Call the channel for a notification this sender claimed, and record what happened."""
     send = CHANNELS[notification.channel]
     try:
         send(
-            payment=notification.payment,
+            payment=payment,
             event=notification.event,
             recipient=notification.recipient,
         )
@@ -147,7 +140,7 @@ def notification_retry_failed(*, older_than_seconds: int = 60, limit: int = 100)
 
 
 def _notification_get_or_create(
-    *, payment: Payment, event: str, channel: str, recipient: str
+    *, payment: NotifiedPayment, event: str, channel: str, recipient: str
 ) -> tuple[Notification, bool]:
     """The notification, and whether this call created it: then it is created claimed
     (sending, its first attempt counted), for this caller to send."""
@@ -158,7 +151,7 @@ def _notification_get_or_create(
     try:
         with transaction.atomic() if in_transaction else contextlib.nullcontext():
             created = Notification.objects.create(
-                payment=payment,
+                payment_id=payment.pk,
                 event=event,
                 channel=channel,
                 recipient=recipient,
@@ -168,7 +161,7 @@ def _notification_get_or_create(
             return created, True
     except IntegrityError:
         existing = Notification.objects.get(
-            payment=payment, event=event, channel=channel, recipient=recipient
+            payment_id=payment.pk, event=event, channel=channel, recipient=recipient
         )
         return existing, False
 
