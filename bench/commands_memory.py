@@ -76,7 +76,7 @@ def main() -> int:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    with mock.patch("payments.reconciliation.query_trade", _not_paid_yet):
+    with mock.patch("payments.ecpay.reconciliation.query_trade", _not_paid_yet):
         grow(CHUNK)
         ceilings = {name: measure(args, CHUNK) for name, args in COMMANDS.items()}
         started = time.monotonic()

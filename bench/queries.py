@@ -20,7 +20,7 @@ from gateways.base import CardDetails
 from gateways.card import get_card_gateway
 from gateways.models import GatewayCallback
 from payments import pipeline
-from payments.ecpay import ecpay_notification_apply
+from payments.ecpay.notifications import ecpay_notification_apply
 
 CREATE_BODY = {"kind": "deposit", "amount": "500", "currency": "TWD", "gateway": "ecpay"}
 CARD = CardDetails(number="4242424242424242", exp_month=12, exp_year=2030, cvc="123")

@@ -102,7 +102,7 @@ def callback_replay(*, callback_id: int, actor: User) -> CallbackReplay:
     no callbacks.
     """
     # Imported here: the payments modules that act on callbacks import this module themselves.
-    from payments.ecpay import ecpay_notification_accept
+    from payments.ecpay.notifications import ecpay_notification_accept
     from payments.services import payment_event_record
 
     with transaction.atomic():
@@ -143,7 +143,7 @@ def callback_replay(*, callback_id: int, actor: User) -> CallbackReplay:
 
 def _wallet_callback_replay(callback: GatewayCallback) -> None:
     """The wallet callback view's steps (verify, parse, accept) on the stored request."""
-    from payments.wallet import wallet_callback_accept
+    from payments.wallet.callbacks import wallet_callback_accept
 
     body = callback.body.encode()
     try:

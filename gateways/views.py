@@ -11,8 +11,8 @@ from gateways.base import BadSignatureError
 from gateways.models import CallbackOutcome, Gateway, GatewayCallback
 from gateways.services import callback_record, callback_settle
 from gateways.wallet import MalformedCallback, callback_secret, parse_callback, verify_signature
-from payments.ecpay import ecpay_notification_receive
-from payments.wallet import wallet_callback_accept
+from payments.ecpay.notifications import ecpay_notification_receive
+from payments.wallet.callbacks import wallet_callback_accept
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ _WALLET_KEPT_HEADERS = (*_KEPT_HEADERS, "X-Signature", "X-Timestamp")
 @require_POST
 def ecpay_notification(request: HttpRequest) -> HttpResponse:
     """ECPay's ReturnURL and PaymentInfoURL. Answers exactly `1|OK`, or `0|<reason>`; a worker
-    applies what is answered 1|OK (`payments.ecpay.ecpay_notification_receive`).
+    applies what is answered 1|OK (`payments.ecpay.notifications.ecpay_notification_receive`).
 
     Without the database (the connection dropped, a lock wait timed out) it answers 503
     `0|database unavailable`, which ECPay delivers again later: a 500 would say we broke. The

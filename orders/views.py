@@ -45,7 +45,7 @@ from payments.services import (
     payment_start_ecpay,
     payment_start_from_balance,
 )
-from payments.tasks import pipeline_start
+from payments.queue import pipeline_start
 
 
 @login_required

@@ -18,17 +18,20 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
+from accounts.admin import UserAdmin
 from accounts.models import User
 from core.admin import ReadOnlyRecords
 from core.exceptions import DomainError
 from gateways.models import GatewayCallback
 from notifications.models import Notification
 from orders.models import Order
+from payments.ecpay.reconciliation import payment_requery
 from payments.models import (
     GatewayOperation,
     LedgerEntry,
@@ -40,17 +43,16 @@ from payments.models import (
     RefundApproval,
     RefundApprovalStatus,
 )
+from payments.queue import PAYMENT_PROCESS, queue_after_commit
 from payments.services import (
     discrepancy_resolve,
     payment_mark_reviewed,
     payment_reprocess,
-    payment_requery,
     payments_staff_event_record,
     refund_approve,
     refund_ask,
     refund_reject,
 )
-from payments.tasks import payment_process, queue_after_commit
 
 # ECPay answers 403 to a merchant that queries too often: a few payments per click.
 REQUERY_AT_ONCE = 10
@@ -315,7 +317,7 @@ class PaymentAdmin(ReadOnlyRecords, admin.ModelAdmin[Payment]):
             except DomainError as error:
                 self.message_user(request, f"Payment {payment}: {error.message}", messages.ERROR)
                 continue
-            queue_after_commit(payment_process, payment.pk)
+            queue_after_commit(PAYMENT_PROCESS, payment.pk)
             self.message_user(request, f"Reprocessing {payment}.", messages.SUCCESS)
         return None
 
@@ -696,3 +698,40 @@ class ReconciliationDiscrepancyAdmin(admin.ModelAdmin[ReconciliationDiscrepancy]
             )
         self.message_user(request, f"{len(discrepancies)} discrepancy(ies) resolved.")
         return None
+
+
+# The user page shows this many of the newest ledger entries; the ledger's own list has all.
+LEDGER_ENTRIES_SHOWN = 20
+
+
+class NewestLedgerEntries(BaseInlineFormSet):  # type: ignore[type-arg]
+    def get_queryset(self) -> QuerySet[LedgerEntry]:
+        # Sliced after the formset's filter on the user, not before it.
+        entries: QuerySet[LedgerEntry] = super().get_queryset()
+        return entries.select_related("payment").order_by("-created_at", "-pk")[
+            :LEDGER_ENTRIES_SHOWN
+        ]
+
+
+class LedgerEntryInline(ReadOnlyRecords, admin.TabularInline[LedgerEntry, User]):
+    """The user's newest ledger entries. Entries are written only by the ledger services, with
+    the balance, so they are never added, changed or deleted here."""
+
+    model = LedgerEntry
+    formset = NewestLedgerEntries
+    fields = ("created_at", "entry_type", "amount", "currency", "balance_after", "payment")
+    readonly_fields = fields
+    verbose_name_plural = f"ledger entries (the newest {LEDGER_ENTRIES_SHOWN})"
+    extra = 0
+
+
+# The user's page is accounts' (accounts.admin.UserAdmin); the ledger is payments', and accounts
+# sit below payments (docs/architecture.md), so the ledger joins the page from here: Django
+# registers accounts' admin first (INSTALLED_APPS order), and this replaces it with itself plus
+# the ledger.
+class UserWithLedgerAdmin(UserAdmin):
+    inlines = (LedgerEntryInline,)
+
+
+admin.site.unregister(User)
+admin.site.register(User, UserWithLedgerAdmin)

@@ -7,4 +7,9 @@ class PaymentsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the app's system checks.
-        from payments import checks  # noqa: F401
+        # Registers the worker's tasks in every process, the web server's too: the application
+        # queues them by name (payments.queue), and a name must be registered to be queued.
+        from payments import (
+            checks,  # noqa: F401
+            tasks,  # noqa: F401
+        )

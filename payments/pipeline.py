@@ -28,7 +28,6 @@ from gateways.models import Gateway
 from gateways.selectors import gateway_is_paused
 from notifications.services import notify_payment_event
 from orders.models import OrderStatus
-from orders.selectors import order_cost
 from payments.exceptions import InsufficientBalance
 from payments.models import (
     GatewayOperation,
@@ -47,7 +46,6 @@ from payments.services import (
     operation_settle,
     operation_start,
     payment_complete,
-    payment_credit,
     payment_event_record,
     payment_fail,
     payment_may_take_money,
@@ -202,73 +200,6 @@ def update(payment_id: int, failure: Failure | None = None) -> None:
             reference = payment.gateway_reference
         if reference:
             payment_complete(payment_id=payment_id, gateway_reference=reference, locked=payment)
-
-
-def settle_wallet(payment_id: int, *, success: bool) -> None:
-    """Apply what a wallet or bank app reported (seed 003's ProcessPaidWalletOrderInternal).
-
-    Failure fails the payment (no money moved). Success re-prices the order (its items and
-    discount code, `orders.selectors.order_cost`): money that covers the total pays the order
-    (any excess is credited to the customer's balance, flagged); money that falls short, or
-    comes for an order another payment holds or that no longer waits for payment, pays nothing
-    and is credited to the balance, flagged with the difference (`payment_credit`). Each
-    attempt is logged on the timeline (`process_paid_order`, `is_error` when it pays nothing).
-    A rerun changes nothing.
-    """
-    payment = Payment.objects.select_related("order").get(pk=payment_id)
-    if payment.status != PaymentStatus.PROCESSING or payment.order is None:
-        return
-    cost = order_cost(payment.order)
-    payable = (
-        payment.claimed_order_id == payment.order_id
-        and payment.order.status == OrderStatus.PENDING_PAYMENT
-    )
-    if not success:
-        outcome = "wallet reported failure"
-    elif not payable:
-        outcome = "order not payable: credited to the balance"
-    elif payment.amount < cost.total:
-        outcome = (
-            f"underpaid: paid {payment.amount}, due {cost.total} "
-            f"(short by {cost.total - payment.amount}): credited to the balance"
-        )
-    elif payment.amount > cost.total:
-        outcome = f"overpaid by {payment.amount - cost.total}: the rest credited to the balance"
-    else:
-        outcome = ""
-    pays_order = success and payable and payment.amount >= cost.total
-    payment_event_record(
-        payment_id=payment_id,
-        type="process_paid_order",
-        data={
-            "success": success,
-            "paid": str(payment.amount),
-            "subtotal": str(cost.subtotal),
-            "shipping_fee": str(cost.shipping_fee),
-            "discount": str(cost.discount),
-            "total": str(cost.total),
-            "failure": "" if pays_order else outcome,
-            "note": outcome if pays_order else "",
-        },
-        is_error=not pays_order,
-    )
-    if not success:
-        update(payment_id, Failure(reason=outcome, needs_review=False))
-    elif not pays_order:
-        payment_credit(
-            payment_id=payment_id,
-            reason="underpaid" if payable else "order_not_payable",
-            data={"due": str(cost.total), "difference": str(payment.amount - cost.total)},
-        )
-    else:
-        with transaction.atomic():
-            locked = Payment.objects.select_for_update().get(pk=payment_id)
-            payment_complete(
-                payment_id=payment_id,
-                gateway_reference=locked.gateway_reference or "",
-                due=cost.total,
-                locked=locked,
-            )
 
 
 def handle_error(payment_id: int, step: str, error: BaseException) -> Failure:

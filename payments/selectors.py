@@ -147,8 +147,9 @@ def payments_expirable(*, older_than: timedelta) -> QuerySet[Payment]:
 
 def ecpay_notification_awaiting(payment: Payment) -> bool:
     """Whether ECPay has reported on `payment` and the report waits for its worker
-    (`payments.ecpay.ecpay_notification_receive` answered 1|OK and queued it): until it is
-    applied, nothing may be decided that a "paid" would contradict (expire, cancel)."""
+    (`payments.ecpay.notifications.ecpay_notification_receive` answered 1|OK and queued it):
+    until it is applied, nothing may be decided that a "paid" would contradict (expire, cancel).
+    """
     if payment.gateway != Gateway.ECPAY or not payment.merchant_trade_no:
         return False
     return callback_awaiting_apply(

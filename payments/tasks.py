@@ -18,94 +18,61 @@ from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
-from kombu.exceptions import OperationalError as BrokerUnavailable
+from django.db import InterfaceError, OperationalError
 
 from gateways.base import GatewayError, PaymentDeclinedError, TransientGatewayError
 from gateways.models import Gateway
 from gateways.selectors import callbacks_left_waiting
-from payments import pipeline, refunds
+from payments import pipeline, queue, refunds
+from payments.ecpay import notifications
+from payments.ecpay.notifications import (
+    NOTIFICATION_DRAIN_COVERS,
+    ecpay_notifications_apply_waiting,
+)
+from payments.ecpay.reconciliation import reconcile_ecpay
 from payments.models import Payment, PaymentStatus
 from payments.selectors import payments_expirable, payments_stranded, wallet_reported_success
 from payments.services import payment_expire
+from payments.wallet.callbacks import wallet_payment_settle
 
 logger = logging.getLogger(__name__)
 
 
-def queue_after_commit(task: Task[..., Any], *args: Any) -> None:
-    """Queue `task(*args)` once the current transaction has committed.
-
-    The broker being down must not turn a recorded payment into an error: what the caller did is
-    committed, so the failure to queue is logged and the request answered as usual. Nothing is
-    lost: `payments_resume_stranded` picks up every payment left waiting for its pipeline or
-    for its failure notice, and the janitor every refund left unsent.
-    """
-
-    def publish() -> None:
-        try:
-            task.delay(*args)
-        except BrokerUnavailable as error:
-            logger.warning(
-                "broker unavailable, %s%s not queued (the sweeps take it on): %s",
-                task.name,
-                args,
-                error,
-            )
-
-    transaction.on_commit(publish)
-
-
-def refund_start(operation_id: int) -> None:
-    """Queue a recorded refund once the transaction that recorded it has committed."""
-    queue_after_commit(refund_process, operation_id)
-
-
-def pipeline_start(payment_id: int) -> None:
-    """Queue a new payment's pipeline once the transaction that created it has committed."""
-    queue_after_commit(payment_validate, payment_id)
-
-
-@shared_task
+@shared_task(name=queue.PAYMENT_VALIDATE)
 def payment_validate(payment_id: int) -> None:
     """The whole pipeline: a new payment, or one reprocessed from the start."""
     _run_from_validate(payment_id)
 
 
-@shared_task
+@shared_task(name=queue.PAYMENT_PROCESS)
 def payment_process(payment_id: int, retry: int = 0) -> None:
     """From the process step on: a retry, a charge the janitor found never made, a reprocess."""
     _run_from_process(payment_id, retry)
 
 
-@shared_task
+@shared_task(name=queue.PAYMENT_UPDATE)
 def payment_update(payment_id: int) -> None:
     """From the update step on: the money was taken (a charge the janitor settled, ECPay paid)."""
     _run_from_update(payment_id)
 
 
-@shared_task
+@shared_task(name=queue.PAYMENT_WALLET_SETTLE)
 def payment_wallet_settle(payment_id: int, success: bool) -> None:
     """A wallet or bank app reported the outcome: settle (completed or failed) → notify."""
     try:
-        pipeline.settle_wallet(payment_id, success=success)
+        wallet_payment_settle(payment_id, success=success)
     except Exception as error:
         _fail(payment_id, "update", error)
     else:
         pipeline.notify(payment_id)
 
 
-@shared_task
+@shared_task(name=queue.PAYMENT_NOTIFY)
 def payment_notify(payment_id: int) -> None:
     """Tell the customer again (a refund, or a rerun): each message is sent at most once."""
     pipeline.notify(payment_id)
 
 
-# A waiting ECPay notification stored less than this long ago has a drain on its way: the one
-# its request queued, or the one that applies the notification before it and then reads the
-# inbox again (`payments.ecpay.ecpay_notification_receive`). One waiting longer was missed (its
-# drain's publish was lost, or a worker is far behind): the next notification queues a drain
-# of its own, and the sweep queues one every minute.
-NOTIFICATION_DRAIN_COVERS = timedelta(seconds=10)
 # A drain that has applied this many asks another worker process to share the backlog (a burst
 # after an outage), and after DRAIN_BATCH it queues its own continuation and gives its process
 # back to the other queued tasks.
@@ -113,17 +80,14 @@ DRAIN_SHARED_AFTER = 20
 DRAIN_BATCH = 200
 
 
-@shared_task
+@shared_task(name=queue.ECPAY_NOTIFICATIONS_DRAIN)
 def ecpay_notifications_drain(retry: int = 0) -> None:
-    """Apply every waiting ECPay notification (`payments.ecpay.ecpay_notifications_apply_waiting`).
+    """Apply every waiting ECPay notification (`ecpay_notifications_apply_waiting`).
 
     Delivered twice, or beside another drain, it repeats nothing: each notification is applied
     under its row lock, and one already applied is no longer waiting. A database failure is
     retried with backoff, as a gateway's is; past the retries what waits is the sweep's.
     """
-    # Imported here: payments.ecpay queues this module's tasks, so it imports this module.
-    from payments.ecpay import ecpay_notifications_apply_waiting
-
     try:
         applied = ecpay_notifications_apply_waiting(limit=DRAIN_SHARED_AFTER)
         if applied < DRAIN_SHARED_AFTER:
@@ -138,16 +102,14 @@ def ecpay_notifications_drain(retry: int = 0) -> None:
 
 @shared_task
 def ecpay_notification_apply(callback_id: int, retry: int = 0) -> None:
-    """Apply one stored ECPay notification (`payments.ecpay.ecpay_notification_apply`).
+    """Apply one stored ECPay notification (`notifications.ecpay_notification_apply`).
 
     Nothing queues it any more: a release queued one per notification, and during a rolling
     deploy its web servers still do, so a worker must still take them. A database failure is
     retried as the drain's is.
     """
-    from payments import ecpay
-
     try:
-        ecpay.ecpay_notification_apply(callback_id=callback_id)
+        notifications.ecpay_notification_apply(callback_id=callback_id)
     except (OperationalError, InterfaceError) as error:
         what = f"ECPay notification {callback_id}"
         _retry_or_raise(ecpay_notification_apply, (callback_id,), retry, error, what)
@@ -227,7 +189,7 @@ def _run_from_update(payment_id: int) -> None:
         pipeline.notify(payment_id)
 
 
-@shared_task
+@shared_task(name=queue.REFUND_PROCESS)
 def refund_process(operation_id: int, retry: int = 0) -> None:
     """Make a refund staff asked for; transient errors are retried with the same key."""
     try:
@@ -275,7 +237,7 @@ def payments_resume_stranded(limit: int = 500) -> int:
     """Periodic: resume payments whose pipeline message never ran (the broker was down when it
     was queued, or lost it), left waiting longer than PIPELINE_STRANDED_AFTER_SECONDS
     (`payments_stranded`), and drain ECPay notifications that no drain reached within
-    NOTIFICATION_DRAIN_COVERS (`callbacks_left_waiting`). Returns how many tasks it queued."""
+    `NOTIFICATION_DRAIN_COVERS` (`callbacks_left_waiting`). Returns how many tasks it queued."""
     queued = 0
     # A pending ECPay payment is never stranded (it waits for its customer); a notification
     # about it that was stored and never applied is. One drain applies them all.
@@ -306,9 +268,6 @@ def payments_expire_pending(limit: int = 1000) -> int:
 @shared_task
 def ecpay_reconcile() -> int:
     """Periodic: recover lost ECPay notifications. Returns how many payments it recovered."""
-    # Imported here: reconciliation queues this module's tasks, so it imports this module.
-    from payments.reconciliation import reconcile_ecpay
-
     report = reconcile_ecpay(
         card_age=timedelta(minutes=settings.ECPAY_RECONCILE_CARD_AFTER_MINUTES), limit=100
     )

@@ -37,6 +37,7 @@ from payments.api.serializers import (
     RefundSerializer,
 )
 from payments.models import GatewayOperation, Payment, RefundApproval
+from payments.queue import pipeline_start
 from payments.selectors import payment_get_for_user, payment_refunds, payments_visible_to
 from payments.services import (
     payment_cancel,
@@ -45,7 +46,6 @@ from payments.services import (
     payment_start_from_balance,
     refund_ask,
 )
-from payments.tasks import pipeline_start
 
 # The API's examples: one card payment for order 492500005643, as the README's walkthrough makes.
 CARD_PAYMENT_REQUEST = OpenApiExample(

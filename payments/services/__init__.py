@@ -35,10 +35,8 @@ from payments.services.payments import (
 from payments.services.refunds import refund_apply, refund_request
 from payments.services.reviews import (
     ReasonRequired,
-    RequeryNotPossible,
     discrepancy_resolve,
     payment_mark_reviewed,
-    payment_requery,
     payments_staff_event_record,
 )
 
@@ -59,7 +57,6 @@ __all__ = [
     "ReasonRequired",
     "RefundApprovalForbidden",
     "RefundAsked",
-    "RequeryNotPossible",
     "balance_credit",
     "balance_debit",
     "balance_withdraw",
@@ -81,7 +78,6 @@ __all__ = [
     "payment_money_may_have_moved",
     "payment_record_code",
     "payment_reprocess",
-    "payment_requery",
     "payment_start_ecpay",
     "payment_start_from_balance",
     "payment_transition",

@@ -683,7 +683,7 @@ def payment_cancel(*, payment_id: int, actor: User) -> Payment:
     `PaymentBeingSettled` while an ECPay notification about it waits for its worker (it may say
     paid). Cancelling lets go of the order's claim, so the order can be paid another way. An
     ECPay customer may still pay a cancelled payment's ATM or store code: that money is then
-    credited to their balance and flagged, never lost (see `payments.ecpay.ecpay_paid`).
+    credited to their balance and flagged, never lost (`payments.ecpay.notifications.ecpay_paid`).
     """
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment_id)

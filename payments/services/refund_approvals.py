@@ -32,8 +32,8 @@ from payments.models import (
     RefundApproval,
     RefundApprovalStatus,
 )
+from payments.queue import refund_start
 from payments.services.refunds import refund_check_allowed, refund_check_amount, refund_request
-from payments.tasks import refund_start
 
 
 class RefundApprovalForbidden(DomainError):

@@ -1,5 +1,5 @@
 """What staff do to a payment that needs a person: say it is reviewed, resolve a discrepancy,
-ask the gateway again, and leave a trace of what they took away (an export). Always with who."""
+and leave a trace of what they took away (an export). Always with who."""
 
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -9,17 +9,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.exceptions import DomainError
-from gateways.base import GatewayError
-from gateways.ecpay import QueryRateLimited, ecpay_config, query_trade
-from gateways.models import Gateway
-from gateways.selectors import gateway_queries_blocked
-from gateways.services import gateway_block_queries
 from payments.models import Payment, PaymentEvent, ReconciliationDiscrepancy
-from payments.reconciliation import (
-    RATE_LIMIT_BACKOFF,
-    ReconciliationReport,
-    reconcile_trade_status,
-)
 
 
 class ReasonRequired(DomainError):
@@ -78,47 +68,4 @@ def payments_staff_event_record(
     PaymentEvent.objects.bulk_create(
         PaymentEvent(payment_id=payment_id, type=type, data=dict(data), actor=actor)
         for payment_id in payment_ids
-    )
-
-
-class RequeryNotPossible(DomainError):
-    code = "requery_not_possible"
-    http_status = 409
-    default_message = "Only ECPay payments with a MerchantTradeNo can be asked about again."
-
-
-def payment_requery(*, payment_id: int, actor: User) -> PaymentEvent:
-    """Ask ECPay (QueryTradeInfo) what it knows of one payment now, and act on the answer as
-    reconciliation does: a lost notification is recovered, a difference recorded for staff.
-
-    The question is asked outside any transaction. Returns the `requeried` event (with `actor`)
-    that says what ECPay answered, or why it could not be asked. Raises `RequeryNotPossible` for
-    a payment ECPay does not know by a MerchantTradeNo.
-    """
-    payment = Payment.objects.get(pk=payment_id)
-    if payment.gateway != Gateway.ECPAY or not payment.merchant_trade_no:
-        raise RequeryNotPossible()
-    data: dict[str, Any] = {"status_before": payment.status}
-    if gateway_queries_blocked(Gateway.ECPAY):
-        data["error"] = "ECPay asked us to stop querying for now"
-    else:
-        try:
-            trade = query_trade(payment.merchant_trade_no, ecpay_config())
-        except QueryRateLimited:
-            gateway_block_queries(gateway=Gateway.ECPAY, until=timezone.now() + RATE_LIMIT_BACKOFF)
-            data["error"] = "rate_limited"
-        except GatewayError as error:
-            data["error"] = error.code
-        else:
-            report = ReconciliationReport()
-            reconcile_trade_status(payment, trade, report)
-            data.update(
-                paid=trade.paid,
-                trade_no=trade.trade_no,
-                trade_amt=str(trade.trade_amt),
-                discrepancies=report.discrepancies,
-                status_after=Payment.objects.values_list("status", flat=True).get(pk=payment_id),
-            )
-    return PaymentEvent.objects.create(
-        payment_id=payment_id, type="requeried", data=data, actor=actor, is_error="error" in data
     )

@@ -1,4 +1,4 @@
-"""The drain that applies stored ECPay notifications (`payments.ecpay.ecpay_notification_receive`
+"""The drain that applies stored ECPay notifications (`payments.ecpay.notifications.ecpay_notification_receive`
 decides whether a request queues one; `ecpay_notifications_apply_waiting` applies them).
 
 What must hold: every notification answered 1|OK is applied exactly once, whether its own
@@ -16,9 +16,13 @@ from django.utils import timezone
 from gateways.models import CallbackOutcome, Gateway, GatewayCallback
 from gateways.services import callback_record
 from payments import tasks
-from payments.ecpay import ecpay_notification_receive, ecpay_notifications_apply_waiting
+from payments.ecpay.notifications import (
+    ecpay_notification_receive,
+    ecpay_notifications_apply_waiting,
+)
 from payments.models import Payment, PaymentStatus
-from payments.tasks import NOTIFICATION_DRAIN_COVERS, ecpay_notifications_drain
+from payments.ecpay.notifications import NOTIFICATION_DRAIN_COVERS
+from payments.tasks import ecpay_notifications_drain
 from tests.concurrency import run_at_once
 from tests.payments.test_ecpay_notifications import (
     deliver,
@@ -134,7 +138,7 @@ def test_a_database_failure_while_draining_is_retried_and_leaves_the_notificatio
         raise OperationalError(2013, "Lost connection to server during query")
 
     with monkeypatch.context() as patched:
-        patched.setattr("payments.ecpay.ecpay_paid", lose_the_connection)
+        patched.setattr("payments.ecpay.notifications.ecpay_paid", lose_the_connection)
         ecpay_notifications_drain()
 
     assert outcomes() == [CallbackOutcome.RECEIVED]

@@ -17,7 +17,7 @@ from gateways.models import CallbackOutcome, GatewayCallback
 from gateways.services import callback_replay
 from notifications.models import Notification
 from orders.models import OrderStatus
-from payments.ecpay import ecpay_notification_apply
+from payments.ecpay.notifications import ecpay_notification_apply
 from payments.models import Payment, PaymentKind, PaymentMethod, PaymentStatus
 from payments.services import payment_expire, payment_start_ecpay
 from tests.back_office import manager
@@ -488,7 +488,7 @@ def test_a_notification_whose_applying_crashes_is_rejected_with_the_error_for_a_
         raise RuntimeError("a bug")
 
     with monkeypatch.context() as patched:
-        patched.setattr("payments.ecpay.ecpay_paid", crash)
+        patched.setattr("payments.ecpay.notifications.ecpay_paid", crash)
         with applied():
             assert deliver(client, signed(paid_notification(payment))) == "1|OK"
 
@@ -517,7 +517,7 @@ def test_a_database_failure_while_applying_leaves_the_notification_to_be_retried
     def lose_the_connection(*args: object, **kwargs: object) -> None:
         raise OperationalError(2013, "Lost connection to server during query")
 
-    monkeypatch.setattr("payments.ecpay.ecpay_paid", lose_the_connection)
+    monkeypatch.setattr("payments.ecpay.notifications.ecpay_paid", lose_the_connection)
     with pytest.raises(OperationalError):
         ecpay_notification_apply(callback_id=callback.pk)
 

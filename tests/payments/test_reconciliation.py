@@ -24,7 +24,7 @@ from payments.models import (
     PaymentStatus,
     ReconciliationDiscrepancy,
 )
-from payments.reconciliation import reconcile_ecpay
+from payments.ecpay.reconciliation import reconcile_ecpay
 from payments.selectors import ledger_mismatches
 from payments.services import payment_fail, payment_start_ecpay
 from tests.factories import OrderFactory

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.progress import Progress
-from payments.reconciliation import ecpay_payments_to_check, reconcile_ecpay
+from payments.ecpay.reconciliation import ecpay_payments_to_check, reconcile_ecpay
 
 
 class Command(BaseCommand):

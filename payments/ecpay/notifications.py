@@ -26,8 +26,13 @@ from gateways.ecpay import EcpayNotification, ecpay_config, parse_notification
 from gateways.models import CallbackOutcome, Gateway, GatewayCallback
 from gateways.selectors import callback_queued_behind_another, callbacks_waiting
 from gateways.services import callback_settle
-from payments import tasks
 from payments.models import Payment, PaymentStatus
+from payments.queue import (
+    ECPAY_NOTIFICATIONS_DRAIN,
+    PAYMENT_NOTIFY,
+    PAYMENT_UPDATE,
+    queue_after_commit,
+)
 from payments.services import (
     payment_credit,
     payment_fail,
@@ -35,16 +40,18 @@ from payments.services import (
     payment_record_code,
     payment_transition,
 )
-from payments.tasks import (
-    NOTIFICATION_DRAIN_COVERS,
-    payment_notify,
-    payment_update,
-    queue_after_commit,
-)
 
 logger = logging.getLogger(__name__)
 
 OK = "1|OK"
+
+# A waiting ECPay notification stored less than this long ago has a drain on its way: the one
+# its request queued, or the one that applies the notification before it and then reads the
+# inbox again (`ecpay_notification_receive`). One waiting longer was missed (its
+# drain's publish was lost, or a worker is far behind): the next notification queues a drain
+# of its own, and the sweep queues one every minute.
+NOTIFICATION_DRAIN_COVERS = timedelta(seconds=10)
+
 TAIPEI = ZoneInfo("Asia/Taipei")
 
 
@@ -88,7 +95,7 @@ def ecpay_notification_receive(*, callback: GatewayCallback) -> str:
     if _refusal(notification) or not ours.exists():
         return _refuse(callback)
     if not callback_queued_behind_another(callback, stored_within=NOTIFICATION_DRAIN_COVERS):
-        queue_after_commit(tasks.ecpay_notifications_drain)
+        queue_after_commit(ECPAY_NOTIFICATIONS_DRAIN)
     return OK
 
 
@@ -257,7 +264,7 @@ def ecpay_paid(payment: Payment, *, trade_no: str, source: dict[str, object]) ->
             changes={"gateway_reference": trade_no},
             locked=payment,
         )
-        queue_after_commit(payment_update, payment.pk)
+        queue_after_commit(PAYMENT_UPDATE, payment.pk)
         return Verdict(CallbackOutcome.ACCEPTED)
     if payment.gateway_reference == trade_no:
         return Verdict(CallbackOutcome.DUPLICATE)
@@ -276,7 +283,7 @@ def ecpay_paid(payment: Payment, *, trade_no: str, source: dict[str, object]) ->
         gateway_reference=trade_no,
         locked=payment,
     )
-    queue_after_commit(payment_notify, payment.pk)
+    queue_after_commit(PAYMENT_NOTIFY, payment.pk)
     return Verdict(CallbackOutcome.ACCEPTED, f"paid while {was}: credited to the balance")
 
 
@@ -293,7 +300,7 @@ def _failed(payment: Payment, notification: EcpayNotification) -> Verdict:
     payment_fail(
         payment_id=payment.pk, reason=f"ECPay RtnCode {notification.rtn_code}", needs_review=False
     )
-    queue_after_commit(payment_notify, payment.pk)
+    queue_after_commit(PAYMENT_NOTIFY, payment.pk)
     return Verdict(CallbackOutcome.ACCEPTED)
 
 

@@ -8,7 +8,7 @@ concurrent copies do so) and moves it to processing. The payment takes its order
 can; if another payment holds it (the order was paid another way, or is being paid), the money
 is recorded all the same and credited to the customer's balance when it is settled, never kept
 silently. Applying the result (re-pricing the order, completing, crediting or failing) is
-`payment_wallet_settle`'s job.
+`wallet_payment_settle`'s, run by the worker (`payments.tasks.payment_wallet_settle`).
 """
 
 from dataclasses import dataclass
@@ -18,12 +18,20 @@ from django.db import IntegrityError, transaction
 from gateways.models import CallbackOutcome
 from gateways.services import callback_settle
 from gateways.wallet import WalletCallback
-from orders.models import Order
+from orders.models import Order, OrderStatus
+from orders.selectors import order_cost
 from payments.exceptions import AmountOutOfRange
 from payments.limits import amount_check
 from payments.models import Payment, PaymentKind, PaymentStatus
-from payments.services import payment_create, payment_transition
-from payments.tasks import payment_wallet_settle, queue_after_commit
+from payments.pipeline import Failure, update
+from payments.queue import PAYMENT_WALLET_SETTLE, queue_after_commit
+from payments.services import (
+    payment_complete,
+    payment_create,
+    payment_credit,
+    payment_event_record,
+    payment_transition,
+)
 
 
 @dataclass(frozen=True)
@@ -120,7 +128,7 @@ def _payment_record(
             event="validated",
             data={"source": gateway, "callback": callback_id, "success": callback.success},
         )
-        queue_after_commit(payment_wallet_settle, payment.pk, callback.success)
+        queue_after_commit(PAYMENT_WALLET_SETTLE, payment.pk, callback.success)
     paid_already = holder is not None and holder.status in PAID_STATUSES
     return payment, "skipped" if paid_already else "accepted"
 
@@ -141,3 +149,70 @@ def _settle(
         external_reference=callback.gateway_payment_id,
     )
     return verdict
+
+
+def wallet_payment_settle(payment_id: int, *, success: bool) -> None:
+    """Apply what a wallet or bank app reported (seed 003's ProcessPaidWalletOrderInternal).
+
+    Failure fails the payment (no money moved). Success re-prices the order (its items and
+    discount code, `orders.selectors.order_cost`): money that covers the total pays the order
+    (any excess is credited to the customer's balance, flagged); money that falls short, or
+    comes for an order another payment holds or that no longer waits for payment, pays nothing
+    and is credited to the balance, flagged with the difference (`payment_credit`). Each
+    attempt is logged on the timeline (`process_paid_order`, `is_error` when it pays nothing).
+    A rerun changes nothing.
+    """
+    payment = Payment.objects.select_related("order").get(pk=payment_id)
+    if payment.status != PaymentStatus.PROCESSING or payment.order is None:
+        return
+    cost = order_cost(payment.order)
+    payable = (
+        payment.claimed_order_id == payment.order_id
+        and payment.order.status == OrderStatus.PENDING_PAYMENT
+    )
+    if not success:
+        outcome = "wallet reported failure"
+    elif not payable:
+        outcome = "order not payable: credited to the balance"
+    elif payment.amount < cost.total:
+        outcome = (
+            f"underpaid: paid {payment.amount}, due {cost.total} "
+            f"(short by {cost.total - payment.amount}): credited to the balance"
+        )
+    elif payment.amount > cost.total:
+        outcome = f"overpaid by {payment.amount - cost.total}: the rest credited to the balance"
+    else:
+        outcome = ""
+    pays_order = success and payable and payment.amount >= cost.total
+    payment_event_record(
+        payment_id=payment_id,
+        type="process_paid_order",
+        data={
+            "success": success,
+            "paid": str(payment.amount),
+            "subtotal": str(cost.subtotal),
+            "shipping_fee": str(cost.shipping_fee),
+            "discount": str(cost.discount),
+            "total": str(cost.total),
+            "failure": "" if pays_order else outcome,
+            "note": outcome if pays_order else "",
+        },
+        is_error=not pays_order,
+    )
+    if not success:
+        update(payment_id, Failure(reason=outcome, needs_review=False))
+    elif not pays_order:
+        payment_credit(
+            payment_id=payment_id,
+            reason="underpaid" if payable else "order_not_payable",
+            data={"due": str(cost.total), "difference": str(payment.amount - cost.total)},
+        )
+    else:
+        with transaction.atomic():
+            locked = Payment.objects.select_for_update().get(pk=payment_id)
+            payment_complete(
+                payment_id=payment_id,
+                gateway_reference=locked.gateway_reference or "",
+                due=cost.total,
+                locked=locked,
+            )

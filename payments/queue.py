@@ -1,0 +1,57 @@
+"""Queue the worker's tasks from the application, once the transaction that decided them commits.
+
+The tasks (`payments.tasks`) are one more interface to the application, as the API is: they
+import it, so the application names a task rather than importing it, and the arrows point one
+way (docs/architecture.md). Each name is defined here once, the task takes it as its name
+(`@shared_task(name=...)`), and `tests/payments/test_queue.py` checks every one is registered.
+"""
+
+import logging
+from typing import Any, Final
+
+from celery import current_app
+from django.db import transaction
+from kombu.exceptions import OperationalError as BrokerUnavailable
+
+logger = logging.getLogger(__name__)
+
+PAYMENT_VALIDATE: Final = "payments.tasks.payment_validate"
+PAYMENT_PROCESS: Final = "payments.tasks.payment_process"
+PAYMENT_UPDATE: Final = "payments.tasks.payment_update"
+PAYMENT_WALLET_SETTLE: Final = "payments.tasks.payment_wallet_settle"
+PAYMENT_NOTIFY: Final = "payments.tasks.payment_notify"
+REFUND_PROCESS: Final = "payments.tasks.refund_process"
+ECPAY_NOTIFICATIONS_DRAIN: Final = "payments.tasks.ecpay_notifications_drain"
+
+
+def queue_after_commit(task_name: str, *args: Any) -> None:
+    """Queue the task named `task_name` with `args` once the current transaction has committed.
+
+    The broker being down must not turn a recorded payment into an error: what the caller did is
+    committed, so the failure to queue is logged and the request answered as usual. Nothing is
+    lost: `payments_resume_stranded` picks up every payment left waiting for its pipeline or
+    for its failure notice, and the janitor every refund left unsent.
+    """
+
+    def publish() -> None:
+        try:
+            current_app.tasks[task_name].delay(*args)
+        except BrokerUnavailable as error:
+            logger.warning(
+                "broker unavailable, %s%s not queued (the sweeps take it on): %s",
+                task_name,
+                args,
+                error,
+            )
+
+    transaction.on_commit(publish)
+
+
+def pipeline_start(payment_id: int) -> None:
+    """Queue a new payment's pipeline once the transaction that created it has committed."""
+    queue_after_commit(PAYMENT_VALIDATE, payment_id)
+
+
+def refund_start(operation_id: int) -> None:
+    """Queue a recorded refund once the transaction that recorded it has committed."""
+    queue_after_commit(REFUND_PROCESS, operation_id)
