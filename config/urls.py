@@ -4,8 +4,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from core.health import healthz, readyz
-from orders.urls import checkout_urlpatterns
-from payments.dashboard import dashboard_view
+from payments.admin.dashboard import dashboard_view
+from payments.checkout.urls import checkout_urlpatterns, order_urlpatterns
 
 urlpatterns = [
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
@@ -16,12 +16,12 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/v1/", include("orders.api.urls")),
-    path("callbacks/", include("gateways.urls")),
+    path("callbacks/", include("payments.callbacks.urls")),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),
     path("checkout/", include((checkout_urlpatterns, "checkout"))),
-    path("orders/", include("orders.urls")),
+    path("orders/", include((order_urlpatterns, "orders"))),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
 

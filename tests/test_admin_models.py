@@ -23,7 +23,7 @@ from payments.models import (
 )
 from tests.back_office import manager, reviewer
 from tests.factories import PaymentFactory, UserFactory, email_notification
-from tests.gateways.test_callback_replay import wallet_callback_rejected_by_our_mistake
+from tests.payments.test_callback_replay import wallet_callback_rejected_by_our_mistake
 
 HOSTILE_BODY = '<script>alert("pwned")</script>&amount=1'
 

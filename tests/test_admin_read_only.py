@@ -29,7 +29,7 @@ from payments.models import (
 )
 from tests.back_office import manager
 from tests.factories import UserFactory, email_notification
-from tests.gateways.test_callback_replay import wallet_callback_rejected_by_our_mistake
+from tests.payments.test_callback_replay import wallet_callback_rejected_by_our_mistake
 from tests.test_admin_models import change, changelist, confirm_action
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.published import DEVELOPMENT_DEFAULTS
 from core.checks import ECPAY_STAGE_URL, ENDPOINTS, GATEWAY_SECRETS
+from core.published import DEVELOPMENT_DEFAULTS
 from tests.processes import PYTHON, ROOT, project_environment
 
 

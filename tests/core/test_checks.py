@@ -6,6 +6,7 @@ import secrets
 
 import pytest
 
+from core import checks
 from core.published import (
     DEVELOPMENT_DEFAULTS,
     ECPAY_STAGE_HASH_IVS,
@@ -13,7 +14,6 @@ from core.published import (
     ECPAY_STAGE_MERCHANT_IDS,
     PUBLISHED_SECRET_KEYS,
 )
-from core import checks
 from tests.processes import ROOT
 
 # Where this repository writes values for DJANGO_SECRET_KEY and the gateways' secrets.

@@ -19,7 +19,7 @@ from django.db import connection
 from gateways.ecpay import EcpayMethod
 from gateways.ecpay.simulator.models import SimulatedEcpayTrade
 from gateways.models import CallbackOutcome, GatewayCallback
-from orders.checkout import ecpay_checkout_form
+from payments.ecpay.checkout import ecpay_checkout_form
 from payments.models import Payment, PaymentMethod, PaymentStatus
 from tests.integration.conftest import emails_to
 from tests.payments.test_ecpay_notifications import start_payment

@@ -36,10 +36,10 @@ from gateways.ecpay.simulator.models import (
 from gateways.models import GatewayCallback
 from notifications.models import Notification, NotificationChannel
 from notifications.services import notify_payment_event
-from orders.checkout import ecpay_checkout_form
 from payments import pipeline
-from payments.models import LedgerEntry, Payment, PaymentKind, PaymentMethod, PaymentStatus
+from payments.ecpay.checkout import ecpay_checkout_form
 from payments.ecpay.reconciliation import reconcile_ecpay
+from payments.models import LedgerEntry, Payment, PaymentKind, PaymentMethod, PaymentStatus
 from payments.services import payment_start_ecpay
 from tests.concurrency import run_at_once
 from tests.factories import OrderFactory, PaymentFactory, UserFactory

@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.roles import MANAGERS, REVIEWERS
 from accounts.services import user_create
 from gateways.models import Gateway
-from payments.dashboard import dashboard_numbers
+from payments.admin.dashboard import dashboard_numbers
 from payments.models import Payment, PaymentMethod, PaymentStatus
 from tests.factories import PASSWORD, PaymentFactory, StaffFactory, UserFactory
 

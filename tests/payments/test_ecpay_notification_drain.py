@@ -1,5 +1,6 @@
-"""The drain that applies stored ECPay notifications (`payments.ecpay.notifications.ecpay_notification_receive`
-decides whether a request queues one; `ecpay_notifications_apply_waiting` applies them).
+"""The drain that applies stored ECPay notifications
+(`payments.ecpay.notifications.ecpay_notification_receive` decides whether a request queues
+one; `ecpay_notifications_apply_waiting` applies them).
 
 What must hold: every notification answered 1|OK is applied exactly once, whether its own
 request queued a drain or counted on the drain of one stored before it; a drain whose publish
@@ -17,11 +18,11 @@ from gateways.models import CallbackOutcome, Gateway, GatewayCallback
 from gateways.services import callback_record
 from payments import tasks
 from payments.ecpay.notifications import (
+    NOTIFICATION_DRAIN_COVERS,
     ecpay_notification_receive,
     ecpay_notifications_apply_waiting,
 )
 from payments.models import Payment, PaymentStatus
-from payments.ecpay.notifications import NOTIFICATION_DRAIN_COVERS
 from payments.tasks import ecpay_notifications_drain
 from tests.concurrency import run_at_once
 from tests.payments.test_ecpay_notifications import (
@@ -179,7 +180,7 @@ def test_a_refused_notification_a_drain_took_first_is_settled_once_and_refused(c
         ecpay_notifications_apply_waiting(limit=10)
         return receive(callback=callback)
 
-    monkeypatch.setattr("gateways.views.ecpay_notification_receive", drained_first)
+    monkeypatch.setattr("payments.callbacks.views.ecpay_notification_receive", drained_first)
 
     assert deliver(client, {**paid(payment), "TradeAmt": "1"}) == "0|CheckMacValue error"
     assert deliver(client, signed(paid_notification(payment, TradeAmt="1"))) == (

@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from gateways.ecpay import check_mac_value
 from gateways.models import CallbackOutcome, GatewayCallback
-from gateways.services import callback_replay
 from notifications.models import Notification
 from orders.models import OrderStatus
+from payments.callbacks.replay import callback_replay
 from payments.ecpay.notifications import ecpay_notification_apply
 from payments.models import Payment, PaymentKind, PaymentMethod, PaymentStatus
 from payments.services import payment_expire, payment_start_ecpay
@@ -408,7 +408,7 @@ def test_a_database_failure_is_answered_503_for_ecpay_to_deliver_again(client, m
     def lose_the_connection(*, callback: GatewayCallback) -> str:
         raise OperationalError(2013, "Lost connection to server during query")
 
-    monkeypatch.setattr("gateways.views.ecpay_notification_receive", lose_the_connection)
+    monkeypatch.setattr("payments.callbacks.views.ecpay_notification_receive", lose_the_connection)
     payment = start_payment()
 
     response = client.post(

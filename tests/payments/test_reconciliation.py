@@ -14,8 +14,9 @@ from django.utils import timezone
 from gateways.ecpay import EcpayMethod
 from gateways.ecpay.simulator.models import SimulatedEcpayTrade, set_faults
 from gateways.models import Gateway, GatewaySwitch
-from orders.checkout import ecpay_checkout_form
 from orders.models import OrderStatus
+from payments.ecpay.checkout import ecpay_checkout_form
+from payments.ecpay.reconciliation import reconcile_ecpay
 from payments.models import (
     DiscrepancyKind,
     Payment,
@@ -24,7 +25,6 @@ from payments.models import (
     PaymentStatus,
     ReconciliationDiscrepancy,
 )
-from payments.ecpay.reconciliation import reconcile_ecpay
 from payments.selectors import ledger_mismatches
 from payments.services import payment_fail, payment_start_ecpay
 from tests.factories import OrderFactory

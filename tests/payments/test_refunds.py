@@ -17,8 +17,8 @@ from gateways.card import get_card_gateway
 from gateways.ecpay import EcpayMethod
 from gateways.ecpay.simulator.models import SimulatedEcpayTrade, set_faults
 from gateways.models import Gateway
-from orders.checkout import ecpay_checkout_form
 from orders.models import OrderStatus
+from payments.ecpay.checkout import ecpay_checkout_form
 from payments.models import (
     GatewayOperation,
     LedgerEntry,

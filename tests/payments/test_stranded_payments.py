@@ -15,8 +15,8 @@ from django.utils import timezone
 from gateways.models import CallbackOutcome, Gateway, GatewayCallback
 from gateways.services import gateway_set_paused
 from orders.models import OrderStatus
-from payments.models import Payment, PaymentStatus
 from payments.ecpay.notifications import NOTIFICATION_DRAIN_COVERS
+from payments.models import Payment, PaymentStatus
 from payments.tasks import payments_resume_stranded
 from tests.factories import OrderFactory, card_payment_body
 from tests.payments.test_ecpay_notifications import (

@@ -15,16 +15,14 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
-from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from accounts.admin import UserAdmin
+from accounts.admin import staff_member
 from accounts.models import User
 from core.admin import ReadOnlyRecords
 from core.exceptions import DomainError
@@ -34,7 +32,6 @@ from orders.models import Order
 from payments.ecpay.reconciliation import payment_requery
 from payments.models import (
     GatewayOperation,
-    LedgerEntry,
     OperationStatus,
     Payment,
     PaymentEvent,
@@ -45,13 +42,10 @@ from payments.models import (
 )
 from payments.queue import PAYMENT_PROCESS, queue_after_commit
 from payments.services import (
-    discrepancy_resolve,
     payment_mark_reviewed,
     payment_reprocess,
     payments_staff_event_record,
-    refund_approve,
     refund_ask,
-    refund_reject,
 )
 
 # ECPay answers 403 to a merchant that queries too often: a few payments per click.
@@ -309,7 +303,7 @@ class PaymentAdmin(ReadOnlyRecords, admin.ModelAdmin[Payment]):
                 "payment twice. Only failed payments that need review are taken.",
                 submit="Yes, reprocess them",
             )
-        actor = _staff_member(request)
+        actor = staff_member(request)
         for payment in payments:
             # The service `reprocess_payments` uses, then its next step, as the command does.
             try:
@@ -337,7 +331,7 @@ class PaymentAdmin(ReadOnlyRecords, admin.ModelAdmin[Payment]):
                 submit="Yes, mark them reviewed",
                 form=form,
             )
-        actor = _staff_member(request)
+        actor = staff_member(request)
         for payment in payments:
             payment_mark_reviewed(
                 payment_id=payment.pk, actor=actor, reason=form.cleaned_data["reason"]
@@ -360,7 +354,7 @@ class PaymentAdmin(ReadOnlyRecords, admin.ModelAdmin[Payment]):
                 "too often.",
                 submit="Yes, ask ECPay",
             )
-        actor = _staff_member(request)
+        actor = staff_member(request)
         for payment in payments:
             try:
                 event = payment_requery(payment_id=payment.pk, actor=actor)
@@ -402,7 +396,7 @@ class PaymentAdmin(ReadOnlyRecords, admin.ModelAdmin[Payment]):
                 payment_id=payment.pk,
                 amount=form.cleaned_data["amount"],
                 reason=form.cleaned_data["reason"],
-                actor=_staff_member(request),
+                actor=staff_member(request),
             )
         except DomainError as error:
             self.message_user(request, f"Payment {payment}: {error.message}", messages.ERROR)
@@ -434,7 +428,7 @@ class PaymentAdmin(ReadOnlyRecords, admin.ModelAdmin[Payment]):
         payments_staff_event_record(
             payment_ids=[p.pk for p in payments],
             type="exported",
-            actor=_staff_member(request),
+            actor=staff_member(request),
             data={"format": "csv"},
         )
         response = HttpResponse(content_type="text/csv; charset=utf-8")
@@ -511,227 +505,3 @@ def _export_row(payment: Payment) -> list[str]:
 def _describe(payment: Payment) -> str:
     review = ", needs review" if payment.needs_review else ""
     return f"{payment}: {payment.amount} {payment.currency}, {payment.status}{review}"
-
-
-def _staff_member(request: HttpRequest) -> User:
-    # The admin lets only signed-in staff this far; the check keeps the type honest.
-    if not isinstance(request.user, User):
-        raise PermissionDenied
-    return request.user
-
-
-class DecisionForm(forms.Form):
-    note = forms.CharField(max_length=1000, help_text="Why: kept on the payment's timeline.")
-
-
-@admin.register(RefundApproval)
-class RefundApprovalAdmin(ReadOnlyRecords, admin.ModelAdmin[RefundApproval]):
-    """Refunds that take their payment's refunds above REFUND_APPROVAL_THRESHOLD, waiting for
-    a second manager. Asked for with the payment's refund action, decided with the actions here."""
-
-    list_display = (
-        "pk",
-        "payment",
-        "amount",
-        "reason",
-        "requested_by",
-        "status",
-        "decided_by",
-        "decided_at",
-        "created_at",
-    )
-    list_filter = ("status",)
-    list_select_related = ("payment", "requested_by", "decided_by")
-    search_fields = ("payment__public_id",)
-    readonly_fields = (
-        "payment",
-        "amount",
-        "reason",
-        "requested_by",
-        "status",
-        "decided_by",
-        "decided_at",
-        "decision_note",
-        "operation",
-        "created_at",
-    )
-    fields = readonly_fields
-    actions = ("approve", "reject")
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        user = request.user
-        return user.has_perm("payments.approve_refund") or user.has_perm("payments.refund_payment")
-
-    def has_approve_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("payments.approve_refund")
-
-    @admin.action(description="Approve and refund", permissions=["approve"])
-    def approve(
-        self, request: HttpRequest, queryset: QuerySet[RefundApproval]
-    ) -> HttpResponse | None:
-        return self._decide(request, queryset, approve=True)
-
-    @admin.action(description="Reject", permissions=["approve"])
-    def reject(
-        self, request: HttpRequest, queryset: QuerySet[RefundApproval]
-    ) -> HttpResponse | None:
-        return self._decide(request, queryset, approve=False)
-
-    def _decide(
-        self, request: HttpRequest, queryset: QuerySet[RefundApproval], *, approve: bool
-    ) -> HttpResponse | None:
-        approvals = list(queryset.select_related("payment", "requested_by").order_by("pk"))
-        form = DecisionForm(request.POST if request.POST.get("post") == "yes" else None)
-        if not form.is_valid():
-            verb = "Approve" if approve else "Reject"
-            context = {
-                **self.admin_site.each_context(request),
-                "title": f"{verb} refunds",
-                "opts": self.model._meta,
-                "intro": f"{verb} these refunds? You cannot decide one you asked for yourself.",
-                "rows": [
-                    f"{a.payment}: {a.amount or 'all that is left'}, asked by "
-                    f"{a.requested_by.email}: {a.reason} ({a.status})"
-                    for a in approvals
-                ],
-                "selected": [a.pk for a in approvals],
-                "action": "approve" if approve else "reject",
-                "action_checkbox_name": ACTION_CHECKBOX_NAME,
-                "submit": f"Yes, {verb.lower()}",
-                "form": form,
-            }
-            return TemplateResponse(
-                request, "admin/payments/payment/action_confirmation.html", context
-            )
-        actor = _staff_member(request)
-        note = form.cleaned_data["note"]
-        for approval in approvals:
-            try:
-                if approve:
-                    refund_approve(approval_id=approval.pk, actor=actor, note=note)
-                else:
-                    refund_reject(approval_id=approval.pk, actor=actor, note=note)
-            except DomainError as error:
-                self.message_user(
-                    request, f"Payment {approval.payment}: {error.message}", messages.ERROR
-                )
-                continue
-            done = "approved: refund asked of the gateway" if approve else "rejected"
-            self.message_user(request, f"Payment {approval.payment}: {done}.", messages.SUCCESS)
-        return None
-
-
-@admin.register(PaymentEvent)
-class PaymentEventAdmin(ReadOnlyRecords, admin.ModelAdmin[PaymentEvent]):
-    list_display = ("payment", "type", "from_status", "to_status", "is_error", "created_at")
-    list_filter = ("is_error",)
-    list_select_related = ("payment",)
-
-
-@admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyRecords, admin.ModelAdmin[LedgerEntry]):
-    list_display = ("user", "entry_type", "amount", "currency", "balance_after", "created_at")
-    list_filter = ("entry_type",)
-    list_select_related = ("user",)
-
-
-@admin.register(GatewayOperation)
-class GatewayOperationAdmin(ReadOnlyRecords, admin.ModelAdmin[GatewayOperation]):
-    list_display = ("idempotency_key", "payment", "kind", "amount", "status", "created_at")
-    list_filter = ("status", "kind", "gateway")
-    search_fields = ("idempotency_key", "external_id", "payment__public_id")
-    list_select_related = ("payment",)
-
-
-@admin.register(ReconciliationDiscrepancy)
-class ReconciliationDiscrepancyAdmin(admin.ModelAdmin[ReconciliationDiscrepancy]):
-    """Differences reconciliation found: the queue is the unresolved ones (filter "resolved at:
-    no date"); each is resolved with the "resolve" action, saying who and why."""
-
-    list_display = ("payment", "kind", "found_at", "resolved_by", "resolved_at")
-    list_filter = ("kind", "resolved_at")
-    search_fields = ("payment__public_id", "payment__merchant_trade_no")
-    list_select_related = ("payment", "resolved_by")
-    readonly_fields = (
-        "payment",
-        "kind",
-        "details",
-        "found_at",
-        "resolved_by",
-        "resolved_at",
-        "resolution",
-    )
-    actions = ("resolve",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    @admin.action(description="Resolve", permissions=["change"])
-    def resolve(
-        self, request: HttpRequest, queryset: QuerySet[ReconciliationDiscrepancy]
-    ) -> HttpResponse | None:
-        discrepancies = list(queryset.select_related("payment").order_by("pk"))
-        form = ReasonForm(request.POST if request.POST.get("post") == "yes" else None)
-        if not form.is_valid():
-            context = {
-                **self.admin_site.each_context(request),
-                "title": "Resolve discrepancies",
-                "opts": self.model._meta,
-                "intro": "Mark these resolved? Say what was done.",
-                "rows": [f"{d.payment}: {d.get_kind_display()}" for d in discrepancies],
-                "selected": [d.pk for d in discrepancies],
-                "action": "resolve",
-                "action_checkbox_name": ACTION_CHECKBOX_NAME,
-                "submit": "Yes, resolved",
-                "form": form,
-            }
-            return TemplateResponse(
-                request, "admin/payments/payment/action_confirmation.html", context
-            )
-        actor = _staff_member(request)
-        for discrepancy in discrepancies:
-            discrepancy_resolve(
-                discrepancy_id=discrepancy.pk, actor=actor, resolution=form.cleaned_data["reason"]
-            )
-        self.message_user(request, f"{len(discrepancies)} discrepancy(ies) resolved.")
-        return None
-
-
-# The user page shows this many of the newest ledger entries; the ledger's own list has all.
-LEDGER_ENTRIES_SHOWN = 20
-
-
-class NewestLedgerEntries(BaseInlineFormSet):  # type: ignore[type-arg]
-    def get_queryset(self) -> QuerySet[LedgerEntry]:
-        # Sliced after the formset's filter on the user, not before it.
-        entries: QuerySet[LedgerEntry] = super().get_queryset()
-        return entries.select_related("payment").order_by("-created_at", "-pk")[
-            :LEDGER_ENTRIES_SHOWN
-        ]
-
-
-class LedgerEntryInline(ReadOnlyRecords, admin.TabularInline[LedgerEntry, User]):
-    """The user's newest ledger entries. Entries are written only by the ledger services, with
-    the balance, so they are never added, changed or deleted here."""
-
-    model = LedgerEntry
-    formset = NewestLedgerEntries
-    fields = ("created_at", "entry_type", "amount", "currency", "balance_after", "payment")
-    readonly_fields = fields
-    verbose_name_plural = f"ledger entries (the newest {LEDGER_ENTRIES_SHOWN})"
-    extra = 0
-
-
-# The user's page is accounts' (accounts.admin.UserAdmin); the ledger is payments', and accounts
-# sit below payments (docs/architecture.md), so the ledger joins the page from here: Django
-# registers accounts' admin first (INSTALLED_APPS order), and this replaces it with itself plus
-# the ledger.
-class UserWithLedgerAdmin(UserAdmin):
-    inlines = (LedgerEntryInline,)
-
-
-admin.site.unregister(User)
-admin.site.register(User, UserWithLedgerAdmin)

@@ -1,10 +1,9 @@
 from django.urls import path
 
-from orders import views
+from payments.checkout import views
 
-app_name = "orders"
-
-urlpatterns = [
+# Mounted at /orders/ under the "orders" namespace (config/urls.py).
+order_urlpatterns = [
     path("", views.order_list, name="list"),
     path("<str:number>/", views.order_detail, name="detail"),
 ]

@@ -1,30 +1,19 @@
-"""The customer's checkout: what their order pages read, and the signed ECPay form they post.
-
-Nothing here writes: the payment is created by `payments.services.payment_start_ecpay`, and only
-ECPay's server notifications ever change it. These pages show what our database says.
+"""What the customer's order and checkout pages read: their orders, the payment under way, and
+the state they are told of. Nothing here writes, and nothing the browser brings back from a
+gateway is believed: these pages show what our database says.
 """
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django import forms
-from django.conf import settings
 from django.db.models import QuerySet
-from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from gateways.base import BadSignatureError, PermanentGatewayError
 from gateways.ecpay import (
-    CheckoutForm,
-    CheckoutRequest,
     EcpayMethod,
-    build_checkout_form,
-    ecpay_config,
-    parse_notification,
 )
-from gateways.models import Gateway
 from orders.models import Order, OrderStatus
 from payments.models import Payment, PaymentMethod, PaymentStatus
 
@@ -113,59 +102,3 @@ def payment_state(*, order: Order, payment: Payment | None) -> str:
     if payment.status == PaymentStatus.CREDITED:
         return PaymentState.CREDITED
     return PaymentState.FAILED
-
-
-def ecpay_checkout_form(*, payment: Payment, method: EcpayMethod) -> CheckoutForm:
-    """The signed AioCheckOut form that sends the customer to ECPay to pay `payment`: an order's,
-    which comes back to the order's result page, or a balance top-up, which stays on ECPay's."""
-    site = settings.SITE_URL.rstrip("/")
-    order = payment.order
-    if order is not None:
-        item_names = [f"{item.name} x {item.quantity}" for item in order.items.all()]
-        trade_desc = f"Order {order.number}"
-        order_result_url = site + reverse("checkout:result", args=[order.number])
-        client_back_url = site + reverse("orders:detail", args=[order.number])
-    else:
-        item_names = [trade_desc := "Balance top-up"]
-        # No page of ours shows a top-up's result: ECPay's own page does, and the notification
-        # credits the balance whatever the browser does.
-        order_result_url = ""
-        client_back_url = site + reverse("orders:list")
-    return build_checkout_form(
-        CheckoutRequest(
-            # Never None for an ECPay payment: payment_start_ecpay draws one.
-            merchant_trade_no=payment.merchant_trade_no or "",
-            total_amount=payment.amount,
-            item_names=item_names,
-            trade_desc=trade_desc,
-            method=method,
-            return_url=site + reverse("ecpay-notify"),
-            order_result_url=order_result_url,
-            client_back_url=client_back_url,
-            payment_info_url=site + reverse("ecpay-payment-info"),
-            custom_field1=payment.public_id,
-        ),
-        ecpay_config(),
-    )
-
-
-def ecpay_payment_awaiting_checkout(*, public_id: str) -> Payment:
-    """A pending ECPay payment the customer has not been sent to ECPay for (no code issued).
-    Raises Payment.DoesNotExist for any other."""
-    return Payment.objects.select_related("order").get(
-        public_id=public_id,
-        gateway=Gateway.ECPAY,
-        status=PaymentStatus.PENDING,
-        payment_code="",
-    )
-
-
-def ecpay_result_verifies(fields: Mapping[str, str]) -> bool:
-    """Whether a result ECPay's page posted through the customer's browser carries a valid
-    CheckMacValue. Even a valid one is never believed: only ECPay's server notification changes
-    a payment, and the pages show our database."""
-    try:
-        parse_notification(fields, ecpay_config())
-    except (BadSignatureError, PermanentGatewayError):
-        return False
-    return True

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
 from gateways.models import CallbackOutcome, GatewayCallback
-from gateways.services import callback_replay
+from payments.callbacks.replay import callback_replay
 
 # Exit codes: replayed, but the callback is still rejected.
 STILL_REJECTED = 1

@@ -14,20 +14,22 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import User
 from core.exceptions import DomainError
-from orders.checkout import (
+from orders.models import Order, OrderStatus
+from payments.checkout.pages import (
     CHECKOUT_METHODS,
     ORDER_STATUS_LABELS,
     MethodForm,
     customer_order_get,
     customer_orders,
-    ecpay_checkout_form,
-    ecpay_payment_awaiting_checkout,
-    ecpay_result_verifies,
     order_latest_payment,
     order_payment_under_way,
     payment_state,
 )
-from orders.models import Order, OrderStatus
+from payments.ecpay.checkout import (
+    ecpay_checkout_form,
+    ecpay_payment_awaiting_checkout,
+    ecpay_result_verifies,
+)
 from payments.exceptions import (
     AmountOutOfRange,
     CurrencyMismatch,
@@ -38,6 +40,7 @@ from payments.exceptions import (
 )
 from payments.limits import ECPAY_PAGE_METHODS
 from payments.models import Payment, PaymentKind, PaymentStatus
+from payments.queue import pipeline_start
 from payments.selectors import payment_unused
 from payments.services import (
     payment_cancel,
@@ -45,7 +48,6 @@ from payments.services import (
     payment_start_ecpay,
     payment_start_from_balance,
 )
-from payments.queue import pipeline_start
 
 
 @login_required

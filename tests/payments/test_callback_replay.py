@@ -1,5 +1,6 @@
-"""Replaying a stored callback (gateways.services.callback_replay and `replay_callback`): the
-same code as when it arrived, applied at most once, and recorded under who replayed it."""
+"""Replaying a stored callback (`payments.callbacks.replay.callback_replay` and
+`replay_callback`): the same code as when it arrived, applied at most once, and recorded under
+who replayed it."""
 
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -11,7 +12,8 @@ from django.test import Client
 from django.utils import timezone
 
 from gateways.models import CallbackOutcome, Gateway, GatewayCallback
-from gateways.services import callback_record, callback_replay
+from gateways.services import callback_record
+from payments.callbacks.replay import callback_replay
 from payments.models import Payment, PaymentEvent, PaymentStatus
 from tests.back_office import manager, reviewer
 from tests.concurrency import run_at_once

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from gateways.views import bank_app_callback, ecpay_notification, wallet_callback
+from payments.callbacks.views import bank_app_callback, ecpay_notification, wallet_callback
 
 urlpatterns = [
     path("ecpay/notify/", ecpay_notification, name="ecpay-notify"),
