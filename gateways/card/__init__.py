@@ -1,7 +1,8 @@
 """The card provider: tokenize cards, charge tokens, find a charge by its key, refund.
 
-`get_card_gateway()` is the way in; `client.py` holds the protocol and `simulator/` a stand-in
-provider for development and tests.
+`get_card_gateway()` is the way in; `client.py` holds the protocol (requests and the typed
+answers), `validation.py` the card number's checksum, and `simulator/` a stand-in provider for
+development and tests. Nothing is signed: our API key goes over TLS.
 """
 
 from django.conf import settings

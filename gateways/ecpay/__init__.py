@@ -1,6 +1,7 @@
-"""ECPay's all-in-one checkout (AioCheckOut V5): the signed checkout form, its notifications and
-QueryTradeInfo. The facts it follows are in ECPAY.md; `simulator/` stands in for ECPay in
-development and tests.
+"""ECPay's all-in-one checkout (AioCheckOut V5): the signed checkout form (`checkout.py`), its
+CheckMacValue (`signature.py`), its server notifications (`messages.py`), QueryTradeInfo and
+DoAction (`client.py`); `simulator/` stands in for ECPay in development and tests. The protocol's
+facts are in docs/ecpay.md.
 
 `ecpay_config()` is the way in; every other name here comes from the modules beside it.
 """
@@ -44,7 +45,6 @@ def ecpay_config() -> EcpayConfig:
 
 
 # Below the definitions above on purpose: these modules import EcpayConfig from this package.
-from gateways.ecpay.checkmac import check_mac_matches, check_mac_value  # noqa: E402
 from gateways.ecpay.checkout import (  # noqa: E402
     AMOUNT_RANGES,
     CheckoutForm,
@@ -53,13 +53,9 @@ from gateways.ecpay.checkout import (  # noqa: E402
     build_checkout_form,
     new_merchant_trade_no,
 )
-from gateways.ecpay.notifications import (  # noqa: E402
-    EcpayNotification,
-    RtnCode,
-    parse_notification,
-)
-from gateways.ecpay.query import QueryRateLimited, TradeStatus, query_trade  # noqa: E402
-from gateways.ecpay.refund import credit_refund  # noqa: E402
+from gateways.ecpay.client import QueryRateLimited, TradeStatus, credit_refund, query_trade  # noqa: E402
+from gateways.ecpay.messages import EcpayNotification, RtnCode, parse_notification  # noqa: E402
+from gateways.ecpay.signature import check_mac_matches, check_mac_value  # noqa: E402
 
 __all__ = [
     "AMOUNT_RANGES",

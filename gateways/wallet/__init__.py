@@ -2,12 +2,14 @@
 body saying whether an order was paid, by which of the provider's payments, and how much.
 
 Both providers speak the same protocol with their own secret; `callback_secret(gateway)` picks it.
+`messages.py` parses a callback, `signature.py` signs and verifies it, and `simulator.py` sends
+one as a provider would (development only).
 """
 
 from django.conf import settings
 
 from gateways.models import Gateway
-from gateways.wallet.callbacks import MalformedCallback, WalletCallback, parse_callback
+from gateways.wallet.messages import MalformedCallback, WalletCallback, parse_callback
 from gateways.wallet.signature import sign, verify_signature
 
 __all__ = [

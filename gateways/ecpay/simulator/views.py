@@ -27,9 +27,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from gateways.ecpay import ecpay_config
-from gateways.ecpay.checkmac import check_mac_matches, check_mac_value
 from gateways.ecpay.checkout import DATETIME_FORMAT, MERCHANT_TRADE_NO, TAIPEI, EcpayMethod
-from gateways.ecpay.notifications import RtnCode
+from gateways.ecpay.messages import RtnCode
+from gateways.ecpay.signature import check_mac_matches, check_mac_value
 from gateways.ecpay.simulator.delivery import Notification, notifications_send
 from gateways.ecpay.simulator.models import (
     SimulatedEcpayFaults,

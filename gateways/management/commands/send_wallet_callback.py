@@ -1,18 +1,15 @@
 """Development only: play the wallet or the bank app and send a signed callback to this service."""
 
-import json
 import secrets
-import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import requests
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import reverse
 
 from gateways.models import Gateway
-from gateways.wallet import callback_secret, sign
+from gateways.wallet.simulator import callback_send
 
 # --gateway value → (our gateway, the callback's URL name).
 _GATEWAYS = {
@@ -40,27 +37,12 @@ class Command(BaseCommand):
             amount = Decimal(options["amount"])
         except InvalidOperation:
             raise CommandError("--amount must be a number.") from None
-        body = json.dumps(
-            {
-                "orderId": options["order"],
-                "success": not options["failure"],
-                "paymentId": options["payment_id"] or f"sim_{secrets.token_hex(8)}",
-                # As text: exact (the callback takes a string of digits as well as a number).
-                "amount": str(amount),
-            }
-        ).encode()
-        timestamp = str(int(time.time()))
-        url = options["url"] or settings.SITE_URL.rstrip("/") + reverse(url_name)
-        response = requests.post(
-            url,
-            data=body,
-            headers={
-                "Content-Type": "application/json",
-                "X-Timestamp": timestamp,
-                "X-Signature": sign(
-                    secret=callback_secret(gateway), timestamp=timestamp, body=body
-                ),
-            },
-            timeout=30,
+        response = callback_send(
+            url=options["url"] or settings.SITE_URL.rstrip("/") + reverse(url_name),
+            gateway=gateway,
+            order_number=options["order"],
+            success=not options["failure"],
+            payment_id=options["payment_id"] or f"sim_{secrets.token_hex(8)}",
+            amount=amount,
         )
         self.stdout.write(f"{response.status_code} {response.text}")

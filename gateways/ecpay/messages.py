@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from gateways.base import BadSignatureError, PermanentGatewayError
 from gateways.ecpay import EcpayConfig
-from gateways.ecpay.checkmac import check_mac_matches
+from gateways.ecpay.signature import check_mac_matches
 
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,12}")
 
