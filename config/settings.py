@@ -251,6 +251,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("API_THROTTLE_USER_RATE", default="120/min"),
         "anon": env.str("API_THROTTLE_ANON_RATE", default="30/min"),
+        # Per address, for the gateways' callbacks (payments/callbacks/views.py): unset, none.
+        # A throttled ECPay notification is answered 0|..., and ECPay delivers it again later.
+        "callbacks": env.str("CALLBACK_THROTTLE_RATE", default=None),
     },
 }
 

@@ -1,11 +1,27 @@
-"""Inbound gateway callbacks: store first, then verify and act, then answer the gateway."""
+"""Inbound gateway callbacks, as DRF views: store first, then verify and act, then answer the
+gateway in its own protocol.
+
+They take no credentials and no CSRF token: the gateway's signature (ECPay's CheckMacValue, the
+wallets' X-Signature) authenticates what they receive, and is checked on the body exactly as it
+arrived, so the views read the raw body, never a parsed one, before it is stored. They answer
+whatever the caller's Accept header says (a gateway's protocol fixes the answer), and DRF's
+throttling applies to them as to the API, off unless CALLBACK_THROTTLE_RATE is set.
+"""
 
 import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
 
 from gateways.base import BadSignatureError
 from gateways.models import CallbackOutcome, Gateway, GatewayCallback
@@ -22,9 +38,80 @@ _KEPT_HEADERS = ("Content-Type", "User-Agent", "X-Forwarded-For", "X-Request-Id"
 _WALLET_KEPT_HEADERS = (*_KEPT_HEADERS, "X-Signature", "X-Timestamp")
 
 
-@csrf_exempt  # ECPay's servers post here; the CheckMacValue authenticates them instead
-@require_POST
-def ecpay_notification(request: HttpRequest) -> HttpResponse:
+class EcpayAnswerRenderer(BaseRenderer):
+    """ECPay's answer: plain text, exactly `1|OK` or `0|<reason>`. An error DRF raised before the
+    view ran (a method not allowed, a throttled caller) has the API's error shape; ECPay gets
+    its message as `0|<message>`, which it treats as "deliver again later"."""
+
+    media_type = "text/plain"
+    format = "txt"
+    charset = "utf-8"
+
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        if isinstance(data, dict):
+            data = f"0|{data.get('message', 'error')}"
+        return str(data).encode(self.charset)
+
+
+class WalletAnswerRenderer(JSONRenderer):
+    """The wallets' answer, JSON spaced as it always was (`{"status": "accepted"}`)."""
+
+    compact = False
+
+
+class GatewaysAnswer(DefaultContentNegotiation):
+    """The view's own renderer, whatever the caller accepts: a gateway's protocol fixes the
+    answer, so an Accept header never turns it into a 406."""
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
+
+
+class CallbackView(APIView):
+    """What every callback endpoint shares: nobody signs in, the signature is the check."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    content_negotiation_class = GatewaysAnswer
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "callbacks"
+    # Not part of the API's schema: the gateways, not API clients, call these.
+    schema = None
+
+    def record(
+        self,
+        request: Request,
+        gateway: str,
+        *,
+        kept_headers: tuple[str, ...],
+        reference_field: str = "",
+    ) -> GatewayCallback:
+        """Store the callback as it arrived, before anything is done with it. `reference_field`
+        names the form field that says what the callback is about, unverified: filed under it,
+        a notification on its way is seen (`gateways.selectors.callback_awaiting_apply`)."""
+        # The raw body first: a multipart form's bytes are gone once the form is parsed.
+        body = request.body.decode("utf-8", errors="replace")
+        return callback_record(
+            gateway=gateway,
+            external_reference=_form_field(request, reference_field) if reference_field else "",
+            body=body,
+            content_type=request.content_type or "",
+            headers={
+                name: request.headers[name] for name in kept_headers if name in request.headers
+            },
+            remote_addr=request.META.get("REMOTE_ADDR"),
+        )
+
+
+class EcpayNotificationView(CallbackView):
     """ECPay's ReturnURL and PaymentInfoURL. Answers exactly `1|OK`, or `0|<reason>`; a worker
     applies what is answered 1|OK (`payments.ecpay.notifications.ecpay_notification_receive`).
 
@@ -33,90 +120,92 @@ def ecpay_notification(request: HttpRequest) -> HttpResponse:
     redelivery is applied then; if this delivery was stored before the failure, the stranded
     sweep applies it too, and whichever comes second is a duplicate.
     """
+
+    # ECPay posts a form. The body is stored and verified as it arrived; the parser only reads
+    # the MerchantTradeNo the callback says it is about, to file it under.
+    parser_classes = [FormParser, MultiPartParser]
+    renderer_classes = [EcpayAnswerRenderer]
+
+    def post(self, request: Request) -> Response:
+        try:
+            callback = self.record(
+                request,
+                Gateway.ECPAY,
+                kept_headers=_KEPT_HEADERS,
+                reference_field="MerchantTradeNo",
+            )
+            answer = ecpay_notification_receive(callback=callback)
+        except (OperationalError, InterfaceError):
+            # Django drops the broken connection itself once the request is finished (an
+            # unusable connection is closed, CONN_HEALTH_CHECKS), so the redelivery gets a new one.
+            logger.warning("ECPay notification not applied: the database failed", exc_info=True)
+            return Response("0|database unavailable", status=503)
+        return Response(answer)
+
+
+class WalletCallbackView(CallbackView):
+    """The wallet's and the bank app's callback: store, verify, parse, act once. 200 for anything
+    safely handled, 4xx with the API's error shape for a refusal."""
+
+    # The signature covers the body's bytes and `gateways.wallet.parse_callback` reads its
+    # amount as an exact decimal, so the view never parses the JSON itself.
+    parser_classes = [JSONParser]
+    renderer_classes = [WalletAnswerRenderer]
+    gateway = ""
+
+    def post(self, request: Request) -> Response:
+        gateway = self.gateway
+        callback = self.record(request, gateway, kept_headers=_WALLET_KEPT_HEADERS)
+        try:
+            verify_signature(
+                secret=callback_secret(gateway),
+                body=request.body,
+                signature=request.headers.get("X-Signature"),
+                timestamp=request.headers.get("X-Timestamp"),
+            )
+        except BadSignatureError as error:
+            callback_settle(
+                callback_id=callback.pk,
+                outcome=CallbackOutcome.REJECTED,
+                reason=str(error),
+                signature_valid=False,
+            )
+            return Response({"code": "bad_signature", "message": str(error)}, status=401)
+        try:
+            parsed = parse_callback(request.body)
+        except MalformedCallback as error:
+            callback_settle(
+                callback_id=callback.pk,
+                outcome=CallbackOutcome.REJECTED,
+                reason=str(error),
+                signature_valid=True,
+            )
+            return Response(
+                {
+                    "code": "invalid",
+                    "message": "The callback is malformed.",
+                    "fields": {error.field: [error.message]},
+                },
+                status=400,
+            )
+        verdict = wallet_callback_accept(callback_id=callback.pk, gateway=gateway, callback=parsed)
+        if verdict.outcome == CallbackOutcome.REJECTED:
+            return Response(
+                {"code": verdict.code, "message": verdict.reason}, status=verdict.status
+            )
+        return Response({"status": verdict.answer})
+
+
+def _form_field(request: Request, name: str) -> str:
+    """A field of a posted form, or "" for a body that is not one: such a body is stored all
+    the same, and refused once it is read (`payments.ecpay.notifications`)."""
     try:
-        callback = _record(
-            request,
-            Gateway.ECPAY,
-            kept_headers=_KEPT_HEADERS,
-            reference=request.POST.get("MerchantTradeNo", ""),
-        )
-        answer = ecpay_notification_receive(callback=callback)
-    except (OperationalError, InterfaceError):
-        # Django drops the broken connection itself once the request is finished (an unusable
-        # connection is closed, CONN_HEALTH_CHECKS), so the redelivery gets a new one.
-        logger.warning("ECPay notification not applied: the database failed", exc_info=True)
-        return _ecpay_answer("0|database unavailable", status=503)
-    return _ecpay_answer(answer)
+        value = request.POST.get(name, "")
+    except (ParseError, UnsupportedMediaType):
+        return ""
+    return str(value)
 
 
-def _ecpay_answer(answer: str, *, status: int = 200) -> HttpResponse:
-    return HttpResponse(answer, status=status, content_type="text/plain; charset=utf-8")
-
-
-@csrf_exempt  # the wallet's servers post here; the X-Signature HMAC authenticates them instead
-@require_POST
-def wallet_callback(request: HttpRequest) -> JsonResponse:
-    return _wallet_callback(request, Gateway.WALLET)
-
-
-@csrf_exempt  # the bank app's servers post here; the X-Signature HMAC authenticates them instead
-@require_POST
-def bank_app_callback(request: HttpRequest) -> JsonResponse:
-    return _wallet_callback(request, Gateway.BANK_APP)
-
-
-def _wallet_callback(request: HttpRequest, gateway: str) -> JsonResponse:
-    """Store, verify, parse, act once. 200 for anything safely handled, 4xx for a refusal."""
-    callback = _record(request, gateway, kept_headers=_WALLET_KEPT_HEADERS)
-    try:
-        verify_signature(
-            secret=callback_secret(gateway),
-            body=request.body,
-            signature=request.headers.get("X-Signature"),
-            timestamp=request.headers.get("X-Timestamp"),
-        )
-    except BadSignatureError as error:
-        callback_settle(
-            callback_id=callback.pk,
-            outcome=CallbackOutcome.REJECTED,
-            reason=str(error),
-            signature_valid=False,
-        )
-        return JsonResponse({"code": "bad_signature", "message": str(error)}, status=401)
-    try:
-        parsed = parse_callback(request.body)
-    except MalformedCallback as error:
-        callback_settle(
-            callback_id=callback.pk,
-            outcome=CallbackOutcome.REJECTED,
-            reason=str(error),
-            signature_valid=True,
-        )
-        return JsonResponse(
-            {
-                "code": "invalid",
-                "message": "The callback is malformed.",
-                "fields": {error.field: [error.message]},
-            },
-            status=400,
-        )
-    verdict = wallet_callback_accept(callback_id=callback.pk, gateway=gateway, callback=parsed)
-    if verdict.outcome == CallbackOutcome.REJECTED:
-        return JsonResponse(
-            {"code": verdict.code, "message": verdict.reason}, status=verdict.status
-        )
-    return JsonResponse({"status": verdict.answer})
-
-
-def _record(
-    request: HttpRequest, gateway: str, *, kept_headers: tuple[str, ...], reference: str = ""
-) -> GatewayCallback:
-    """Store the callback as it arrived, before anything is done with it."""
-    return callback_record(
-        gateway=gateway,
-        external_reference=reference,
-        body=request.body.decode("utf-8", errors="replace"),
-        content_type=request.content_type or "",
-        headers={name: request.headers[name] for name in kept_headers if name in request.headers},
-        remote_addr=request.META.get("REMOTE_ADDR"),
-    )
+ecpay_notification = EcpayNotificationView.as_view()
+wallet_callback = WalletCallbackView.as_view(gateway=Gateway.WALLET)
+bank_app_callback = WalletCallbackView.as_view(gateway=Gateway.BANK_APP)
