@@ -23,7 +23,7 @@ from django.db import InterfaceError, OperationalError
 from gateways.base import GatewayError, PaymentDeclinedError, TransientGatewayError
 from gateways.models import Gateway
 from gateways.selectors import callbacks_left_waiting
-from payments import pipeline, queue, refunds
+from payments import pipeline, queue
 from payments.ecpay import notifications
 from payments.ecpay.notifications import (
     NOTIFICATION_DRAIN_COVERS,
@@ -31,6 +31,7 @@ from payments.ecpay.notifications import (
 )
 from payments.ecpay.reconciliation import reconcile_ecpay
 from payments.models import Payment, PaymentStatus
+from payments.refunds import processing as refund_processing
 from payments.selectors import payments_expirable, payments_stranded, wallet_reported_success
 from payments.services import payment_expire
 from payments.wallet.callbacks import wallet_payment_settle
@@ -193,14 +194,14 @@ def _run_from_update(payment_id: int) -> None:
 def refund_process(operation_id: int, retry: int = 0) -> None:
     """Make a refund staff asked for; transient errors are retried with the same key."""
     try:
-        payment = refunds.refund_process(operation_id)
+        payment = refund_processing.refund_process(operation_id)
     except TransientGatewayError:
         if retry < settings.PIPELINE_RETRY_MAX:
             refund_process.apply_async(
                 (operation_id,), {"retry": retry + 1}, countdown=retry_delay(retry)
             )
         else:
-            refunds.refund_give_up_retrying(operation_id)
+            refund_processing.refund_give_up_retrying(operation_id)
     else:
         _notify_if_refunded(payment)
 
@@ -212,10 +213,10 @@ def operations_settle_unknown() -> int:
     A charge is settled by asking the provider, then its payment goes on; a refund by sending it
     again with the same key (the provider answers with the refund it made, if it made one).
     """
-    for operation in refunds.unsettled_refunds():
+    for operation in refund_processing.unsettled_refunds():
         # Errors leave it for the next sweep; an unexpected one is logged by Celery.
         with contextlib.suppress(GatewayError):
-            _notify_if_refunded(refunds.refund_process(operation.pk))
+            _notify_if_refunded(refund_processing.refund_process(operation.pk))
     settled = 0
     for operation in pipeline.unsettled_operations():
         settlement = pipeline.settle_operation(operation)

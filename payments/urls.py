@@ -1,12 +1,8 @@
 from django.urls import path
 
-from payments.api.views import (
-    MeView,
-    PaymentCancelView,
-    PaymentDetailView,
-    PaymentListView,
-    PaymentRefundsView,
-)
+from payments.api.me import MeView
+from payments.api.payments import PaymentCancelView, PaymentDetailView, PaymentListView
+from payments.api.refunds import PaymentRefundsView
 from payments.api.wallet import (
     DepositCreateView,
     LedgerEntryListView,

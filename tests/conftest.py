@@ -145,5 +145,5 @@ def make_topic(moto_url: str) -> Callable[[str], Topic]:
 def no_pipeline(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Keep the API from starting the pipeline; returns the ids it would have started."""
     started: list[int] = []
-    monkeypatch.setattr("payments.api.views.pipeline_start", started.append)
+    monkeypatch.setattr("payments.api.payments.pipeline_start", started.append)
     return started

@@ -8,11 +8,11 @@ APPS = ["accounts", "core", "gateways", "notifications", "orders", "payments"]
 # The transition functions, by file: the only places allowed to assign `.status` (payment and
 # order transitions make the move in a helper of their own, for a row locked or not yet).
 TRANSITION_FUNCTIONS = {
-    ("payments/services/payments.py", "_payment_move"),
+    ("payments/services/transitions.py", "_payment_move"),
     ("orders/services.py", "_order_move"),
     ("payments/services/operations.py", "operation_settle"),
     ("notifications/services.py", "_notification_set_status"),
-    ("payments/services/refund_approvals.py", "_refund_approval_decide"),
+    ("payments/refunds/approvals.py", "_refund_approval_decide"),
 }
 
 

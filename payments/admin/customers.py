@@ -7,9 +7,7 @@ from django.forms.models import BaseInlineFormSet
 from accounts.admin import UserAdmin
 from accounts.models import User
 from core.admin import ReadOnlyRecords
-from payments.models import (
-    LedgerEntry,
-)
+from payments.models import LedgerEntry
 
 # The user page shows this many of the newest ledger entries; the ledger's own list has all.
 LEDGER_ENTRIES_SHOWN = 20

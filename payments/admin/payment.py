@@ -41,12 +41,8 @@ from payments.models import (
     RefundApprovalStatus,
 )
 from payments.queue import PAYMENT_PROCESS, queue_after_commit
-from payments.services import (
-    payment_mark_reviewed,
-    payment_reprocess,
-    payments_staff_event_record,
-    refund_ask,
-)
+from payments.refunds.approvals import refund_ask
+from payments.services import payment_mark_reviewed, payment_reprocess, payments_staff_event_record
 
 # ECPay answers 403 to a merchant that queries too often: a few payments per click.
 REQUERY_AT_ONCE = 10

@@ -12,15 +12,8 @@ from django.template.response import TemplateResponse
 from accounts.admin import staff_member
 from core.admin import ReadOnlyRecords
 from payments.admin.payment import ReasonForm
-from payments.models import (
-    GatewayOperation,
-    LedgerEntry,
-    PaymentEvent,
-    ReconciliationDiscrepancy,
-)
-from payments.services import (
-    discrepancy_resolve,
-)
+from payments.models import GatewayOperation, LedgerEntry, PaymentEvent, ReconciliationDiscrepancy
+from payments.services import discrepancy_resolve
 
 
 @admin.register(PaymentEvent)

@@ -12,13 +12,8 @@ from django.template.response import TemplateResponse
 from accounts.admin import staff_member
 from core.admin import ReadOnlyRecords
 from core.exceptions import DomainError
-from payments.models import (
-    RefundApproval,
-)
-from payments.services import (
-    refund_approve,
-    refund_reject,
-)
+from payments.models import RefundApproval
+from payments.refunds.approvals import refund_approve, refund_reject
 
 
 class DecisionForm(forms.Form):

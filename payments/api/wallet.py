@@ -21,8 +21,8 @@ from core.openapi import (
     error_response,
     error_responses,
 )
+from payments.api.payments import PENDING_ECPAY_PAYMENT, payment_started
 from payments.api.serializers import PaymentCreateSerializer, PaymentSerializer
-from payments.api.views import PENDING_ECPAY_PAYMENT, payment_started
 from payments.models import LedgerEntry, PaymentKind
 from payments.selectors import ledger_entries_of
 from payments.services import balance_withdraw

@@ -11,9 +11,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from gateways.ecpay import (
-    EcpayMethod,
-)
+from gateways.ecpay import EcpayMethod
 from orders.models import Order, OrderStatus
 from payments.models import Payment, PaymentMethod, PaymentStatus
 

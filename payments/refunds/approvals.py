@@ -33,7 +33,7 @@ from payments.models import (
     RefundApprovalStatus,
 )
 from payments.queue import refund_start
-from payments.services.refunds import refund_check_allowed, refund_check_amount, refund_request
+from payments.refunds.services import refund_check_allowed, refund_check_amount, refund_request
 
 
 class RefundApprovalForbidden(DomainError):

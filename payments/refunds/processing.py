@@ -1,4 +1,4 @@
-"""Making a recorded refund at its gateway (`payments.services.refund_request` records it).
+"""Making a recorded refund at its gateway (`payments.refunds.services.refund_request` records it).
 
 At the card provider, like a charge, a refund is sent with its operation's idempotency key:
 sending it again — after a lost answer, a retry, a redelivered task — can only ever make the one
@@ -14,12 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from gateways.base import (
-    GatewayError,
-    OutcomeUnknownError,
-    RefundRequest,
-    TransientGatewayError,
-)
+from gateways.base import GatewayError, OutcomeUnknownError, RefundRequest, TransientGatewayError
 from gateways.card import get_card_gateway
 from gateways.ecpay import credit_refund, ecpay_config
 from gateways.models import Gateway
@@ -30,12 +25,8 @@ from payments.models import (
     OperationStatus,
     Payment,
 )
-from payments.services import (
-    balance_credit,
-    operation_settle,
-    payment_flag_for_review,
-    refund_apply,
-)
+from payments.refunds.services import refund_apply
+from payments.services import balance_credit, operation_settle, payment_flag_for_review
 
 # A refund still pending or unknown this long after it was recorded is the janitor's to settle.
 _UNSETTLED = (OperationStatus.PENDING, OperationStatus.UNKNOWN)

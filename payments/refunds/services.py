@@ -26,7 +26,7 @@ from payments.models import (
     PaymentMethod,
     PaymentStatus,
 )
-from payments.services.payments import payment_event_record, payment_transition
+from payments.services.transitions import payment_event_record, payment_transition
 
 # Gateways whose refunds this service makes itself, and with which methods. ECPay refunds card
 # payments only (DoAction); its ATM and store payments, and the wallet and bank apps (which have

@@ -1,8 +1,27 @@
-"""Every write to payments, their gateway operations, and balances (see each module).
+"""Every write to payments, their gateway operations, and balances, one module per seam:
 
-Callers import from here: `from payments.services import payment_transition`.
+- `transitions`: the one function that moves a payment's status, and its timeline;
+- `creation`: creating a payment and starting it (card, ECPay, balance, withdrawal);
+- `outcomes`: completing, crediting, failing, cancelling, reprocessing;
+- `operations`: a charge or refund at a gateway, recorded before it is sent;
+- `ledger`: balances, through ledger entries only;
+- `expiry`, `reviews`: expiring what waited too long; what staff record.
+
+Callers import from here: `from payments.services import payment_transition`. Refunds have their
+own package (`payments.refunds`), and each gateway's messages theirs (`payments.ecpay`, ...).
 """
 
+from payments.services.creation import (
+    ECPAY_METHODS,
+    balance_withdraw,
+    payment_abandon_unused,
+    payment_create,
+    payment_create_with_card,
+    payment_mark_sent_to_gateway,
+    payment_record_code,
+    payment_start_ecpay,
+    payment_start_from_balance,
+)
 from payments.services.expiry import payment_expire as payment_expire
 from payments.services.ledger import balance_credit, balance_debit
 from payments.services.operations import (
@@ -11,43 +30,25 @@ from payments.services.operations import (
     operation_settle,
     operation_start,
 )
-from payments.services.payments import (
-    ECPAY_METHODS,
-    balance_withdraw,
-    payment_abandon_unused,
+from payments.services.outcomes import (
     payment_cancel,
     payment_complete,
-    payment_create,
-    payment_create_with_card,
     payment_credit,
-    payment_event_record,
     payment_fail,
-    payment_flag_for_review,
-    payment_mark_sent_to_gateway,
     payment_may_take_money,
     payment_money_may_have_moved,
-    payment_record_code,
     payment_reprocess,
-    payment_start_ecpay,
-    payment_start_from_balance,
-    payment_transition,
 )
-from payments.services.refunds import refund_apply, refund_request
 from payments.services.reviews import (
     ReasonRequired,
     discrepancy_resolve,
     payment_mark_reviewed,
     payments_staff_event_record,
 )
-
-# isort: split
-# Last: it starts refunds through `payments.tasks`, which imports the services above.
-from payments.services.refund_approvals import (
-    RefundApprovalForbidden,
-    RefundAsked,
-    refund_approve,
-    refund_ask,
-    refund_reject,
+from payments.services.transitions import (
+    payment_event_record,
+    payment_flag_for_review,
+    payment_transition,
 )
 
 __all__ = [
@@ -55,8 +56,6 @@ __all__ = [
     "ChargeNotAllowed",
     "OperationInFlight",
     "ReasonRequired",
-    "RefundApprovalForbidden",
-    "RefundAsked",
     "balance_credit",
     "balance_debit",
     "balance_withdraw",
@@ -82,9 +81,4 @@ __all__ = [
     "payment_start_from_balance",
     "payment_transition",
     "payments_staff_event_record",
-    "refund_apply",
-    "refund_approve",
-    "refund_ask",
-    "refund_reject",
-    "refund_request",
 ]

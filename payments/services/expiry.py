@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from payments.models import Payment, PaymentStatus
 from payments.selectors import ecpay_notification_awaiting
-from payments.services.payments import payment_transition
+from payments.services.transitions import payment_transition
 
 
 def payment_expire(*, payment_id: int) -> Payment:

@@ -6,16 +6,8 @@ from django.db import transaction
 
 from accounts.models import User
 from core.models import ZERO
-from payments.exceptions import (
-    CurrencyMismatch,
-    InsufficientBalance,
-    InvalidPayment,
-)
-from payments.models import (
-    CREDIT_ENTRY_TYPES,
-    DEBIT_ENTRY_TYPES,
-    LedgerEntry,
-)
+from payments.exceptions import CurrencyMismatch, InsufficientBalance, InvalidPayment
+from payments.models import CREDIT_ENTRY_TYPES, DEBIT_ENTRY_TYPES, LedgerEntry
 
 
 def balance_credit(

@@ -12,7 +12,8 @@ from payments.models import (
     OperationStatus,
     Payment,
 )
-from payments.services.payments import payment_event_record, payment_may_take_money
+from payments.services.outcomes import payment_may_take_money
+from payments.services.transitions import payment_event_record
 
 # An operation in one of these may have moved the money, or will: never send another.
 _IN_FLIGHT_OR_DONE = frozenset(

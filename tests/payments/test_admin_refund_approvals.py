@@ -19,7 +19,7 @@ from payments.models import (
     RefundApproval,
     RefundApprovalStatus,
 )
-from payments.services import (
+from payments.refunds.approvals import (
     RefundApprovalForbidden,
     RefundAsked,
     refund_approve,

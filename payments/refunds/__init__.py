@@ -1,0 +1,7 @@
+"""Refunds, in one place: giving money back for a completed payment, all or part.
+
+- `services`: asking for a refund (the checks, the operation recorded) and applying one the
+  gateway made (the amounts, the payment and its order refunded once all is given back);
+- `approvals`: a refund above REFUND_APPROVAL_THRESHOLD waits for a second manager;
+- `processing`: making a recorded refund at its gateway, once (the worker runs it).
+"""
