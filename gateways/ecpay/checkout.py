@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils import timezone
 
-from gateways.ecpay import EcpayConfig
+from gateways.ecpay.config import EcpayConfig
 from gateways.ecpay.signature import check_mac_value
 
 # ECPay's dates are Taiwan time, written like 2023/03/12 15:30:23.

@@ -25,7 +25,7 @@ from gateways.base import (
     PermanentGatewayError,
     TransientGatewayError,
 )
-from gateways.ecpay import EcpayConfig
+from gateways.ecpay.config import EcpayConfig
 from gateways.ecpay.signature import check_mac_matches, check_mac_value
 from gateways.http import failed_to_connect
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from gateways.base import BadSignatureError, PermanentGatewayError
-from gateways.ecpay import EcpayConfig
+from gateways.ecpay.config import EcpayConfig
 from gateways.ecpay.signature import check_mac_matches
 
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,12}")
