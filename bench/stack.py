@@ -1,6 +1,6 @@
 """The real stack on loopback for the benchmark, and wrk to load it.
 
-gunicorn serves config.wsgi (sync workers, as STACK-NOTES measured), the card provider simulator
+gunicorn serves config.wsgi (sync workers, as docs/stack.md records), the card provider simulator
 runs as a gunicorn of its own (as the tests start it: tests/processes.py), and a Celery worker
 takes the pipeline. Everything binds 127.0.0.1; wrk is only ever pointed there.
 """

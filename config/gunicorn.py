@@ -17,7 +17,7 @@ bind = [f"0.0.0.0:{int(os.environ.get('PORT', '8000'))}"]
 
 # gthread: a request that waits on the card provider (tokenizing happens inside the API call, up
 # to CARD_PROVIDER_TIMEOUT_SECONDS) holds one thread, not a whole process. Threads add nothing
-# on database-bound endpoints (STACK-NOTES.md: gthread did not beat sync there), so processes
+# on database-bound endpoints (docs/stack.md: gthread did not beat sync there), so processes
 # follow the CPUs: 2 per core, the 4 on 2 cores that were measured. Each thread keeps its own
 # database connection (CONN_MAX_AGE): a task opens WEB_CONCURRENCY x GUNICORN_THREADS of them.
 worker_class = "gthread"

@@ -134,7 +134,7 @@ DATABASES = {
 }
 _database = DATABASES["default"]
 # Persistent connections: reconnecting per request costs ~45% of a database endpoint's
-# throughput on MariaDB (STACK-NOTES.md); health checks drop a connection the server closed.
+# throughput on MariaDB (docs/stack.md); health checks drop a connection the server closed.
 _database["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 _database["CONN_HEALTH_CHECKS"] = True
 if _database["ENGINE"] == "django.db.backends.mysql":
@@ -588,7 +588,7 @@ AWS_SES_REGION_NAME = AWS_REGION
 NOTIFICATIONS_SNS_TOPIC_ARN = env.str("NOTIFICATIONS_SNS_TOPIC_ARN", default="")
 
 # --- ECPay ------------------------------------------------------------------------------------
-# The public stage merchant is the development default (ECPAY.md); production sets its own.
+# The public stage merchant is the development default (docs/ecpay.md); production sets its own.
 ECPAY_MERCHANT_ID = env.str("ECPAY_MERCHANT_ID", default=_development_default("ECPAY_MERCHANT_ID"))
 ECPAY_HASH_KEY = env.str("ECPAY_HASH_KEY", default=_development_default("ECPAY_HASH_KEY"))
 ECPAY_HASH_IV = env.str("ECPAY_HASH_IV", default=_development_default("ECPAY_HASH_IV"))

@@ -1,4 +1,4 @@
-"""ECPay's CheckMacValue: the signature on every message to and from ECPay (ECPAY.md).
+"""ECPay's CheckMacValue: the signature on every message to and from ECPay (docs/ecpay.md).
 
 Follows ECPay's own pages, not an SDK: the SDKs disagree with them on `~` and on non-ASCII text.
 """

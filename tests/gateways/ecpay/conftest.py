@@ -21,7 +21,7 @@ from gateways.ecpay import (
 from gateways.ecpay.simulator.delivery import THREAD_NAME
 from gateways.ecpay.simulator.models import SimulatedEcpayTrade
 
-# ECPay's public stage merchant (ECPAY.md), which the published examples are signed with.
+# ECPay's public stage merchant (docs/ecpay.md), which the published examples are signed with.
 STAGE_MERCHANT_ID = "3002607"
 STAGE_HASH_KEY = "pwFHCqoQZGmho4w6"
 STAGE_HASH_IV = "EkRm7iFT261dpevs"
