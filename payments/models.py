@@ -422,7 +422,8 @@ class RefundApproval(TimeStampedModel):
     `REFUND_APPROVAL_THRESHOLD`, asked for by one member of staff, waiting for a second one with
     `payments.approve_refund` to approve (it is then made) or reject it.
 
-    Decided once: `payments.services.refund_approve` / `refund_reject` move it out of requested.
+    Decided once: `payments.refunds.approvals.refund_approve` / `refund_reject` move it out of
+    requested.
     """
 
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refund_approvals")

@@ -3,48 +3,37 @@
 Each step is a plain function of a payment id that is safe to run again: after it has done its
 work, running it (or the whole pipeline) once more changes nothing and charges nothing. The
 Celery tasks in `payments/tasks.py` run the steps, pass the payment on, and decide on retries;
-the business rules live here and in `payments/services.py`.
+the business rules live here, in `payments/services/` and, for the card, in `payments/card/`.
 """
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
-from django.utils import timezone
+from django.db.models import Exists, OuterRef, Subquery
 
 from gateways.base import (
-    ChargeRequest,
-    GatewayError,
-    OutcomeUnknownError,
     PaymentDeclinedError,
     PermanentGatewayError,
     TransientGatewayError,
 )
-from gateways.card import get_card_gateway
 from gateways.models import Gateway
 from gateways.selectors import gateway_is_paused
 from notifications.services import notify_payment_event
 from orders.models import OrderStatus
+from payments.card.charges import card_charge, succeeded_charges
 from payments.exceptions import InsufficientBalance
 from payments.models import (
-    GatewayOperation,
     LedgerEntry,
     LedgerEntryType,
-    OperationKind,
-    OperationStatus,
     Payment,
     PaymentKind,
     PaymentStatus,
 )
 from payments.services import (
     ChargeNotAllowed,
-    OperationInFlight,
     balance_debit,
-    operation_settle,
-    operation_start,
     payment_complete,
     payment_event_record,
     payment_fail,
@@ -71,10 +60,6 @@ class GatewayPaused(Exception):
 
 class PaymentInvalid(Exception):
     """The payment can no longer be made as asked (the order was paid or changed, ...)."""
-
-
-class ChargeOutcomeUnknown(Exception):
-    """A charge was sent and not answered: only the janitor, by asking the provider, settles it."""
 
 
 @dataclass(frozen=True)
@@ -113,7 +98,7 @@ def process(payment_id: int) -> None:
     """
     payment = (
         Payment.objects.select_related("order")
-        .annotate(charged=Exists(_succeeded_charges(OuterRef("pk"))))
+        .annotate(charged=Exists(succeeded_charges(OuterRef("pk"))))
         .get(pk=payment_id)
     )
     if payment.status != PaymentStatus.PROCESSING:
@@ -140,33 +125,9 @@ def process(payment_id: int) -> None:
         return
     _check_can_charge(payment)
     try:
-        operation = operation_start(payment_id=payment_id, kind=OperationKind.CHARGE)
-    except OperationInFlight:
-        if _charge_succeeded(payment_id):
-            return
-        raise ChargeOutcomeUnknown() from None
+        card_charge(payment)
     except ChargeNotAllowed:
         raise PaymentInvalid("the payment does not hold its order") from None
-
-    # Outside any transaction: the provider may take seconds, and no lock waits for it.
-    request = ChargeRequest(
-        token=payment.card_token,
-        amount=payment.amount,
-        currency=payment.currency,
-        idempotency_key=operation.idempotency_key,
-        description=f"Payment {payment.public_id}",
-    )
-    try:
-        result = get_card_gateway().charge(request)
-    except OutcomeUnknownError as error:
-        _settle(operation, OperationStatus.UNKNOWN, error)
-        raise ChargeOutcomeUnknown() from error
-    except GatewayError as error:
-        _settle(operation, OperationStatus.FAILED, error)
-        raise
-    operation_settle(
-        operation_id=operation.pk, to=OperationStatus.SUCCEEDED, external_id=result.charge_id
-    )
 
 
 def update(payment_id: int, failure: Failure | None = None) -> None:
@@ -180,7 +141,7 @@ def update(payment_id: int, failure: Failure | None = None) -> None:
         return
     with transaction.atomic():
         # Read under the lock, with the charge's id (the subquery takes no lock of its own).
-        charge = _succeeded_charges(OuterRef("pk")).values("external_id")[:1]
+        charge = succeeded_charges(OuterRef("pk")).values("external_id")[:1]
         payment = (
             Payment.objects.select_for_update()
             .annotate(charge_id=Subquery(charge))
@@ -268,56 +229,6 @@ def record_waiting_for_gateway(payment_id: int) -> None:
     payment_event_record(payment_id=payment_id, type="waiting_gateway_paused")
 
 
-@dataclass(frozen=True)
-class Settlement:
-    payment_id: int
-    charged: bool
-    # The provider's decline code when it recorded the charge as declined.
-    declined: str = ""
-
-
-def settle_operation(operation: GatewayOperation) -> Settlement | None:
-    """Settle a charge left without an answer by asking the provider, never by charging again.
-
-    Returns None when the provider cannot be asked now (try on the next sweep).
-    """
-    declined = ""
-    try:
-        charge = get_card_gateway().find_charge(operation.idempotency_key)
-    except PaymentDeclinedError as error:
-        charge, declined = None, error.code
-    except GatewayError:
-        return None
-    if operation.status == OperationStatus.PENDING:
-        # A worker died mid-call: from here on the outcome is officially unknown.
-        operation_settle(operation_id=operation.pk, to=OperationStatus.UNKNOWN)
-    if declined:
-        operation_settle(operation_id=operation.pk, to=OperationStatus.FAILED, error_code=declined)
-        return Settlement(payment_id=operation.payment_id, charged=False, declined=declined)
-    if charge is None:
-        operation_settle(
-            operation_id=operation.pk, to=OperationStatus.FAILED, error_code="not_charged"
-        )
-        return Settlement(payment_id=operation.payment_id, charged=False)
-    operation_settle(
-        operation_id=operation.pk, to=OperationStatus.SUCCEEDED, external_id=charge.charge_id
-    )
-    return Settlement(payment_id=operation.payment_id, charged=True)
-
-
-def unsettled_operations(limit: int = 100) -> list[GatewayOperation]:
-    """Card charges with no answer for longer than any answer can take, oldest first."""
-    cutoff = timezone.now() - timedelta(seconds=settings.OPERATION_SETTLE_AFTER_SECONDS)
-    return list(
-        GatewayOperation.objects.filter(
-            gateway=Gateway.CARD,
-            kind=OperationKind.CHARGE,
-            status__in=[OperationStatus.PENDING, OperationStatus.UNKNOWN],
-            created_at__lt=cutoff,
-        ).order_by("created_at")[:limit]
-    )
-
-
 def _check_can_charge(payment: Payment) -> None:
     if gateway_is_paused(payment.gateway):
         raise GatewayPaused(payment.gateway)
@@ -334,22 +245,3 @@ def _check_can_charge(payment: Payment) -> None:
             raise PaymentInvalid("another payment holds the order")
         if (order.total, order.currency) != (payment.amount, payment.currency):
             raise PaymentInvalid("the order's total changed")
-
-
-def _succeeded_charges(payment: int | OuterRef) -> QuerySet[GatewayOperation]:
-    """The payment's succeeded charge (at most one: a charge is started only when no other is
-    in flight or done, `operation_start`); `payment` is its id, or OuterRef("pk") to read it
-    with the payment in one statement."""
-    return GatewayOperation.objects.filter(
-        Q(payment=payment), kind=OperationKind.CHARGE, status=OperationStatus.SUCCEEDED
-    )
-
-
-def _charge_succeeded(payment_id: int) -> bool:
-    return _succeeded_charges(payment_id).exists()
-
-
-def _settle(operation: GatewayOperation, to: str, error: GatewayError) -> None:
-    operation_settle(
-        operation_id=operation.pk, to=to, error_code=error.code, error_message=str(error)
-    )

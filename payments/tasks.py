@@ -24,6 +24,7 @@ from gateways.base import GatewayError, PaymentDeclinedError, TransientGatewayEr
 from gateways.models import Gateway
 from gateways.selectors import callbacks_left_waiting
 from payments import pipeline, queue
+from payments.card.charges import ChargeOutcomeUnknown, card_charge_settle, card_charges_unsettled
 from payments.ecpay import notifications
 from payments.ecpay.notifications import (
     NOTIFICATION_DRAIN_COVERS,
@@ -164,7 +165,7 @@ def _run_from_process(payment_id: int, retry: int) -> None:
         pipeline.process(payment_id)
     except pipeline.GatewayPaused:
         _wait_for_gateway(payment_process, payment_id, retry=retry)
-    except pipeline.ChargeOutcomeUnknown:
+    except ChargeOutcomeUnknown:
         # Not retried: the charge may have gone through. The janitor asks the provider.
         pass
     except TransientGatewayError as error:
@@ -218,8 +219,8 @@ def operations_settle_unknown() -> int:
         with contextlib.suppress(GatewayError):
             _notify_if_refunded(refund_processing.refund_process(operation.pk))
     settled = 0
-    for operation in pipeline.unsettled_operations():
-        settlement = pipeline.settle_operation(operation)
+    for operation in card_charges_unsettled():
+        settlement = card_charge_settle(operation)
         if settlement is None:
             continue
         settled += 1
