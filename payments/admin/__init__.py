@@ -1,7 +1,8 @@
 """The back office: Django's admin for payments, one module per seam of the domain.
 
-- `payment`: the payment list (search by any reference, filters, work queues), a payment's
-  read-only page with its timeline, callbacks and notifications, and the staff's actions;
+- `payment`: the payment list (search by any reference, filters), a payment's read-only page
+  with its timeline, callbacks and notifications, and the staff's actions; `payment_list`: the
+  list's capped count and the work queues;
 - `refunds`: refunds waiting for a second manager's approval;
 - `records`: the records the services write (events, ledger entries, gateway operations) and
   the discrepancies reconciliation found;

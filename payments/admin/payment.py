@@ -7,7 +7,6 @@ Nothing here writes a status or an amount: the payment pages are read-only.
 
 import csv
 from collections.abc import Sequence
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,12 +14,9 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.utils import timezone
-from django.utils.functional import cached_property
 
 from accounts.admin import staff_member
 from accounts.models import User
@@ -29,16 +25,11 @@ from core.exceptions import DomainError
 from gateways.models import GatewayCallback
 from notifications.models import Notification
 from orders.models import Order
+from payments.admin.payment_list import CappedCountPaginator, WorkQueueFilter
 from payments.ecpay.reconciliation import payment_requery
 from payments.models import (
-    GatewayOperation,
-    OperationStatus,
     Payment,
     PaymentEvent,
-    PaymentStatus,
-    ReconciliationDiscrepancy,
-    RefundApproval,
-    RefundApprovalStatus,
 )
 from payments.queue import PAYMENT_PROCESS, queue_after_commit
 from payments.refunds.approvals import refund_ask
@@ -46,63 +37,6 @@ from payments.services import payment_mark_reviewed, payment_reprocess, payments
 
 # ECPay answers 403 to a merchant that queries too often: a few payments per click.
 REQUERY_AT_ONCE = 10
-
-# Counting a large table to number its pages reads every row: count at most this many.
-COUNT_CAP = 1000
-
-
-class CappedCountPaginator(Paginator):  # type: ignore[type-arg]
-    """Counts at most COUNT_CAP + 1 rows (`SELECT COUNT(*) FROM (... LIMIT n)`), so a page of
-    payments costs the same on a table of a thousand rows or of fifty million. Past the cap the
-    last pages are not reachable by number: staff narrow the list with filters instead."""
-
-    @cached_property
-    def count(self) -> int:
-        object_list: QuerySet[Any] = self.object_list  # type: ignore[assignment]
-        return object_list.order_by().values("pk")[: COUNT_CAP + 1].count()
-
-
-class WorkQueueFilter(admin.SimpleListFilter):
-    """The staff's work queues. Each item leaves its queue only when someone resolves it."""
-
-    title = "work queue"
-    parameter_name = "queue"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [
-            ("review", "Needs review"),
-            ("stuck", f"Stuck pending / processing > {settings.STUCK_PAYMENT_MINUTES} min"),
-            ("unknown", "Gateway outcome unknown"),
-            ("discrepancy", "Reconciliation discrepancy"),
-            ("approval", "Refund waiting for approval"),
-        ]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        match self.value():
-            case "review":
-                return queryset.filter(needs_review=True)
-            case "stuck":
-                stuck_before = timezone.now() - timedelta(minutes=settings.STUCK_PAYMENT_MINUTES)
-                return queryset.filter(
-                    status__in=[PaymentStatus.PENDING, PaymentStatus.PROCESSING],
-                    created_at__lt=stuck_before,
-                )
-            case "unknown":
-                unknown = GatewayOperation.objects.filter(
-                    payment=OuterRef("pk"), status=OperationStatus.UNKNOWN
-                )
-                return queryset.filter(Exists(unknown))
-            case "discrepancy":
-                open_ = ReconciliationDiscrepancy.objects.filter(
-                    payment=OuterRef("pk"), resolved_at__isnull=True
-                )
-                return queryset.filter(Exists(open_))
-            case "approval":
-                waiting = RefundApproval.objects.filter(
-                    payment=OuterRef("pk"), status=RefundApprovalStatus.REQUESTED
-                )
-                return queryset.filter(Exists(waiting))
-        return queryset
 
 
 class ReadOnlyInline(ReadOnlyRecords, admin.TabularInline):  # type: ignore[type-arg]
