@@ -7,13 +7,10 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import transaction
 
 from accounts.models import User
-from gateways.base import BadSignatureError
 from gateways.models import CallbackOutcome, Gateway, GatewayCallback
-from gateways.services import callback_settle
-from gateways.wallet import MalformedCallback, callback_secret, parse_callback, verify_signature
 from payments.ecpay.notifications import ecpay_notification_accept
 from payments.services import payment_event_record
-from payments.wallet.callbacks import wallet_callback_accept
+from payments.wallet.callbacks import wallet_callback_receive
 
 
 @dataclass(frozen=True)
@@ -77,33 +74,12 @@ def callback_replay(*, callback_id: int, actor: User) -> CallbackReplay:
 
 def _wallet_callback_replay(callback: GatewayCallback) -> None:
     """The wallet callback view's steps (verify, parse, accept) on the stored request."""
-    body = callback.body.encode()
-    try:
-        verify_signature(
-            secret=callback_secret(callback.gateway),
-            body=body,
-            signature=callback.headers.get("X-Signature"),
-            timestamp=callback.headers.get("X-Timestamp"),
-            # The signature had to be fresh when the callback arrived, not now: our own record
-            # of its arrival stands in for the clock, so a replay is judged like the original.
-            now=callback.created_at.timestamp(),
-        )
-    except BadSignatureError as error:
-        callback_settle(
-            callback_id=callback.pk,
-            outcome=CallbackOutcome.REJECTED,
-            reason=str(error),
-            signature_valid=False,
-        )
-        return
-    try:
-        parsed = parse_callback(body)
-    except MalformedCallback as error:
-        callback_settle(
-            callback_id=callback.pk,
-            outcome=CallbackOutcome.REJECTED,
-            reason=str(error),
-            signature_valid=True,
-        )
-        return
-    wallet_callback_accept(callback_id=callback.pk, gateway=callback.gateway, callback=parsed)
+    wallet_callback_receive(
+        callback=callback,
+        body=callback.body.encode(),
+        signature=callback.headers.get("X-Signature"),
+        timestamp=callback.headers.get("X-Timestamp"),
+        # The signature had to be fresh when the callback arrived, not now: our own record of
+        # its arrival stands in for the clock, so a replay is judged like the original.
+        now=callback.created_at.timestamp(),
+    )

@@ -23,12 +23,10 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from gateways.base import BadSignatureError
 from gateways.models import CallbackOutcome, Gateway, GatewayCallback
-from gateways.services import callback_record, callback_settle
-from gateways.wallet import MalformedCallback, callback_secret, parse_callback, verify_signature
+from gateways.services import callback_record
 from payments.ecpay.notifications import ecpay_notification_receive
-from payments.wallet.callbacks import wallet_callback_accept
+from payments.wallet.callbacks import wallet_callback_receive
 
 logger = logging.getLogger(__name__)
 
@@ -154,45 +152,24 @@ class WalletCallbackView(CallbackView):
     gateway = ""
 
     def post(self, request: Request) -> Response:
-        gateway = self.gateway
-        callback = self.record(request, gateway, kept_headers=_WALLET_KEPT_HEADERS)
-        try:
-            verify_signature(
-                secret=callback_secret(gateway),
-                body=request.body,
-                signature=request.headers.get("X-Signature"),
-                timestamp=request.headers.get("X-Timestamp"),
-            )
-        except BadSignatureError as error:
-            callback_settle(
-                callback_id=callback.pk,
-                outcome=CallbackOutcome.REJECTED,
-                reason=str(error),
-                signature_valid=False,
-            )
-            return Response({"code": "bad_signature", "message": str(error)}, status=401)
-        try:
-            parsed = parse_callback(request.body)
-        except MalformedCallback as error:
-            callback_settle(
-                callback_id=callback.pk,
-                outcome=CallbackOutcome.REJECTED,
-                reason=str(error),
-                signature_valid=True,
-            )
-            return Response(
-                {
-                    "code": "invalid",
-                    "message": "The callback is malformed.",
-                    "fields": {error.field: [error.message]},
-                },
-                status=400,
-            )
-        verdict = wallet_callback_accept(callback_id=callback.pk, gateway=gateway, callback=parsed)
+        callback = self.record(request, self.gateway, kept_headers=_WALLET_KEPT_HEADERS)
+        verdict = wallet_callback_receive(
+            callback=callback,
+            body=request.body,
+            signature=request.headers.get("X-Signature"),
+            timestamp=request.headers.get("X-Timestamp"),
+        )
+        if verdict.invalid_field is not None:
+            field, message = verdict.invalid_field
+            refusal = {
+                "code": verdict.code,
+                "message": "The callback is malformed.",
+                "fields": {field: [message]},
+            }
+            return Response(refusal, status=verdict.status)
         if verdict.outcome == CallbackOutcome.REJECTED:
-            return Response(
-                {"code": verdict.code, "message": verdict.reason}, status=verdict.status
-            )
+            refusal = {"code": verdict.code, "message": verdict.reason}
+            return Response(refusal, status=verdict.status)
         return Response({"status": verdict.answer})
 
 

@@ -15,9 +15,16 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
-from gateways.models import CallbackOutcome
+from gateways.base import BadSignatureError
+from gateways.models import CallbackOutcome, GatewayCallback
 from gateways.services import callback_settle
-from gateways.wallet import WalletCallback
+from gateways.wallet import (
+    MalformedCallback,
+    WalletCallback,
+    callback_secret,
+    parse_callback,
+    verify_signature,
+)
 from orders.models import Order, OrderStatus
 from orders.selectors import order_cost
 from payments.exceptions import AmountOutOfRange
@@ -43,6 +50,61 @@ class Verdict:
     # Set on a rejection: the error code the provider is answered with, and the HTTP status.
     code: str = ""
     status: int = 200
+    # A malformed callback's field and what is wrong with it.
+    invalid_field: tuple[str, str] | None = None
+
+
+def wallet_callback_receive(
+    *,
+    callback: GatewayCallback,
+    body: bytes,
+    signature: str | None,
+    timestamp: str | None,
+    now: float | None = None,
+) -> Verdict:
+    """Verify, parse and act once on a stored callback of the wallet or the bank app: what the
+    callback view does with a request, and a replay with the stored one.
+
+    `body` is the bytes the signature covers, as they arrived. `now` judges the timestamp's
+    freshness (a replay passes the callback's arrival). A forged or stale callback is rejected
+    (401 `bad_signature`), a malformed one too (400 `invalid`, with its field); either is
+    settled on the stored callback with the reason.
+    """
+    try:
+        verify_signature(
+            secret=callback_secret(callback.gateway),
+            body=body,
+            signature=signature,
+            timestamp=timestamp,
+            now=now,
+        )
+    except BadSignatureError as error:
+        callback_settle(
+            callback_id=callback.pk,
+            outcome=CallbackOutcome.REJECTED,
+            reason=str(error),
+            signature_valid=False,
+        )
+        return Verdict(CallbackOutcome.REJECTED, str(error), code="bad_signature", status=401)
+    try:
+        parsed = parse_callback(body)
+    except MalformedCallback as error:
+        callback_settle(
+            callback_id=callback.pk,
+            outcome=CallbackOutcome.REJECTED,
+            reason=str(error),
+            signature_valid=True,
+        )
+        return Verdict(
+            CallbackOutcome.REJECTED,
+            str(error),
+            code="invalid",
+            status=400,
+            invalid_field=(error.field, error.message),
+        )
+    return wallet_callback_accept(
+        callback_id=callback.pk, gateway=callback.gateway, callback=parsed
+    )
 
 
 def wallet_callback_accept(*, callback_id: int, gateway: str, callback: WalletCallback) -> Verdict:
