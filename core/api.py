@@ -87,6 +87,9 @@ class DecimalJSONParser(JSONParser):
             return json.loads(stream.read().decode(encoding), parse_float=Decimal)
         except ValueError as error:
             raise exceptions.ParseError(f"JSON parse error: {error}") from error
+        except RecursionError:
+            # Arrays or objects nested deeper than the parser goes: no request needs that.
+            raise exceptions.ParseError("JSON parse error: nested too deeply.") from None
 
 
 class NewestFirst(CursorPagination):

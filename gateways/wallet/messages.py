@@ -36,7 +36,8 @@ def parse_callback(body: bytes) -> WalletCallback:
     try:
         # parse_float: 300.1 stays exactly 300.1, never a binary float.
         data = json.loads(body, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError):
+    # RecursionError: arrays or objects nested deeper than the parser goes.
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise MalformedCallback("body", "Not valid JSON.") from None
     if not isinstance(data, dict):
         raise MalformedCallback("body", "Expected a JSON object.")

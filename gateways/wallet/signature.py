@@ -41,7 +41,8 @@ def verify_signature(
         raise BadSignatureError("X-Timestamp must be unix seconds.")
     expected = sign(secret=secret, timestamp=timestamp, body=body)
     # Constant time: a byte-by-byte comparison would tell an attacker how much they got right.
-    if not hmac.compare_digest(expected, signature.strip().lower()):
+    # As bytes: compare_digest refuses text that is not ASCII, and a header can be anything.
+    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
         raise BadSignatureError("The signature does not match.")
     current = time.time() if now is None else now
     if abs(current - int(timestamp)) > MAX_SKEW_SECONDS:

@@ -46,6 +46,16 @@ def test_broken_json_is_a_400(customer, api_client_for):
     assert_error_shape(response, 400, "parse_error")
 
 
+@pytest.mark.django_db
+def test_json_nested_deeper_than_the_parser_goes_is_a_400(customer, api_client_for):
+    nested = "[" * 50_000 + "]" * 50_000
+    for path in ("/api/v1/payments/", "/api/v1/wallet/withdrawals/", "/api/v1/wallet/deposits/"):
+        response = api_client_for(customer).post(path, nested, content_type="application/json")
+
+        assert response.status_code == 400, path
+        assert response.json()["code"] == "parse_error"
+
+
 def test_a_caller_over_their_rate_is_told_to_wait_with_a_429(customer, api_client_for, monkeypatch):
     # The class keeps the rates it was created with; the test narrows this one for a moment.
     monkeypatch.setitem(UserRateThrottle.THROTTLE_RATES, "user", "3/min")

@@ -102,3 +102,26 @@ def test_the_callbacks_are_not_in_the_apis_schema(client):
     schema = client.get("/api/schema/?format=json").json()
 
     assert not [path for path in schema["paths"] if path.startswith("/callbacks/")]
+
+
+@pytest.mark.django_db
+def test_an_ecpay_notification_posted_as_multipart_is_stored_then_refused(client):
+    response = client.post(NOTIFY, {"MerchantTradeNo": "X", "RtnCode": "1"})
+
+    assert response.status_code == 200
+    assert response.content.decode().startswith("0|")
+    callback = GatewayCallback.objects.get()
+    assert 'name="MerchantTradeNo"' in callback.body
+    assert callback.outcome == "rejected"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/callbacks/wallet/", "/callbacks/bank-app/"])
+def test_a_wallet_signature_that_is_not_ascii_is_a_401_and_settled(client, url):
+    response = client.post(
+        url, b"{}", content_type="application/json", HTTP_X_SIGNATURE="\xe9", HTTP_X_TIMESTAMP="1"
+    )
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "bad_signature"
+    assert GatewayCallback.objects.get().outcome == "rejected"

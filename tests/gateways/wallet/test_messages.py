@@ -48,3 +48,8 @@ def test_malformed_bodies_name_the_field_at_fault(text, field):
         parse_callback(text)
 
     assert raised.value.field == field
+
+
+def test_a_body_nested_deeper_than_the_parser_goes_is_malformed():
+    with pytest.raises(MalformedCallback, match="Not valid JSON"):
+        parse_callback(b"[" * 50_000 + b"]" * 50_000)

@@ -58,3 +58,10 @@ def test_with_an_empty_secret_even_a_signature_made_with_it_is_refused():
 
     with pytest.raises(BadSignatureError, match="No callback secret is set"):
         verify_signature(secret="", body=BODY, signature=forged, timestamp=str(now))
+
+
+def test_a_signature_that_is_not_ascii_is_refused_not_crashed_on():
+    now = str(int(time.time()))
+
+    with pytest.raises(BadSignatureError, match="does not match"):
+        verify_signature(secret=SECRET, body=BODY, signature="\xe9" * 64, timestamp=now)
