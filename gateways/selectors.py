@@ -32,8 +32,9 @@ def callbacks_left_waiting(*, gateway: str, older_than: timedelta) -> bool:
 
 
 def callback_queued_behind_another(callback: GatewayCallback, *, stored_within: timedelta) -> bool:
-    """Whether a callback of the same gateway stored before `callback` (an earlier created_at),
-    in the last `stored_within`, is still waiting to be applied.
+    """Whether a signed callback of the same gateway stored before `callback` (an earlier
+    created_at), in the last `stored_within`, is still waiting to be applied. Unsigned ones do
+    not count: nothing anyone can send holds a gateway's callback back.
 
     Only earlier ones count, so of two callbacks stored at once at least one finds none: "behind
     another" never goes round in a circle (two stored in the same microsecond both find none).
@@ -47,21 +48,27 @@ def callback_queued_behind_another(callback: GatewayCallback, *, stored_within: 
         cursor.execute(
             "SELECT 1 FROM gateways_gatewaycallback"
             " WHERE outcome = %s AND created_at >= %s AND created_at < %s AND gateway = %s"
-            " LIMIT 1",
+            " AND signature_valid = %s LIMIT 1",
             [
                 CallbackOutcome.RECEIVED.value,
                 adapt(timezone.now() - stored_within),
                 adapt(callback.created_at),
                 callback.gateway,
+                True,
             ],
         )
         return cursor.fetchone() is not None
 
 
 def callback_awaiting_apply(*, gateway: str, external_reference: str) -> bool:
-    """Whether a callback about `external_reference` was stored and is still waiting for its
-    worker (or for the sweep, within the same week `callbacks_left_waiting` looks at)."""
-    return callbacks_waiting(gateway).filter(external_reference=external_reference).exists()
+    """Whether a signed callback about `external_reference` was stored and is still waiting for
+    its worker (or for the sweep, within the same week `callbacks_left_waiting` looks at).
+    Unsigned ones do not count: anyone can name a payment, and nobody may hold one up."""
+    return (
+        callbacks_waiting(gateway)
+        .filter(external_reference=external_reference, signature_valid=True)
+        .exists()
+    )
 
 
 def callbacks_waiting(gateway: str) -> QuerySet[GatewayCallback]:

@@ -27,12 +27,15 @@ def callback_record(
     headers: Mapping[str, str],
     remote_addr: str | None,
     external_reference: str = "",
+    signature_valid: bool | None = None,
 ) -> GatewayCallback:
     """Store a callback exactly as it arrived, before anything is done with it.
 
     `external_reference` is what the callback claims to be about, unverified: enough for
     `callback_awaiting_apply` to see a notification on its way. Settling the callback
-    replaces it with the verified one (or blanks it, for a forgery).
+    replaces it with the verified one (or blanks it, for a forgery). `signature_valid` is set
+    when the signature could be checked before storing (a pure computation): only a signed
+    callback counts as waiting for its worker (`gateways.selectors`).
     """
     return GatewayCallback.objects.create(
         gateway=gateway,
@@ -41,6 +44,7 @@ def callback_record(
         content_type=content_type[:128],
         headers=dict(headers),
         remote_addr=remote_addr,
+        signature_valid=signature_valid,
     )
 
 

@@ -9,9 +9,10 @@ throttling applies to them as to the API, off unless CALLBACK_THROTTLE_RATE is s
 """
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from django.core.exceptions import SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -25,7 +26,7 @@ from rest_framework.views import APIView
 
 from gateways.models import CallbackOutcome, Gateway, GatewayCallback
 from gateways.services import callback_record
-from payments.ecpay.notifications import ecpay_notification_receive
+from payments.ecpay.notifications import ecpay_notification_receive, ecpay_notification_signed
 from payments.wallet.callbacks import wallet_callback_receive
 
 logger = logging.getLogger(__name__)
@@ -91,16 +92,20 @@ class CallbackView(APIView):
         *,
         kept_headers: tuple[str, ...],
         reference_field: str = "",
+        signature_valid: Callable[[str], bool] | None = None,
     ) -> GatewayCallback:
         """Store the callback as it arrived, before anything is done with it. `reference_field`
         names the form field that says what the callback is about, unverified: filed under it,
-        a notification on its way is seen (`gateways.selectors.callback_awaiting_apply`)."""
+        a notification on its way is seen (`gateways.selectors.callback_awaiting_apply`).
+        `signature_valid` checks the body's signature before it is stored, when that is pure
+        computation (ECPay's CheckMacValue)."""
         # The raw body first: a multipart form's bytes are gone once the form is parsed.
         body = request.body.decode("utf-8", errors="replace")
         return callback_record(
             gateway=gateway,
             external_reference=_form_field(request, reference_field) if reference_field else "",
             body=body,
+            signature_valid=signature_valid(body) if signature_valid else None,
             content_type=request.content_type or "",
             headers={
                 name: request.headers[name] for name in kept_headers if name in request.headers
@@ -131,6 +136,7 @@ class EcpayNotificationView(CallbackView):
                 Gateway.ECPAY,
                 kept_headers=_KEPT_HEADERS,
                 reference_field="MerchantTradeNo",
+                signature_valid=ecpay_notification_signed,
             )
             answer = ecpay_notification_receive(callback=callback)
         except (OperationalError, InterfaceError):
@@ -178,7 +184,7 @@ def _form_field(request: Request, name: str) -> str:
     the same, and refused once it is read (`payments.ecpay.notifications`)."""
     try:
         value = request.POST.get(name, "")
-    except (ParseError, UnsupportedMediaType):
+    except (ParseError, UnsupportedMediaType, SuspiciousOperation):
         return ""
     return str(value)
 

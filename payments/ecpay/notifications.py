@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import QuerySet
 from django.http import QueryDict
@@ -214,9 +215,33 @@ def ecpay_notification_accept(*, callback: GatewayCallback) -> str:
         return _settle(callback, verdict, True, notification, payment)
 
 
+def ecpay_notification_signed(body: str) -> bool:
+    """Whether a notification's form carries a valid CheckMacValue. Worked out before it is
+    stored (a pure computation: nothing is lost if it fails), so a notification from ECPay is
+    stored marked so, and only those count as waiting for a drain
+    (`callback_queued_behind_another`): nothing unsigned can hold a notification back."""
+    try:
+        parse_notification(_form(body), ecpay_config())
+    except BadSignatureError:
+        return False
+    except PermanentGatewayError:
+        # Signed, with a field that is not what ECPay sends: refused when it is received.
+        return True
+    return True
+
+
 def _fields(callback: GatewayCallback) -> dict[str, str]:
-    # One value per field, exactly as posted (QueryDict keeps the last of repeated names).
-    return {key: str(value) for key, value in QueryDict(callback.body).items()}
+    return _form(callback.body)
+
+
+def _form(body: str) -> dict[str, str]:
+    """The form's fields, one value each, exactly as posted (the last of repeated names); none
+    for a body that is no form Django reads (more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS):
+    it is then refused for its missing CheckMacValue."""
+    try:
+        return {key: str(value) for key, value in QueryDict(body).items()}
+    except SuspiciousOperation:
+        return {}
 
 
 def _refusal(notification: EcpayNotification) -> str:

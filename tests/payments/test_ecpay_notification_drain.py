@@ -26,6 +26,7 @@ from payments.models import Payment, PaymentStatus
 from payments.tasks import ecpay_notifications_drain
 from tests.concurrency import run_at_once
 from tests.payments.test_ecpay_notifications import (
+    NOTIFY,
     deliver,
     paid_notification,
     signed,
@@ -56,6 +57,7 @@ def stored_unapplied(payments: list[Payment]) -> None:
             content_type="application/x-www-form-urlencoded",
             headers={},
             remote_addr="127.0.0.1",
+            signature_valid=True,
         )
 
 
@@ -189,3 +191,34 @@ def test_a_refused_notification_a_drain_took_first_is_settled_once_and_refused(c
 
     assert outcomes() == [CallbackOutcome.REJECTED] * 2
     assert payment.events.filter(type="flagged_for_review").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_form_of_too_many_fields_is_stored_and_refused_at_once_never_left_waiting(client):
+    junk = "&".join(f"f{number}=x" for number in range(1500))
+
+    answer = client.post(NOTIFY, junk, content_type="application/x-www-form-urlencoded")
+
+    assert (answer.status_code, answer.content.decode()[:2]) == (200, "0|")
+    assert outcomes() == [CallbackOutcome.REJECTED]
+
+
+@pytest.mark.django_db
+def test_an_unsigned_callback_still_waiting_holds_no_notification_back(
+    client, django_capture_on_commit_callbacks
+):
+    payment = start_payment()
+    # Stored a moment ago by a request still running: anyone could have sent it.
+    callback_record(
+        gateway=Gateway.ECPAY,
+        external_reference=payment.merchant_trade_no or "",
+        body="MerchantTradeNo=" + (payment.merchant_trade_no or ""),
+        content_type="application/x-www-form-urlencoded",
+        headers={},
+        remote_addr="203.0.113.9",
+    )
+
+    with django_capture_on_commit_callbacks() as queued:
+        assert deliver(client, paid(payment)) == "1|OK"
+
+    assert len(queued) == 1
