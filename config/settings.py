@@ -254,7 +254,14 @@ REST_FRAMEWORK = {
         # Per address, for the gateways' callbacks (payments/callbacks/views.py): unset, none.
         # A throttled ECPay notification is answered 0|..., and ECPay delivers it again later.
         "callbacks": env.str("CALLBACK_THROTTLE_RATE", default=None),
+        # Per address, the callbacks refused before any signature could vouch for them: past
+        # it, that address's callbacks are refused before they are stored. Signed ones never
+        # count, so a gateway's own callbacks are never held back by someone else's junk.
+        "callbacks_unsigned": env.str("CALLBACK_UNSIGNED_THROTTLE_RATE", default="60/min"),
     },
+    # How many proxies in front add X-Forwarded-For (the ALB: 1). The throttles take the
+    # address that many hops back; 0 trusts no header, so nobody picks their own address.
+    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
 }
 
 # --- OpenAPI schema (drf-spectacular) ---------------------------------------------------------
@@ -386,6 +393,7 @@ CELERY_TASK_ROUTES = {
     "payments.tasks.payments_expire_pending": {"queue": "maintenance"},
     "payments.tasks.payments_resume_stranded": {"queue": "maintenance"},
     "core.tasks.*": {"queue": "maintenance"},
+    "gateways.tasks.*": {"queue": "maintenance"},
 }
 # A step calls a gateway with its own timeouts (seconds): one still running after minutes is
 # stuck. The soft limit raises inside the task (its error path runs); the hard one kills it, and
@@ -432,7 +440,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.tasks.idempotency_keys_purge",
         "schedule": 3600.0,
     },
+    # Delete refused callbacks about no payment, past CALLBACK_REFUSED_RETENTION_DAYS.
+    "purge-refused-callbacks": {
+        "task": "gateways.tasks.callbacks_purge_refused",
+        "schedule": 3600.0,
+    },
 }
+# Refused callbacks about no payment (forgeries, junk) are kept this long to investigate, then
+# deleted; a callback about a payment is its evidence, kept with it.
+CALLBACK_REFUSED_RETENTION_DAYS = env.int("CALLBACK_REFUSED_RETENTION_DAYS", default=90)
 
 # --- Logging ----------------------------------------------------------------------------------
 # One line a record on stderr: JSON in production (CloudWatch), plain text to read on a

@@ -1,7 +1,7 @@
 """Every write to gateway state kept here: the inbound callbacks and the pause switches."""
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
@@ -75,3 +75,18 @@ def gateway_block_queries(*, gateway: str, until: datetime) -> None:
     GatewaySwitch.objects.update_or_create(
         gateway=gateway, defaults={"queries_blocked_until": until}
     )
+
+
+def callbacks_purge_refused(*, older_than: timedelta, batch: int = 1000) -> int:
+    """Delete refused callbacks about no payment stored more than `older_than` ago (forgeries,
+    junk, deliveries for trades we never had), a batch at a time so no statement
+    holds many rows. Returns how many it deleted. Safe to run beside another purge."""
+    cutoff = timezone.now() - older_than
+    refused = GatewayCallback.objects.filter(
+        outcome=CallbackOutcome.REJECTED, payment__isnull=True, created_at__lt=cutoff
+    )
+    deleted = 0
+    # Oldest first, along the index on (outcome, created_at).
+    while ids := list(refused.order_by("created_at").values_list("pk", flat=True)[:batch]):
+        deleted += GatewayCallback.objects.filter(pk__in=ids).delete()[0]
+    return deleted

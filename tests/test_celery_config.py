@@ -35,6 +35,7 @@ def queue_of(task_name: str) -> str:
         ("payments.tasks.payments_expire_pending", "maintenance"),
         ("payments.tasks.payments_resume_stranded", "maintenance"),
         ("core.tasks.idempotency_keys_purge", "maintenance"),
+        ("gateways.tasks.callbacks_purge_refused", "maintenance"),
     ],
 )
 def test_each_task_goes_to_the_queue_of_its_concern(task_name, queue):

@@ -12,16 +12,16 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from django.core.exceptions import SuspiciousOperation
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
-from rest_framework.exceptions import ParseError, UnsupportedMediaType
+from rest_framework.exceptions import APIException, ParseError, UnsupportedMediaType
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 
 from gateways.models import CallbackOutcome, Gateway, GatewayCallback
@@ -74,16 +74,83 @@ class GatewaysAnswer(DefaultContentNegotiation):
         return renderer, renderer.media_type
 
 
+class CallbackTooLarge(APIException):
+    status_code = 413
+    default_code = "request_too_large"
+    default_detail = "The request is larger than any callback of this gateway."
+
+
+class UnsignedCallbackThrottle(SimpleRateThrottle):
+    """Counts, per address, only the callbacks refused before a signature vouched for them (a
+    bad or missing signature, a body too large, a method or content type no gateway uses).
+    Past CALLBACK_UNSIGNED_THROTTLE_RATE that address's callbacks are refused (429) before
+    they are stored, so what anyone may make us store is bounded; a gateway's signed callbacks
+    never count, so they are never held back."""
+
+    scope = "callbacks_unsigned"
+
+    def __init__(self) -> None:
+        super().__init__()
+        limit, window = self.parse_rate(self.rate)
+        self.limit, self.window = limit or 0, window or 0
+
+    def get_cache_key(self, request: Request, view: APIView) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        if self.rate is None:
+            return True
+        self._read_history(request, view)
+        return len(self.history) < self.limit
+
+    def count_refusal(self, request: Request, view: APIView) -> None:
+        if self.rate is None:
+            return
+        self._read_history(request, view)
+        self.history.insert(0, self.now)
+        self.cache.set(self.key, self.history, self.window)
+
+    def _read_history(self, request: Request, view: APIView) -> None:
+        self.key = self.get_cache_key(request, view)
+        self.now = self.timer()
+        self.history = [at for at in self.cache.get(self.key, []) if at > self.now - self.window]
+
+
 class CallbackView(APIView):
-    """What every callback endpoint shares: nobody signs in, the signature is the check."""
+    """What every callback endpoint shares: nobody signs in, the signature is the check; a body
+    larger than the gateway ever sends is refused (413) before it is stored."""
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
     content_negotiation_class = GatewaysAnswer
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedRateThrottle, UnsignedCallbackThrottle]
     throttle_scope = "callbacks"
     # Not part of the API's schema: the gateways, not API clients, call these.
     schema = None
+    max_body_bytes = 0
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise CallbackTooLarge()
+        try:
+            size = len(request.body)
+        except RequestDataTooBig:
+            raise CallbackTooLarge() from None
+        if size > self.max_body_bytes:
+            raise CallbackTooLarge()
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        # Refused before anything could be verified (throttled ones are not counted again).
+        if 400 <= response.status_code < 500 and response.status_code != 429:
+            self.count_unsigned(self.request)
+        return response
+
+    def count_unsigned(self, request: Request) -> None:
+        """Count a callback refused before a signature vouched for it against its address."""
+        UnsignedCallbackThrottle().count_refusal(request, self)
 
     def record(
         self,
@@ -128,6 +195,8 @@ class EcpayNotificationView(CallbackView):
     # the MerchantTradeNo the callback says it is about, to file it under.
     parser_classes = [FormParser, MultiPartParser]
     renderer_classes = [EcpayAnswerRenderer]
+    # A notification is some thirty short fields, a few KB with NeedExtraPaidInfo's.
+    max_body_bytes = 32 * 1024
 
     def post(self, request: Request) -> Response:
         try:
@@ -139,6 +208,8 @@ class EcpayNotificationView(CallbackView):
                 signature_valid=ecpay_notification_signed,
             )
             answer = ecpay_notification_receive(callback=callback)
+            if callback.signature_valid is False:
+                self.count_unsigned(request)
         except (OperationalError, InterfaceError):
             # Django drops the broken connection itself once the request is finished (an
             # unusable connection is closed, CONN_HEALTH_CHECKS), so the redelivery gets a new one.
@@ -155,6 +226,8 @@ class WalletCallbackView(CallbackView):
     # amount as an exact decimal, so the view never parses the JSON itself.
     parser_classes = [JSONParser]
     renderer_classes = [WalletAnswerRenderer]
+    # A callback is four short fields.
+    max_body_bytes = 8 * 1024
     gateway = ""
 
     def post(self, request: Request) -> Response:
@@ -165,6 +238,8 @@ class WalletCallbackView(CallbackView):
             signature=request.headers.get("X-Signature"),
             timestamp=request.headers.get("X-Timestamp"),
         )
+        if verdict.code == "bad_signature":
+            self.count_unsigned(request)
         if verdict.invalid_field is not None:
             field, message = verdict.invalid_field
             refusal = {

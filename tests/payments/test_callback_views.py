@@ -9,6 +9,12 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 
 from gateways.models import GatewayCallback
+from tests.payments.test_ecpay_notifications import (
+    deliver,
+    paid_notification,
+    signed,
+    start_payment,
+)
 
 NOTIFY = "/callbacks/ecpay/notify/"
 
@@ -125,3 +131,83 @@ def test_a_wallet_signature_that_is_not_ascii_is_a_401_and_settled(client, url):
     assert response.status_code == 401
     assert response.json()["code"] == "bad_signature"
     assert GatewayCallback.objects.get().outcome == "rejected"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "content_type", "limit"),
+    [
+        (NOTIFY, "application/x-www-form-urlencoded", 32 * 1024),
+        ("/callbacks/wallet/", "application/json", 8 * 1024),
+        ("/callbacks/bank-app/", "application/json", 8 * 1024),
+    ],
+)
+def test_a_body_larger_than_the_gateway_ever_sends_is_a_413_and_not_stored(
+    client, url, content_type, limit
+):
+    fits = client.post(url, "a=" + "x" * (limit - 2), content_type=content_type)
+    too_large = client.post(url, "a=" + "x" * (limit - 1), content_type=content_type)
+
+    assert fits.status_code != 413
+    assert too_large.status_code == 413
+    if url == NOTIFY:
+        assert too_large.content.decode().startswith("0|")
+    else:
+        assert too_large.json()["code"] == "request_too_large"
+    assert GatewayCallback.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_an_address_past_its_unsigned_callbacks_is_refused_before_anything_is_stored(
+    client, callback_rate
+):
+    callback_rate(None)
+    forged = [
+        client.post("/callbacks/wallet/", b"{}", content_type="application/json") for _ in range(61)
+    ]
+
+    assert [answer.status_code for answer in forged[:60]] == [401] * 60
+    assert forged[60].status_code == 429
+    assert "Retry-After" in forged[60]
+    assert GatewayCallback.objects.count() == 60
+    # Another address is not held back by this one's junk.
+    other = client.post(
+        "/callbacks/wallet/", b"{}", content_type="application/json", REMOTE_ADDR="198.51.100.7"
+    )
+    assert other.status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_forwarded_for_header_does_not_pick_a_new_address_unless_a_proxy_is_trusted(
+    client, callback_rate
+):
+    callback_rate(None)
+    for number in range(60):
+        client.post(
+            "/callbacks/wallet/",
+            b"{}",
+            content_type="application/json",
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{number}",
+        )
+
+    spoofed = client.post(
+        "/callbacks/wallet/", b"{}", content_type="application/json", HTTP_X_FORWARDED_FOR="1.2.3.4"
+    )
+
+    assert spoofed.status_code == 429
+
+
+@pytest.mark.django_db
+def test_signed_notifications_never_count_against_their_address(client, callback_rate):
+    callback_rate(None)
+    payment = start_payment()
+    for _ in range(59):
+        client.post(NOTIFY, "a=1", content_type="application/x-www-form-urlencoded")
+
+    signed_answers = {deliver(client, signed(paid_notification(payment))) for _ in range(5)}
+    last_allowed = client.post(NOTIFY, "a=1", content_type="application/x-www-form-urlencoded")
+    refused = client.post(NOTIFY, "a=1", content_type="application/x-www-form-urlencoded")
+
+    assert signed_answers == {"1|OK"}
+    assert last_allowed.status_code == 200
+    assert refused.status_code == 429
