@@ -95,6 +95,8 @@ MIDDLEWARE = [
     "core.logging.RequestIdMiddleware",
     # Before any check of the Host header: load balancers probe containers by address.
     "core.health.ProbeMiddleware",
+    # Errors Django answers itself under /api/ (404, 500) in the API's shape, DEBUG or not.
+    "core.views.ApiErrorShape",
     "django.middleware.security.SecurityMiddleware",
     # Serves collectstatic's files (the admin's, the API docs') from the app itself, compressed
     # and with long cache headers: no separate file server to run.

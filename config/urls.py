@@ -35,7 +35,3 @@ if settings.SIMULATORS_ENABLED:
 if settings.BENCH_ENDPOINTS_ENABLED:
     # The benchmark's bare endpoints it measures the product against (bench/): never production.
     urlpatterns += [path("bench/", include("bench.urls"))]
-
-# Under /api/ these answer in the API's error shape; elsewhere Django's pages.
-handler404 = "core.views.not_found"
-handler500 = "core.views.server_error"

@@ -27,6 +27,33 @@ def test_a_path_nothing_serves_outside_the_api_is_djangos_page(client):
     assert not response["Content-Type"].startswith("application/json")
 
 
+def test_with_debug_on_a_path_nothing_serves_under_the_api_is_still_json(
+    customer, api_client_for, settings
+):
+    settings.DEBUG = True
+    response = api_client_for(customer).get("/api/v1/nothing-here/")
+
+    assert_error_shape(response, 404, "not_found")
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_a_crash_under_the_api_is_a_500_in_the_error_shape_saying_nothing_of_it(
+    customer, api_client_for, settings, monkeypatch, debug
+):
+    settings.DEBUG = debug
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("the secret detail of a bug")
+
+    monkeypatch.setattr("payments.api.me.MeView.get", crash)
+    client = api_client_for(customer)
+    client.raise_request_exception = False
+    response = client.get("/api/v1/me/")
+
+    assert_error_shape(response, 500, "server_error")
+    assert b"secret detail" not in response.content
+
+
 def test_a_method_a_resource_does_not_take_is_a_405(customer, api_client_for):
     response = api_client_for(customer).delete("/api/v1/wallet/")
     assert_error_shape(response, 405, "method_not_allowed")
