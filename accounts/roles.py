@@ -1,8 +1,9 @@
 """The back office's roles: which group may do what.
 
-Two groups, created by the data migration `accounts/0003_back_office_roles`, which holds a copy of
-these lists (a migration must not import code that can change later); a test checks the two
-agree. Change a role here and in a new migration together.
+Two groups, created by the data migration `accounts/0003_back_office_roles` and given more by the
+later ones (`0005_sign_in_lockouts`), which hold copies of these lists (a migration must not
+import code that can change later); a test checks they agree. Change a role here and in a new
+migration together.
 
 Each permission is (app label, model, codename): the model is what the permission is about, so
 the migration can create one that does not exist yet.
@@ -32,6 +33,8 @@ REVIEWER_PERMISSIONS: tuple[RolePermission, ...] = (
     ("gateways", "gatewayswitch", "view_gatewayswitch"),
     ("notifications", "notification", "view_notification"),
     ("accounts", "user", "view_user"),
+    # Sign-in lockouts (django-axes): who is locked out, from where, since when.
+    ("axes", "accessattempt", "view_accessattempt"),
 )
 
 MANAGER_PERMISSIONS: tuple[RolePermission, ...] = (
@@ -43,6 +46,8 @@ MANAGER_PERMISSIONS: tuple[RolePermission, ...] = (
     ("gateways", "gatewayswitch", "change_gatewayswitch"),
     ("gateways", "gatewaycallback", "replay_callback"),
     ("notifications", "notification", "resend_notification"),
+    # Lifting a sign-in lockout is deleting its attempts.
+    ("axes", "accessattempt", "delete_accessattempt"),
 )
 
 ROLES: dict[str, tuple[RolePermission, ...]] = {

@@ -5,6 +5,7 @@ and with DEBUG off a missing secret is an error, never a silent fallback. `.env.
 every variable this module reads.
 """
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -88,6 +89,8 @@ INSTALLED_APPS = [
     "payments",
     "gateways",
     "notifications",
+    # Sign-in lockouts (django-axes): its attempts are in the admin, for staff to see and lift.
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -108,6 +111,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: answers a locked-out sign-in with the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -168,6 +173,12 @@ elif _database["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+# First, django-axes: a sign-in with a password (the site's page, the admin's) is refused while
+# its account and address are locked out, before a password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -265,6 +276,30 @@ REST_FRAMEWORK = {
     # address that many hops back; 0 trusts no header, so nobody picks their own address.
     "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
 }
+
+# --- Sign-in lockout (django-axes) ------------------------------------------------------------
+# After LOGIN_FAILURE_LIMIT wrong passwords for one account from one address, that account is
+# refused from that address for LOGIN_LOCKOUT_MINUTES, even with the right password; a success
+# before then clears the count. By account and address together, so nobody can lock a customer
+# out from elsewhere. Staff see the lockouts in the admin (Axes → Access attempts) and managers
+# lift one by deleting it, or `manage.py axes_reset_username <email>`. API tokens and Cognito
+# bearer tokens are not passwords: they are not counted.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The address as the throttles take it (TRUSTED_PROXY_COUNT): X-Forwarded-For only behind a
+# proxy that sets it.
+AXES_IPWARE_PROXY_COUNT = REST_FRAMEWORK["NUM_PROXIES"] or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if REST_FRAMEWORK["NUM_PROXIES"] else ["REMOTE_ADDR"]
+)
+# A sign-in's password is never written to the attempts' records.
+AXES_SENSITIVE_PARAMETERS = ["password"]
+# The attempts and lockouts are records in the admin; no log line at every start.
+AXES_VERBOSE = False
 
 # --- OpenAPI schema (drf-spectacular) ---------------------------------------------------------
 # Generated from the views at /api/schema/, read at /api/docs/ (Swagger UI) and /api/redoc/.

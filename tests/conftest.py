@@ -50,6 +50,8 @@ def _recreate_back_office_roles(sender: Any, **kwargs: Any) -> None:
     if sender.label == "accounts":
         roles = importlib.import_module("accounts.migrations.0003_back_office_roles")
         roles.create_roles(apps, None)
+        lockouts = importlib.import_module("accounts.migrations.0005_sign_in_lockouts")
+        lockouts.add_lockout_permissions(apps, None)
 
 
 @pytest.fixture(autouse=True)

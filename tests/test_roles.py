@@ -14,12 +14,16 @@ from tests.back_office import manager, reviewer
 from tests.factories import PASSWORD, UserFactory
 
 migration = importlib.import_module("accounts.migrations.0003_back_office_roles")
+lockouts_migration = importlib.import_module("accounts.migrations.0005_sign_in_lockouts")
 
 
-def test_the_migration_holds_the_same_roles_as_the_roles_module():
-    assert migration.REVIEWERS == roles.REVIEWERS
-    assert migration.MANAGERS == roles.MANAGERS
-    assert migration.ROLES == roles.ROLES
+def test_the_migrations_hold_the_same_roles_as_the_roles_module():
+    assert migration.REVIEWERS == lockouts_migration.REVIEWERS == roles.REVIEWERS
+    assert migration.MANAGERS == lockouts_migration.MANAGERS == roles.MANAGERS
+    assert {
+        name: set(permissions) | set(lockouts_migration.ADDED[name])
+        for name, permissions in migration.ROLES.items()
+    } == {name: set(permissions) for name, permissions in roles.ROLES.items()}
     assert migration.CUSTOM_PERMISSION_NAMES == roles.CUSTOM_PERMISSION_NAMES
 
 
@@ -40,8 +44,9 @@ def test_the_migration_creates_both_groups_with_exactly_the_listed_permissions()
 
 
 @pytest.mark.django_db
-def test_running_the_migration_again_changes_nothing():
+def test_running_the_migrations_again_changes_nothing():
     migration.create_roles(apps, None)
+    lockouts_migration.add_lockout_permissions(apps, None)
 
     assert Group.objects.filter(name__in=[REVIEWERS, MANAGERS]).count() == 2
     assert group_permissions(REVIEWERS) == set(roles.REVIEWER_PERMISSIONS)

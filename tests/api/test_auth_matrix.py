@@ -3,6 +3,7 @@ bearer token; a customer sees only their own payments, staff see everyone's, and
 refused with a 401 in the error shape."""
 
 import pytest
+from django.test import RequestFactory
 from rest_framework.test import APIClient
 
 from tests.accounts.cognito import ISSUER, POOL_ID, UserPool, enable_cognito, private_key
@@ -33,7 +34,7 @@ def payment():
 def signed_in(how: str, user, pool: UserPool) -> APIClient:
     if how == "session":
         client = APIClient()
-        assert client.login(email=user.email, password=PASSWORD)
+        assert client.login(request=RequestFactory().get("/"), email=user.email, password=PASSWORD)
         return client
     if how == "token":
         return TokenClient(user)

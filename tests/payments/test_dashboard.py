@@ -7,6 +7,7 @@ from urllib.parse import parse_qs
 
 import pytest
 from django.db import connection
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -122,7 +123,7 @@ def test_staff_who_may_view_payments_see_the_page_with_its_chart(client, payment
 @pytest.mark.parametrize("role", [REVIEWERS, MANAGERS])
 def test_each_back_office_role_sees_the_dashboard_and_its_link(client, role):
     user_create(email="staff@example.com", password=PASSWORD, roles=[role])
-    client.login(email="staff@example.com", password=PASSWORD)
+    client.login(request=RequestFactory().get("/"), email="staff@example.com", password=PASSWORD)
 
     assert client.get(URL).status_code == 200
     assert 'href="/admin/dashboard/"' in client.get("/admin/").content.decode()

@@ -1,6 +1,6 @@
 import pytest
 from django.core.management import CommandError, call_command
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
 
 from accounts.models import User
 from orders.models import Order
@@ -23,7 +23,7 @@ def test_seed_demo_creates_users_whose_printed_passwords_work_and_three_orders(c
         "customer@example.com",
     }
     for email, password in passwords.items():
-        assert client.login(username=email, password=password)
+        assert client.login(request=RequestFactory().get("/"), username=email, password=password)
     staff = User.objects.get(email="staff@example.com")
     reviewer = User.objects.get(email="reviewer@example.com")
     # Roles, not superpowers: the manager may refund, the reviewer may only look.

@@ -1,0 +1,108 @@
+"""Password sign-in is throttled: after LOGIN_FAILURE_LIMIT wrong passwords for one account from
+one address, that pair is locked out, even with the right password, on the site's page and the
+admin's alike; staff see the lockout and a manager lifts it."""
+
+import pytest
+from axes.models import AccessAttempt
+from django.core.management import call_command
+from django.test import Client
+
+from accounts.roles import REVIEWERS
+from accounts.services import user_create
+from tests.back_office import manager, reviewer
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+EMAIL = "someone@example.com"
+
+
+def sign_in(client: Client, url: str, password: str, address: str = "203.0.113.5"):
+    return client.post(
+        url, {"username": EMAIL, "password": password}, REMOTE_ADDR=address, follow=False
+    )
+
+
+@pytest.mark.parametrize(("url", "staff"), [("/accounts/login/", False), ("/admin/login/", True)])
+def test_the_right_password_after_too_many_wrong_ones_is_refused(settings, url, staff):
+    settings.AXES_FAILURE_LIMIT = 5
+    user_create(email=EMAIL, password=PASSWORD, roles=[REVIEWERS] if staff else [])
+    client = Client()
+    for _ in range(4):
+        assert sign_in(client, url, "wrong password").status_code == 200
+    # The fifth wrong one reaches the limit: its answer is already the lockout.
+    assert sign_in(client, url, "wrong password").status_code == 429
+
+    locked = sign_in(client, url, PASSWORD)
+
+    assert locked.status_code == 429
+    assert "Too many attempts to sign in" in locked.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_lockout_is_for_that_account_from_that_address_only(settings):
+    settings.AXES_FAILURE_LIMIT = 5
+    user_create(email=EMAIL, password=PASSWORD)
+    for _ in range(5):
+        sign_in(Client(), "/accounts/login/", "wrong password")
+
+    elsewhere = sign_in(Client(), "/accounts/login/", PASSWORD, address="198.51.100.20")
+
+    assert elsewhere.status_code == 302
+
+
+def test_signing_in_before_the_limit_starts_the_count_again(settings):
+    settings.AXES_FAILURE_LIMIT = 5
+    user_create(email=EMAIL, password=PASSWORD)
+    for _ in range(4):
+        sign_in(Client(), "/accounts/login/", "wrong password")
+    assert sign_in(Client(), "/accounts/login/", PASSWORD).status_code == 302
+    for _ in range(4):
+        sign_in(Client(), "/accounts/login/", "wrong password")
+
+    assert sign_in(Client(), "/accounts/login/", PASSWORD).status_code == 302
+
+
+def test_staff_see_the_lockout_and_a_manager_lifts_it(settings):
+    settings.AXES_FAILURE_LIMIT = 5
+    user_create(email=EMAIL, password=PASSWORD)
+    for _ in range(5):
+        sign_in(Client(), "/accounts/login/", "wrong password")
+    reviewers_client, managers_client = Client(), Client()
+    reviewers_client.force_login(reviewer())
+    managers_client.force_login(manager())
+
+    listed = reviewers_client.get("/admin/axes/accessattempt/")
+    assert listed.status_code == 200
+    assert EMAIL in listed.content.decode()
+    attempt_id = listed.context["cl"].result_list[0].pk
+    assert (
+        reviewers_client.post(
+            f"/admin/axes/accessattempt/{attempt_id}/delete/", {"post": "yes"}
+        ).status_code
+        == 403
+    )
+    lifted = managers_client.post(
+        f"/admin/axes/accessattempt/{attempt_id}/delete/", {"post": "yes"}
+    )
+
+    assert lifted.status_code == 302
+    assert sign_in(Client(), "/accounts/login/", PASSWORD).status_code == 302
+
+
+def test_the_command_lifts_a_lockout(settings):
+    settings.AXES_FAILURE_LIMIT = 5
+    user_create(email=EMAIL, password=PASSWORD)
+    for _ in range(5):
+        sign_in(Client(), "/accounts/login/", "wrong password")
+
+    call_command("axes_reset_username", EMAIL)
+
+    assert sign_in(Client(), "/accounts/login/", PASSWORD).status_code == 302
+
+
+def test_no_password_is_kept_in_the_attempts():
+    user_create(email=EMAIL, password=PASSWORD)
+    sign_in(Client(), "/accounts/login/", "my-secret-guess")
+
+    assert "my-secret-guess" not in str(list(AccessAttempt.objects.values()))
