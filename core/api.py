@@ -3,6 +3,7 @@ small pieces of DRF the apps' APIs share."""
 
 import copy
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -11,6 +12,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
@@ -18,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.exceptions import DomainError
+from core.models import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 
 
 def exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
@@ -99,6 +102,38 @@ class NewestFirst(CursorPagination):
     page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 100
+
+
+# What an amount sent to the API is: a string of ASCII digits, at most the money columns' twelve
+# before the point and two after it. Exactly what AmountField accepts, and what the schema says.
+AMOUNT_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
+_AMOUNT = re.compile(AMOUNT_PATTERN)
+
+
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": AMOUNT_PATTERN, "example": "960.00"}
+)
+class AmountField(serializers.DecimalField):
+    """An amount of money a client sends: a string of digits with an optional point, like "960"
+    or "960.00". A JSON number is refused, never rounded: 9.6 is a binary float on the way to
+    many clients, and a float is never money. So are an exponent, a sign, spaces and digits
+    that are not ASCII ("９６０"), which Python's Decimal would take."""
+
+    default_error_messages = {
+        "not_a_string": 'Send the amount as a string of digits, like "960" or "960.00": a JSON '
+        "number is not money.",
+        "not_digits": 'Digits only, with at most two after a point, like "960" or "960.00".',
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES, **kwargs)
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        if not _AMOUNT.fullmatch(data):
+            self.fail("not_digits")
+        return super().to_internal_value(data)
 
 
 class FilterDateTimeField(serializers.DateTimeField):

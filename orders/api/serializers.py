@@ -4,7 +4,7 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.models import User
-from core.api import FilterDateTimeField
+from core.api import AmountField, FilterDateTimeField
 from core.models import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, Currency
 from orders.models import Order, OrderItem, OrderStatus, PaymentHeader
 from orders.pricing import PRICE_STEP
@@ -22,10 +22,9 @@ def _money(**kwargs: Any) -> serializers.DecimalField:
 class OrderItemInputSerializer(serializers.Serializer[Any]):
     sku = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200)
-    unit_price = _money(
+    unit_price = AmountField(
         min_value=Decimal("0.01"),
-        help_text="A decimal string (or JSON number) in the order's currency; TWD is whole "
-        "dollars.",
+        help_text="A string of digits in the order's currency; TWD is whole dollars.",
     )
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api import FieldsBuiltOnce, FilterDateTimeField
+from core.api import AmountField, FieldsBuiltOnce, FilterDateTimeField
 from core.models import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, Currency
 from gateways.card.validation import card_number_valid
 from gateways.models import Gateway
@@ -58,11 +58,7 @@ class PaymentCreateSerializer(FieldsBuiltOnce):
 
     kind = serializers.ChoiceField(choices=[PaymentKind.ORDER, PaymentKind.DEPOSIT])
     order = serializers.CharField(required=False, help_text="The order's number, for kind order.")
-    amount = serializers.DecimalField(
-        max_digits=MONEY_MAX_DIGITS,
-        decimal_places=MONEY_DECIMAL_PLACES,
-        min_value=Decimal("0.01"),
-    )
+    amount = AmountField(min_value=Decimal("0.01"))
     currency = serializers.ChoiceField(choices=Currency.choices)
     gateway = serializers.ChoiceField(
         choices=API_GATEWAYS,
@@ -231,9 +227,7 @@ class PaymentFilterSerializer(serializers.Serializer[Any]):
 
 
 class RefundCreateSerializer(serializers.Serializer[Any]):
-    amount = serializers.DecimalField(
-        max_digits=MONEY_MAX_DIGITS,
-        decimal_places=MONEY_DECIMAL_PLACES,
+    amount = AmountField(
         min_value=Decimal("0.01"),
         required=False,
         help_text="How much to refund; all that is left when left out.",

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from accounts.auth import request_caller
 from accounts.models import User
-from core.api import NewestFirst
+from core.api import AmountField, NewestFirst
 from core.idempotency import idempotent
 from core.models import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, Currency
 from core.openapi import (
@@ -66,11 +66,7 @@ class DepositCreateSerializer(PaymentCreateSerializer):
 
 
 class WithdrawalCreateSerializer(serializers.Serializer[Any]):
-    amount = serializers.DecimalField(
-        max_digits=MONEY_MAX_DIGITS,
-        decimal_places=MONEY_DECIMAL_PLACES,
-        min_value=Decimal("0.01"),
-    )
+    amount = AmountField(min_value=Decimal("0.01"))
     currency = serializers.ChoiceField(choices=Currency.choices)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
