@@ -367,6 +367,7 @@ Requests are counted per caller; one over the limit answers **429** `throttled`,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.openapi.document_unauthenticated",
+        "core.openapi.document_shared_errors",
     ],
 }
 

@@ -12,10 +12,12 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers, status
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -96,12 +98,54 @@ class DecimalJSONParser(JSONParser):
 
 
 class NewestFirst(CursorPagination):
-    """Cursor pages, newest first: stable under inserts, and no COUNT(*) over a large table."""
+    """Cursor pages, newest first: stable under inserts, and no COUNT(*) over a large table.
+
+    Strict, as the schema says: a cursor we did not issue is a 404 (DRF takes an empty one, or
+    one that decodes without a position, for the first page, and one whose position is not a
+    time crashes the query), and a page size outside 1 to `max_page_size` a 400 (DRF quietly
+    uses another)."""
 
     ordering = ("-created_at", "-pk")
     page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        cursor = super().decode_cursor(request)
+        if cursor is None:
+            return None
+        # Every cursor we issue holds the created_at it starts from.
+        if cursor.position is None or not _is_datetime(str(cursor.position)):
+            raise exceptions.NotFound(self.invalid_cursor_message)
+        return cursor
+
+    def get_page_size(self, request: Request) -> int:
+        asked = request.query_params.get("page_size")
+        if asked is None:
+            return self.page_size
+        if not (asked.isascii() and asked.isdigit() and 1 <= int(asked) <= self.max_page_size):
+            raise exceptions.ValidationError(
+                {"page_size": [f"A whole number from 1 to {self.max_page_size}."]}
+            )
+        return int(asked)
+
+
+def _is_datetime(text: str) -> bool:
+    try:
+        return parse_datetime(text) is not None
+    except ValueError:  # the shape of one, not a real one: month 13
+        return False
+
+
+class QueryFilters(serializers.Serializer[Any]):
+    """A list's query parameters. An unknown value is a 400 naming the parameter, and so is an
+    empty one (`?status=`), which DRF's form handling would otherwise take as left out."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        blank = [str(name) for name in self.fields if data.get(name) == ""]
+        if blank:
+            raise exceptions.ValidationError({name: ["May not be empty."] for name in blank})
+        return super().to_internal_value(data)
 
 
 # What an amount sent to the API is: a string of ASCII digits, at most the money columns' twelve

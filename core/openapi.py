@@ -238,3 +238,61 @@ def document_unauthenticated(result: dict[str, Any], **kwargs: Any) -> dict[str,
             if security and {} not in security:
                 operation["responses"].setdefault("401", unauthenticated)
     return result
+
+
+def _error(description: str, code: str, message: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/Error"},
+                "examples": {code: {"value": {"code": code, "message": message, "fields": {}}}},
+            }
+        },
+    }
+
+
+# What an operation can answer for its Idempotency-Key (core.idempotency), whatever else it does.
+_IDEMPOTENCY_ERRORS = {
+    "400": _error(
+        "The Idempotency-Key is empty, too long or not printable ASCII.",
+        "invalid_idempotency_key",
+        "An Idempotency-Key is 1 to 255 printable ASCII characters.",
+    ),
+    "409": _error(
+        "A request with this Idempotency-Key is still being handled: try again shortly.",
+        "idempotency_key_in_use",
+        "A request with this Idempotency-Key is still being handled.",
+    ),
+    "422": _error(
+        "This Idempotency-Key was used for another request.",
+        "idempotency_key_reused",
+        "This Idempotency-Key was used with another request.",
+    ),
+}
+# What a list can answer for its page: a size out of range, a cursor it did not issue.
+_PAGE_ERRORS = {
+    "400": _error(
+        "A query parameter is not valid: `fields` names it (`page_size` is 1 to 100).",
+        "invalid",
+        "The request is not valid: see fields.",
+    ),
+    "404": _error("The cursor is not one this list issued.", "not_found", "Invalid cursor"),
+}
+
+
+def document_shared_errors(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Postprocessing hook: every operation that takes an Idempotency-Key documents the errors
+    about it (400, 409, 422), and every list that takes a cursor and a page size those (400,
+    404), so no view can leave one out. An operation's own entry for a status stays."""
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            parameters = {(p.get("in"), p.get("name")) for p in operation.get("parameters", [])}
+            shared = {}
+            if ("header", "Idempotency-Key") in parameters:
+                shared.update(_IDEMPOTENCY_ERRORS)
+            if ("query", "page_size") in parameters:
+                shared.update(_PAGE_ERRORS)
+            for status, response in shared.items():
+                operation["responses"].setdefault(status, response)
+    return result

@@ -13,6 +13,7 @@ from core.transitions import check_locked, transition_needed
 from orders.exceptions import InvalidDiscountCode, OrderTotalOutOfRange
 from orders.models import (
     ORDER_TRANSITIONS,
+    DiscountCode,
     Order,
     OrderEvent,
     OrderItem,
@@ -174,3 +175,12 @@ def order_mark_paid(
             locked=order,
         )
     return header
+
+
+def discount_code_create(*, code: str, percent_off: Decimal, currency: str) -> DiscountCode:
+    """A discount code of `percent_off` percent for orders in `currency`; the existing one if
+    the code exists already (codes are unique), unchanged."""
+    discount, _ = DiscountCode.objects.get_or_create(
+        code=code.strip().upper(), defaults={"percent_off": percent_off, "currency": currency}
+    )
+    return discount

@@ -4,7 +4,7 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.models import User
-from core.api import AmountField, FilterDateTimeField
+from core.api import AmountField, FilterDateTimeField, QueryFilters
 from core.models import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, Currency
 from orders.models import Order, OrderItem, OrderStatus, PaymentHeader
 from orders.pricing import PRICE_STEP
@@ -121,7 +121,7 @@ class OrderQuoteSerializer(serializers.Serializer[Any]):
     )
 
 
-class OrderFilterSerializer(serializers.Serializer[Any]):
+class OrderFilterSerializer(QueryFilters):
     """The list's query parameters: an unknown value is a 400 naming the parameter."""
 
     status = serializers.ChoiceField(choices=OrderStatus.choices, required=False)

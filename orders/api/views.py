@@ -8,7 +8,13 @@ from rest_framework.views import APIView
 from accounts.auth import request_caller
 from core.api import NewestFirst
 from core.idempotency import idempotent
-from core.openapi import CURSOR_PAGE_PARAMETERS, ErrorSerializer, cursor_page, error_responses
+from core.openapi import (
+    CURSOR_PAGE_PARAMETERS,
+    IDEMPOTENCY_KEY,
+    ErrorSerializer,
+    cursor_page,
+    error_responses,
+)
 from orders.api.serializers import (
     OrderCreateSerializer,
     OrderFilterSerializer,
@@ -107,8 +113,10 @@ class OrderListView(APIView):
             ),
             **error_responses(403, 415, 429),
         },
+        parameters=[IDEMPOTENCY_KEY],
         examples=[
             OpenApiExample(
+                # TEA10 is the demo's code (seed_demo, fuzz_fixtures make it).
                 "Two teas with a discount code",
                 value={
                     "customer": "customer@example.com",

@@ -8,7 +8,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api import AmountField, FieldsBuiltOnce, FilterDateTimeField
+from core.api import AmountField, FieldsBuiltOnce, FilterDateTimeField, QueryFilters
 from core.models import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, Currency
 from gateways.card.validation import card_number_valid
 from gateways.models import Gateway
@@ -215,7 +215,7 @@ class MeSerializer(serializers.Serializer[Any]):
     balance_currency = serializers.ChoiceField(choices=Currency.choices)
 
 
-class PaymentFilterSerializer(serializers.Serializer[Any]):
+class PaymentFilterSerializer(QueryFilters):
     """The list's query parameters: an unknown value is a 400 naming the parameter."""
 
     status = serializers.ChoiceField(choices=PaymentStatus.choices, required=False)

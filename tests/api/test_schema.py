@@ -192,3 +192,30 @@ def test_cognito_bearer_tokens_are_documented_as_an_http_bearer_scheme():
         "scheme": "bearer",
         "bearerFormat": "JWT",
     }
+
+
+def test_every_operation_taking_an_idempotency_key_documents_its_errors(schema):
+    taking = [
+        (name, operation)
+        for name, operation in api_operations(schema)
+        if any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", []))
+    ]
+
+    # Every POST that creates something or moves money takes one (README "Retrying safely").
+    assert {name for name, _ in taking} == {
+        name for name, _ in api_operations(schema) if name.startswith("POST ")
+    }
+    for name, operation in taking:
+        assert {"400", "409", "422"} <= set(operation["responses"]), name
+
+
+def test_every_list_documents_a_bad_page_size_and_an_unknown_cursor(schema):
+    lists = [
+        (name, operation)
+        for name, operation in api_operations(schema)
+        if any(p["name"] == "page_size" for p in operation.get("parameters", []))
+    ]
+
+    assert len(lists) == 3
+    for name, operation in lists:
+        assert {"400", "404"} <= set(operation["responses"]), name

@@ -1,11 +1,13 @@
 """The orders API: create (POST /api/v1/orders/), list, retrieve, and quote (re-price)."""
 
+import io
 import json
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -473,3 +475,19 @@ def test_another_customers_quote_is_a_404_and_staff_see_it(discounted_order, api
 
     assert api_client_for(UserFactory.create()).get(url).status_code == 404
     assert api_client_for(StaffFactory.create()).get(url).status_code == 200
+
+
+def test_the_schemas_own_order_example_creates_an_order_on_the_demo_data(
+    merchant, api_client_for, client, settings
+):
+    settings.DEBUG = True  # seed_demo is development's
+    call_command("seed_demo", stdout=io.StringIO())
+    schema = client.get("/api/schema/?format=json").json()
+    example = schema["paths"]["/api/v1/orders/"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["examples"]["TwoTeasWithADiscountCode"]["value"]
+
+    response = api_client_for(merchant).post("/api/v1/orders/", example, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["discount"] != "0.00"

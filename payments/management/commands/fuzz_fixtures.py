@@ -14,8 +14,8 @@ from core.models import Currency
 from gateways.base import CardToken
 from gateways.models import Gateway
 from orders.models import Order
-from orders.services import order_create
-from payments.management.commands.seed_demo import DEMO_ORDERS
+from orders.services import discount_code_create, order_create
+from payments.management.commands.seed_demo import DEMO_DISCOUNT_CODE, DEMO_ORDERS
 from payments.models import PaymentKind, PaymentMethod
 from payments.services import payment_create, payment_start_ecpay
 
@@ -43,6 +43,8 @@ class Command(BaseCommand):
             customer = user_create(
                 email=FUZZ_CUSTOMER_EMAIL, password=secrets.token_urlsafe(16), first_name="Fuzz"
             )
+        # The API schema's order example uses it.
+        discount_code_create(code=DEMO_DISCOUNT_CODE, percent_off=Decimal("10"), currency="TWD")
         if not Order.objects.filter(user=customer).exists():
             orders = [
                 order_create(user=customer, items=items, currency=Currency.TWD)

@@ -19,11 +19,14 @@ from accounts.services import (
 from core.models import Currency
 from orders.models import Order
 from orders.pricing import ItemLine
-from orders.services import order_create
+from orders.services import discount_code_create, order_create
 
 STAFF_EMAIL = "staff@example.com"
 REVIEWER_EMAIL = "reviewer@example.com"
 CUSTOMER_EMAIL = "customer@example.com"
+
+# The demo's discount code: 10% off, the one the API schema's order example uses.
+DEMO_DISCOUNT_CODE = "TEA10"
 
 DEMO_ORDERS = [
     [ItemLine(sku="TEA-001", name="Oolong tea 150 g", unit_price=Decimal("450"), quantity=2)],
@@ -67,6 +70,8 @@ class Command(BaseCommand):
         )
         customer_password = self._user_with_fresh_password(CUSTOMER_EMAIL, "Customer")
 
+        # The API schema's order example uses it.
+        discount_code_create(code=DEMO_DISCOUNT_CODE, percent_off=Decimal("10"), currency="TWD")
         customer = User.objects.get(email=CUSTOMER_EMAIL)
         if not Order.objects.filter(user=customer).exists():
             for items in DEMO_ORDERS:
