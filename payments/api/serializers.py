@@ -25,21 +25,28 @@ from payments.services import ECPAY_METHODS
 
 
 class CardSerializer(serializers.Serializer[Any]):
-    number = serializers.CharField(write_only=True, max_length=32)
+    # The patterns are the schema's too: ASCII digits (a space or a dash between them in a
+    # number), never another script's, which str.isdigit would take. The number's checksum
+    # (Luhn) is checked on top: no pattern can say it.
+    number = serializers.RegexField(
+        r"^[0-9][0-9 -]{10,29}[0-9]$",
+        write_only=True,
+        max_length=32,
+        error_messages={"invalid": "This is not a valid card number."},
+    )
     exp_month = serializers.IntegerField(min_value=1, max_value=12)
     exp_year = serializers.IntegerField(min_value=2000, max_value=2100)
-    cvc = serializers.CharField(write_only=True, max_length=8)
+    cvc = serializers.RegexField(
+        r"^[0-9]{3,4}$",
+        write_only=True,
+        error_messages={"invalid": "The security code is 3 or 4 digits."},
+    )
 
     def validate_number(self, value: str) -> str:
         digits = value.replace(" ", "").replace("-", "")
         if not card_number_valid(digits):
             raise serializers.ValidationError("This is not a valid card number.")
         return digits
-
-    def validate_cvc(self, value: str) -> str:
-        if not (value.isdigit() and len(value) in (3, 4)):
-            raise serializers.ValidationError("The security code is 3 or 4 digits.")
-        return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         today: date = timezone.localdate()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
@@ -41,7 +42,9 @@ def screenshot(browser: WebDriver, name: str) -> None:
 
 
 def wait_for_text(browser: WebDriver, text: str) -> None:
-    WebDriverWait(browser, WAIT_SECONDS).until(
+    # A page read while the click before it is still replacing it can answer "node does not
+    # belong to the document": that is the page changing, so it is read again, not a failure.
+    WebDriverWait(browser, WAIT_SECONDS, ignored_exceptions=[WebDriverException]).until(
         expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "body"), text)
     )
 

@@ -1,15 +1,16 @@
-"""A customer to fuzz the API as (bin/fuzz-api): an API token, orders waiting for payment and
-a few payments."""
+"""Callers to fuzz the API as (bin/fuzz-api): a customer with orders waiting for payment and a
+few payments, and a payment manager who may also add orders and refund; an API token each."""
 
 import secrets
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
-from accounts.services import user_api_token, user_create
+from accounts.roles import MANAGERS
+from accounts.services import user_api_token, user_create, user_grant_permission
 from core.models import Currency
 from gateways.base import CardToken
 from gateways.models import Gateway
@@ -20,14 +21,24 @@ from payments.models import PaymentKind, PaymentMethod
 from payments.services import payment_create, payment_start_ecpay
 
 FUZZ_CUSTOMER_EMAIL = "fuzz-customer@example.com"
+FUZZ_MANAGER_EMAIL = "fuzz-manager@example.com"
 
 
 class Command(BaseCommand):
     help = (
-        "Create a customer with orders waiting for payment and a few payments, on a throwaway "
-        "database, and print nothing but the customer's API token (for bin/fuzz-api). Safe to "
-        "run again."
+        "Create a customer with orders waiting for payment and a few payments, and a payment "
+        "manager, on a throwaway database, and print nothing but one of their API tokens (for "
+        "bin/fuzz-api). Safe to run again."
     )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--as",
+            dest="caller",
+            choices=["customer", "manager"],
+            default="customer",
+            help="whose token to print (both are made either way)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         # The token it prints is a working credential: only where the gateway simulators are on,
@@ -51,7 +62,17 @@ class Command(BaseCommand):
                 for items in DEMO_ORDERS
             ]
             self._payments(customer, orders[0])
-        self.stdout.write(user_api_token(user=customer))
+        manager = User.objects.filter(email=FUZZ_MANAGER_EMAIL).first()
+        if manager is None:
+            manager = user_create(
+                email=FUZZ_MANAGER_EMAIL,
+                password=secrets.token_urlsafe(16),
+                first_name="Fuzz",
+                roles=[MANAGERS],
+            )
+            user_grant_permission(user=manager, permission="orders.add_order")
+        caller = manager if options["caller"] == "manager" else customer
+        self.stdout.write(user_api_token(user=caller))
 
     def _payments(self, customer: User, order: Order) -> None:
         """Payments for the reads to show, each shape of one: a card deposit (no order) and an
