@@ -8,9 +8,11 @@ every variable this module reads.
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import django_stubs_ext
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -83,6 +85,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    # The API docs' Swagger UI and Redoc, served from here: no CDN, and nothing the
+    # Content-Security-Policy must let in from elsewhere.
+    "drf_spectacular_sidecar",
+    "csp",
     "core",
     "accounts",
     "orders",
@@ -101,6 +107,8 @@ MIDDLEWARE = [
     # Errors Django answers itself under /api/ (404, 500) in the API's shape, DEBUG or not.
     "core.views.ApiErrorShape",
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header on every answer (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     # Serves collectstatic's files (the admin's, the API docs') from the app itself, compressed
     # and with long cache headers: no separate file server to run.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -202,6 +210,8 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "orders:list"
 
 STATIC_URL = "static/"
+# The project's own: the pages' stylesheet and scripts (static/), never inline ones.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static")))
 # collectstatic fills it (the image build); WhiteNoise warns on every request if it is missing.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
@@ -308,6 +318,10 @@ SPECTACULAR_SETTINGS = {
     # 3.1: a nullable object (a payment's `card`, `next_action`) is `oneOf [object, null]`,
     # which every validator reads the same; 3.0's `nullable` beside `allOf` is read differently.
     "OAS_VERSION": "3.1.0",
+    # Swagger UI and Redoc from drf-spectacular-sidecar's static files, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "TITLE": "Payment service API",
     "VERSION": "1.0.0",
     "DESCRIPTION": """Pay for orders and top up the caller's balance, and read payments back.
@@ -677,3 +691,27 @@ WALLET_CALLBACK_SECRET = env.str(
 BANK_APP_CALLBACK_SECRET = env.str(
     "BANK_APP_CALLBACK_SECRET", default=_development_default("BANK_APP_CALLBACK_SECRET")
 )
+
+# --- Content-Security-Policy (django-csp) -----------------------------------------------------
+# Every page may load scripts, styles, images and fonts from this site only, and runs no inline
+# script or style (the templates keep theirs in static/): an injected <script> or style="" does
+# nothing even if escaping ever failed. Forms post here, or to ECPay's checkout (the customer's
+# browser takes the signed form there); nothing may frame a page (clickjacking).
+_ECPAY_ORIGIN = "{0.scheme}://{0.netloc}".format(urlsplit(ECPAY_BASE_URL)) if ECPAY_BASE_URL else ""
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        # A page that asks for the request's nonce (Redoc, which writes its styles as it
+        # draws) lets in the styles it marks with it; no other page gets one.
+        "style-src": [SELF, NONCE],
+        # Swagger UI draws some of its icons as data: URLs.
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF, *([_ECPAY_ORIGIN] if _ECPAY_ORIGIN else [])],
+        "frame-ancestors": [NONE],
+        "base-uri": [SELF],
+        "object-src": [NONE],
+    }
+}

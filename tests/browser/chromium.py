@@ -6,6 +6,7 @@ from contextlib import contextmanager
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.chromium.webdriver import ChromiumDriver
 from selenium.webdriver.remote.webdriver import WebDriver
 
 WAIT_SECONDS = 20
@@ -33,6 +34,8 @@ def chromium(*, window: tuple[int, int] = DESKTOP, phone: bool = False) -> Itera
         f"--window-size={window[0]},{window[1]}",
     ):
         options.add_argument(argument)
+    # The console's messages, for `policy_violations`.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     if phone:
         # A phone's screen, not a narrow window: headless Chromium keeps windows 500 pixels wide.
         options.add_experimental_option(
@@ -47,3 +50,14 @@ def chromium(*, window: tuple[int, int] = DESKTOP, phone: bool = False) -> Itera
         yield driver
     finally:
         driver.quit()
+
+
+def policy_violations(browser: WebDriver) -> list[str]:
+    """What the Content-Security-Policy refused since the last call: Chromium says each on its
+    console ("Refused to execute inline script ...")."""
+    assert isinstance(browser, ChromiumDriver)
+    return [
+        entry["message"]
+        for entry in browser.get_log("browser")
+        if "Content Security Policy" in entry["message"]
+    ]

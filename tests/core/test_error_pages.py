@@ -42,3 +42,30 @@ def test_a_crash_on_a_customer_page_is_a_500_page_saying_to_check_the_order(
     assert response.status_code == 500
     assert heading in page
     assert "secret detail" not in page
+
+
+def test_every_answer_carries_a_policy_that_runs_nothing_inline(client):
+    policy = client.get("/accounts/login/")["Content-Security-Policy"]
+
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";") if part.strip())
+    assert directives["script-src"] == "'self'"
+    assert directives["style-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert "unsafe-inline" not in policy
+
+
+def test_no_page_template_holds_an_inline_script_or_style():
+    """The policy refuses them: a template that brings one back breaks in the browser."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    inline = []
+    for template in Path(settings.BASE_DIR, "templates").rglob("*.html"):
+        if template.parts[-2] == "notifications":
+            continue  # emails: no browser policy applies, and mail clients want inline style
+        text = template.read_text()
+        if "<style" in text or ' style="' in text or "<script>" in text:
+            inline.append(str(template))
+
+    assert inline == []
