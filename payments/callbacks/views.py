@@ -9,12 +9,12 @@ throttling applies to them as to the API, off unless CALLBACK_THROTTLE_RATE is s
 """
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
-from rest_framework.exceptions import APIException, ParseError, UnsupportedMediaType
+from rest_framework.exceptions import APIException, ParseError, Throttled, UnsupportedMediaType
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 from gateways.models import CallbackOutcome, Gateway, GatewayCallback
 from gateways.services import callback_record
 from payments.ecpay.notifications import ecpay_notification_receive, ecpay_notification_signed
-from payments.wallet.callbacks import wallet_callback_receive
+from payments.wallet.callbacks import wallet_callback_receive, wallet_callback_signed
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +83,10 @@ class CallbackTooLarge(APIException):
 class UnsignedCallbackThrottle(SimpleRateThrottle):
     """Counts, per address, only the callbacks refused before a signature vouched for them (a
     bad or missing signature, a body too large, a method or content type no gateway uses).
-    Past CALLBACK_UNSIGNED_THROTTLE_RATE that address's callbacks are refused (429) before
-    they are stored, so what anyone may make us store is bounded; a gateway's signed callbacks
-    never count, so they are never held back."""
+    Past CALLBACK_UNSIGNED_THROTTLE_RATE that address's unsigned callbacks are refused (429)
+    before they are stored, so what anyone may make us store is bounded. A callback's
+    signature is checked before it is stored, and a signed one is never counted nor looked up
+    here: a gateway's callbacks are never held back, and cost no round trip to the cache."""
 
     scope = "callbacks_unsigned"
 
@@ -123,7 +124,7 @@ class CallbackView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
     content_negotiation_class = GatewaysAnswer
-    throttle_classes = [ScopedRateThrottle, UnsignedCallbackThrottle]
+    throttle_classes = [ScopedRateThrottle]
     throttle_scope = "callbacks"
     # Not part of the API's schema: the gateways, not API clients, call these.
     schema = None
@@ -152,6 +153,13 @@ class CallbackView(APIView):
         """Count a callback refused before a signature vouched for it against its address."""
         UnsignedCallbackThrottle().count_refusal(request, self)
 
+    def refuse_unsigned_past_the_rate(self, request: Request) -> None:
+        """Raise Throttled (429) for an unsigned callback from an address past its rate, before
+        anything of it is stored."""
+        throttle = UnsignedCallbackThrottle()
+        if not throttle.allow_request(request, self):
+            raise Throttled(wait=throttle.wait())
+
     def record(
         self,
         request: Request,
@@ -159,20 +167,19 @@ class CallbackView(APIView):
         *,
         kept_headers: tuple[str, ...],
         reference_field: str = "",
-        signature_valid: Callable[[str], bool] | None = None,
+        signature_valid: bool | None = None,
     ) -> GatewayCallback:
         """Store the callback as it arrived, before anything is done with it. `reference_field`
         names the form field that says what the callback is about, unverified: filed under it,
         a notification on its way is seen (`gateways.selectors.callback_awaiting_apply`).
-        `signature_valid` checks the body's signature before it is stored, when that is pure
-        computation (ECPay's CheckMacValue)."""
+        `signature_valid` is what the signature check before storing found."""
         # The raw body first: a multipart form's bytes are gone once the form is parsed.
         body = request.body.decode("utf-8", errors="replace")
         return callback_record(
             gateway=gateway,
             external_reference=_form_field(request, reference_field) if reference_field else "",
             body=body,
-            signature_valid=signature_valid(body) if signature_valid else None,
+            signature_valid=signature_valid,
             content_type=request.content_type or "",
             headers={
                 name: request.headers[name] for name in kept_headers if name in request.headers
@@ -199,16 +206,21 @@ class EcpayNotificationView(CallbackView):
     max_body_bytes = 32 * 1024
 
     def post(self, request: Request) -> Response:
+        # The CheckMacValue first: pure computation, so nothing is lost if it fails, and an
+        # unsigned notification from an address past its rate is refused before it is stored.
+        signed = ecpay_notification_signed(request.body.decode("utf-8", errors="replace"))
+        if not signed:
+            self.refuse_unsigned_past_the_rate(request)
         try:
             callback = self.record(
                 request,
                 Gateway.ECPAY,
                 kept_headers=_KEPT_HEADERS,
                 reference_field="MerchantTradeNo",
-                signature_valid=ecpay_notification_signed,
+                signature_valid=signed,
             )
             answer = ecpay_notification_receive(callback=callback)
-            if callback.signature_valid is False:
+            if not signed:
                 self.count_unsigned(request)
         except (OperationalError, InterfaceError):
             # Django drops the broken connection itself once the request is finished (an
@@ -231,14 +243,24 @@ class WalletCallbackView(CallbackView):
     gateway = ""
 
     def post(self, request: Request) -> Response:
-        callback = self.record(request, self.gateway, kept_headers=_WALLET_KEPT_HEADERS)
+        signed = wallet_callback_signed(
+            gateway=self.gateway,
+            body=request.body,
+            signature=request.headers.get("X-Signature"),
+            timestamp=request.headers.get("X-Timestamp"),
+        )
+        if not signed:
+            self.refuse_unsigned_past_the_rate(request)
+        callback = self.record(
+            request, self.gateway, kept_headers=_WALLET_KEPT_HEADERS, signature_valid=signed
+        )
         verdict = wallet_callback_receive(
             callback=callback,
             body=request.body,
             signature=request.headers.get("X-Signature"),
             timestamp=request.headers.get("X-Timestamp"),
         )
-        if verdict.code == "bad_signature":
+        if not signed:
             self.count_unsigned(request)
         if verdict.invalid_field is not None:
             field, message = verdict.invalid_field

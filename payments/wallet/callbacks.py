@@ -54,6 +54,20 @@ class Verdict:
     invalid_field: tuple[str, str] | None = None
 
 
+def wallet_callback_signed(
+    *, gateway: str, body: bytes, signature: str | None, timestamp: str | None
+) -> bool:
+    """Whether the callback's signature verifies now: the view's check before it stores the
+    callback (pure computation)."""
+    try:
+        verify_signature(
+            secret=callback_secret(gateway), body=body, signature=signature, timestamp=timestamp
+        )
+    except BadSignatureError:
+        return False
+    return True
+
+
 def wallet_callback_receive(
     *,
     callback: GatewayCallback,

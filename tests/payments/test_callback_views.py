@@ -211,3 +211,5 @@ def test_signed_notifications_never_count_against_their_address(client, callback
     assert signed_answers == {"1|OK"}
     assert last_allowed.status_code == 200
     assert refused.status_code == 429
+    # Past its rate for unsigned ones, the address's signed notifications still go through.
+    assert deliver(client, signed(paid_notification(payment))) == "1|OK"
