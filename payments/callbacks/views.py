@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 
 from gateways.models import CallbackOutcome, Gateway, GatewayCallback
 from gateways.services import callback_record
-from payments.ecpay.notifications import ecpay_notification_receive, ecpay_notification_signed
+from payments.ecpay.notifications import ecpay_notification_check, ecpay_notification_receive
 from payments.wallet.callbacks import wallet_callback_receive, wallet_callback_signed
 
 logger = logging.getLogger(__name__)
@@ -208,8 +208,8 @@ class EcpayNotificationView(CallbackView):
     def post(self, request: Request) -> Response:
         # The CheckMacValue first: pure computation, so nothing is lost if it fails, and an
         # unsigned notification from an address past its rate is refused before it is stored.
-        signed = ecpay_notification_signed(request.body.decode("utf-8", errors="replace"))
-        if not signed:
+        checked = ecpay_notification_check(request.body.decode("utf-8", errors="replace"))
+        if not checked.signed:
             self.refuse_unsigned_past_the_rate(request)
         try:
             callback = self.record(
@@ -217,10 +217,10 @@ class EcpayNotificationView(CallbackView):
                 Gateway.ECPAY,
                 kept_headers=_KEPT_HEADERS,
                 reference_field="MerchantTradeNo",
-                signature_valid=signed,
+                signature_valid=checked.signed,
             )
-            answer = ecpay_notification_receive(callback=callback)
-            if not signed:
+            answer = ecpay_notification_receive(callback=callback, checked=checked)
+            if not checked.signed:
                 self.count_unsigned(request)
         except (OperationalError, InterfaceError):
             # Django drops the broken connection itself once the request is finished (an

@@ -67,8 +67,33 @@ class Verdict:
         return f"0|{self.reason}" if self.outcome == CallbackOutcome.REJECTED else OK
 
 
-def ecpay_notification_receive(*, callback: GatewayCallback) -> str:
-    """Answer ECPay for a stored notification, and see that a worker will apply it.
+@dataclass(frozen=True)
+class CheckedNotification:
+    """What a notification's form is, worked out before it is stored (pure computation:
+    nothing is lost if it fails), so a notification from ECPay is stored marked signed, and only
+    those count as waiting for a drain (`callback_queued_behind_another`): nothing unsigned can
+    hold a notification back."""
+
+    signed: bool
+    # None when unsigned, or signed with a field that is not what ECPay sends.
+    notification: EcpayNotification | None
+
+
+def ecpay_notification_check(body: str) -> CheckedNotification:
+    try:
+        notification = parse_notification(_form(body), ecpay_config())
+    except BadSignatureError:
+        return CheckedNotification(signed=False, notification=None)
+    except PermanentGatewayError:
+        return CheckedNotification(signed=True, notification=None)
+    return CheckedNotification(signed=True, notification=notification)
+
+
+def ecpay_notification_receive(
+    *, callback: GatewayCallback, checked: CheckedNotification | None = None
+) -> str:
+    """Answer ECPay for a stored notification, and see that a worker will apply it. `checked`
+    is what the view found of its form before storing it (read again from the body if not).
 
     A notification is the hottest write path we have (ECPay sends a burst after an outage), so
     the request does only what decides the answer: the CheckMacValue and the MerchantID, and
@@ -84,9 +109,9 @@ def ecpay_notification_receive(*, callback: GatewayCallback) -> str:
     burst that is one publish for many notifications. A drain whose publish was lost (the
     broker blinked) is the sweep's to replace (`payments_resume_stranded`).
     """
-    try:
-        notification = parse_notification(_fields(callback), ecpay_config())
-    except (BadSignatureError, PermanentGatewayError):
+    checked = checked or ecpay_notification_check(callback.body)
+    notification = checked.notification
+    if notification is None:
         return _refuse(callback)
     ours = Payment.objects.filter(
         gateway=Gateway.ECPAY,
@@ -213,21 +238,6 @@ def ecpay_notification_accept(*, callback: GatewayCallback) -> str:
         else:
             verdict = _classify(payment, notification, callback)
         return _settle(callback, verdict, True, notification, payment)
-
-
-def ecpay_notification_signed(body: str) -> bool:
-    """Whether a notification's form carries a valid CheckMacValue. Worked out before it is
-    stored (a pure computation: nothing is lost if it fails), so a notification from ECPay is
-    stored marked so, and only those count as waiting for a drain
-    (`callback_queued_behind_another`): nothing unsigned can hold a notification back."""
-    try:
-        parse_notification(_form(body), ecpay_config())
-    except BadSignatureError:
-        return False
-    except PermanentGatewayError:
-        # Signed, with a field that is not what ECPay sends: refused when it is received.
-        return True
-    return True
 
 
 def _fields(callback: GatewayCallback) -> dict[str, str]:

@@ -8,6 +8,7 @@ was lost is replaced; drains running at once share a backlog, never applying one
 """
 
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -177,10 +178,10 @@ def test_a_refused_notification_a_drain_took_first_is_settled_once_and_refused(c
     payment = start_payment()
     receive = ecpay_notification_receive
 
-    def drained_first(*, callback: GatewayCallback) -> str:
+    def drained_first(*, callback: GatewayCallback, **checked: Any) -> str:
         # A drain, running for other notifications, finds this one the moment it is stored.
         ecpay_notifications_apply_waiting(limit=10)
-        return receive(callback=callback)
+        return receive(callback=callback, **checked)
 
     monkeypatch.setattr("payments.callbacks.views.ecpay_notification_receive", drained_first)
 

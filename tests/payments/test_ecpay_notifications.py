@@ -405,7 +405,7 @@ def test_garbage_is_stored_and_refused(client):
 
 @pytest.mark.django_db
 def test_a_database_failure_is_answered_503_for_ecpay_to_deliver_again(client, monkeypatch):
-    def lose_the_connection(*, callback: GatewayCallback) -> str:
+    def lose_the_connection(*, callback: GatewayCallback, **checked: object) -> str:
         raise OperationalError(2013, "Lost connection to server during query")
 
     monkeypatch.setattr("payments.callbacks.views.ecpay_notification_receive", lose_the_connection)
