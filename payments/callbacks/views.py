@@ -166,18 +166,18 @@ class CallbackView(APIView):
         gateway: str,
         *,
         kept_headers: tuple[str, ...],
-        reference_field: str = "",
+        reference: str = "",
         signature_valid: bool | None = None,
     ) -> GatewayCallback:
-        """Store the callback as it arrived, before anything is done with it. `reference_field`
-        names the form field that says what the callback is about, unverified: filed under it,
-        a notification on its way is seen (`gateways.selectors.callback_awaiting_apply`).
-        `signature_valid` is what the signature check before storing found."""
+        """Store the callback as it arrived, before anything is done with it. `reference` is
+        what the callback says it is about: filed under it, a notification on its way is seen
+        (`gateways.selectors.callback_awaiting_apply`). `signature_valid` is what the signature
+        check before storing found."""
         # The raw body first: a multipart form's bytes are gone once the form is parsed.
         body = request.body.decode("utf-8", errors="replace")
         return callback_record(
             gateway=gateway,
-            external_reference=_form_field(request, reference_field) if reference_field else "",
+            external_reference=reference,
             body=body,
             signature_valid=signature_valid,
             content_type=request.content_type or "",
@@ -211,12 +211,19 @@ class EcpayNotificationView(CallbackView):
         checked = ecpay_notification_check(request.body.decode("utf-8", errors="replace"))
         if not checked.signed:
             self.refuse_unsigned_past_the_rate(request)
+        # A signed form is read already; an unsigned one only for staff to find it by.
+        notification = checked.notification
+        reference = (
+            notification.merchant_trade_no
+            if notification is not None
+            else _form_field(request, "MerchantTradeNo")
+        )
         try:
             callback = self.record(
                 request,
                 Gateway.ECPAY,
                 kept_headers=_KEPT_HEADERS,
-                reference_field="MerchantTradeNo",
+                reference=reference,
                 signature_valid=checked.signed,
             )
             answer = ecpay_notification_receive(callback=callback, checked=checked)
