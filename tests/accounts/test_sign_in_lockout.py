@@ -23,6 +23,18 @@ def sign_in(client: Client, url: str, password: str, address: str = "203.0.113.5
     )
 
 
+def wrong_passwords(times: int, address: str = "203.0.113.5") -> None:
+    for _ in range(times):
+        sign_in(Client(), "/accounts/login/", "wrong password", address=address)
+
+
+@pytest.fixture
+def someone(settings) -> None:
+    """A customer, and a limit of five wrong passwords."""
+    settings.AXES_FAILURE_LIMIT = 5
+    user_create(email=EMAIL, password=PASSWORD)
+
+
 @pytest.mark.parametrize(("url", "staff"), [("/accounts/login/", False), ("/admin/login/", True)])
 def test_the_right_password_after_too_many_wrong_ones_is_refused(settings, url, staff):
     settings.AXES_FAILURE_LIMIT = 5
@@ -40,34 +52,24 @@ def test_the_right_password_after_too_many_wrong_ones_is_refused(settings, url, 
     assert "_auth_user_id" not in client.session
 
 
-def test_a_lockout_is_for_that_account_from_that_address_only(settings):
-    settings.AXES_FAILURE_LIMIT = 5
-    user_create(email=EMAIL, password=PASSWORD)
-    for _ in range(5):
-        sign_in(Client(), "/accounts/login/", "wrong password")
+def test_a_lockout_is_for_that_account_from_that_address_only(someone):
+    wrong_passwords(5)
 
     elsewhere = sign_in(Client(), "/accounts/login/", PASSWORD, address="198.51.100.20")
 
     assert elsewhere.status_code == 302
 
 
-def test_signing_in_before_the_limit_starts_the_count_again(settings):
-    settings.AXES_FAILURE_LIMIT = 5
-    user_create(email=EMAIL, password=PASSWORD)
-    for _ in range(4):
-        sign_in(Client(), "/accounts/login/", "wrong password")
+def test_signing_in_before_the_limit_starts_the_count_again(someone):
+    wrong_passwords(4)
     assert sign_in(Client(), "/accounts/login/", PASSWORD).status_code == 302
-    for _ in range(4):
-        sign_in(Client(), "/accounts/login/", "wrong password")
+    wrong_passwords(4)
 
     assert sign_in(Client(), "/accounts/login/", PASSWORD).status_code == 302
 
 
-def test_staff_see_the_lockout_and_a_manager_lifts_it(settings):
-    settings.AXES_FAILURE_LIMIT = 5
-    user_create(email=EMAIL, password=PASSWORD)
-    for _ in range(5):
-        sign_in(Client(), "/accounts/login/", "wrong password")
+def test_staff_see_the_lockout_and_a_manager_lifts_it(someone):
+    wrong_passwords(5)
     reviewers_client, managers_client = Client(), Client()
     reviewers_client.force_login(reviewer())
     managers_client.force_login(manager())
@@ -90,11 +92,8 @@ def test_staff_see_the_lockout_and_a_manager_lifts_it(settings):
     assert sign_in(Client(), "/accounts/login/", PASSWORD).status_code == 302
 
 
-def test_the_command_lifts_a_lockout(settings):
-    settings.AXES_FAILURE_LIMIT = 5
-    user_create(email=EMAIL, password=PASSWORD)
-    for _ in range(5):
-        sign_in(Client(), "/accounts/login/", "wrong password")
+def test_the_command_lifts_a_lockout(someone):
+    wrong_passwords(5)
 
     call_command("axes_reset_username", EMAIL)
 
