@@ -18,6 +18,7 @@ from payments.tasks import (
     payment_process,
     payment_update,
     payment_validate,
+    retry_delay,
 )
 
 pytestmark = pytest.mark.django_db
@@ -77,6 +78,29 @@ def test_two_transient_errors_then_success_take_three_attempts(pay):
     assert events.count("charge_failed") == 2
     assert events.count("retry_scheduled") == 2
     assert charges_at_provider(payment) == 1
+
+
+def test_transient_errors_are_retried_three_times_after_5_10_and_20_seconds(pay, monkeypatch):
+    # Seed 000's Retry: interval 5 s, backoff rate 2, 3 attempts. On top, up to
+    # PIPELINE_RETRY_JITTER_SECONDS (1 s) at random keeps many payments' retries apart: 0 here.
+    monkeypatch.setattr("payments.tasks.random.uniform", lambda low, high: 0.0)
+
+    payment = pay(cards.TRANSIENT_THRICE)
+
+    payment.refresh_from_db()
+    delays = [
+        event.data["delay_seconds"] for event in payment.events.filter(type="retry_scheduled")
+    ]
+    assert delays == [5.0, 10.0, 20.0]
+    assert payment.status == PaymentStatus.COMPLETED
+    assert payment.attempts == 4
+
+
+def test_the_jitter_adds_at_most_a_second_to_a_retry():
+    delays = [retry_delay(0) for _ in range(200)]
+
+    assert all(5.0 <= delay <= 6.0 for delay in delays)
+    assert len(set(delays)) > 1
 
 
 @pytest.mark.parametrize(
