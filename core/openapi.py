@@ -18,6 +18,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from core.api import NewestFirst
+from core.idempotency import IdempotencyKeyInUse, IdempotencyKeyReused, InvalidIdempotencyKey
 
 
 class ErrorSerializer(serializers.Serializer[Any]):
@@ -254,21 +255,15 @@ def _error(description: str, code: str, message: str) -> dict[str, Any]:
 
 # What an operation can answer for its Idempotency-Key (core.idempotency), whatever else it does.
 _IDEMPOTENCY_ERRORS = {
-    "400": _error(
-        "The Idempotency-Key is empty, too long or not printable ASCII.",
-        "invalid_idempotency_key",
-        "An Idempotency-Key is 1 to 255 printable ASCII characters.",
-    ),
-    "409": _error(
-        "A request with this Idempotency-Key is still being handled: try again shortly.",
-        "idempotency_key_in_use",
-        "A request with this Idempotency-Key is still being handled.",
-    ),
-    "422": _error(
-        "This Idempotency-Key was used for another request.",
-        "idempotency_key_reused",
-        "This Idempotency-Key was used with another request.",
-    ),
+    str(error.http_status): _error(description, error.code, error.default_message)
+    for error, description in (
+        (InvalidIdempotencyKey, "The Idempotency-Key is empty, too long or not printable ASCII."),
+        (
+            IdempotencyKeyInUse,
+            "A request with this Idempotency-Key is still being handled: try again shortly.",
+        ),
+        (IdempotencyKeyReused, "This Idempotency-Key was used for another request."),
+    )
 }
 # What a list can answer for its page: a size out of range, a cursor it did not issue.
 _PAGE_ERRORS = {
