@@ -670,17 +670,29 @@ ECPAY_STAGE = env.bool("ECPAY_STAGE", default=False)
 # Our own address as ECPay's servers and the customer's browser reach it (ReturnURL etc.).
 SITE_URL = env.str("SITE_URL", default=_development_default("SITE_URL"))
 # Reconciliation asks ECPay about a card payment still pending after this many minutes
-# (ECPay: about 10 minutes after payment), and about ATM / store codes after their deadline.
+# (ECPay: about 10 minutes after payment), and about ATM / store codes after their deadline,
+# then again every ECPAY_RECONCILE_REASK_MINUTES until ECPay has settled the payment or its
+# code is past any result (payments/ecpay/reconciliation.py).
 ECPAY_RECONCILE_CARD_AFTER_MINUTES = env.int("ECPAY_RECONCILE_CARD_AFTER_MINUTES", default=10)
-# A "paid" notification older than this is a replay, not one of ECPay's redeliveries (same day).
-ECPAY_NOTIFICATION_MAX_AGE_SECONDS = env.int("ECPAY_NOTIFICATION_MAX_AGE_SECONDS", default=172800)
-# Days an ATM virtual account stays open; minutes a CVS / BARCODE code stays valid.
+ECPAY_RECONCILE_REASK_MINUTES = env.int("ECPAY_RECONCILE_REASK_MINUTES", default=30)
+# How long an issued code stays valid, each in the unit and range ECPay takes (gateways/checks.py
+# refuses one out of range): ATM ExpireDate in days (1-60), CVS StoreExpireDate in minutes
+# (1-43200), BARCODE StoreExpireDate in days (1-30).
 ECPAY_ATM_EXPIRE_DAYS = env.int("ECPAY_ATM_EXPIRE_DAYS", default=3)
 ECPAY_CVS_EXPIRE_MINUTES = env.int("ECPAY_CVS_EXPIRE_MINUTES", default=10080)
+ECPAY_BARCODE_EXPIRE_DAYS = env.int("ECPAY_BARCODE_EXPIRE_DAYS", default=7)
+# ECPay reports a store barcode payment about two days after the customer paid: a barcode
+# payment stays pending this long past its code's deadline, and is asked about until then.
+ECPAY_BARCODE_RESULT_DELAY_HOURS = env.int("ECPAY_BARCODE_RESULT_DELAY_HOURS", default=72)
 # Simulator only: seconds between redeliveries of a notification not answered 1|OK (ECPay: 5-15
 # minutes), and how many redeliveries it makes (ECPay: up to 4 more that day).
 ECPAY_SIMULATOR_REDELIVERY_SECONDS = env.float("ECPAY_SIMULATOR_REDELIVERY_SECONDS", default=300.0)
 ECPAY_SIMULATOR_REDELIVERIES = env.int("ECPAY_SIMULATOR_REDELIVERIES", default=4)
+# Simulator only: seconds after a barcode is paid before its result is sent (ECPay: about two
+# days). Until then the trade page can send it early, and QueryTradeInfo says not paid.
+ECPAY_SIMULATOR_BARCODE_RESULT_DELAY_SECONDS = env.float(
+    "ECPAY_SIMULATOR_BARCODE_RESULT_DELAY_SECONDS", default=172800.0
+)
 
 # --- Wallet and bank app ----------------------------------------------------------------------
 # Shared secrets the wallet and the bank app sign their callbacks with (HMAC-SHA256). The

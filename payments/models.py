@@ -379,6 +379,26 @@ class DiscrepancyKind(models.TextChoices):
     STATUS_MISMATCH = "status_mismatch", "The gateway's status differs from ours"
 
 
+class ReconciliationCheck(models.Model):
+    """When reconciliation last asked the gateway about a payment, and what it heard: a payment
+    is asked again only ECPAY_RECONCILE_REASK_MINUTES later, so following every ATM and store
+    payment until ECPay settles it stays well below the rate ECPay answers 403 to.
+
+    Bookkeeping about the gateway, not the payment's state: written without the payment's lock.
+    """
+
+    payment = models.OneToOneField(
+        Payment, on_delete=models.CASCADE, related_name="reconciliation_check"
+    )
+    asked_at = models.DateTimeField()
+    times_asked = models.PositiveIntegerField(default=1)
+    # What the gateway answered (TradeStatus, TradeAmt), or the error that kept it from it.
+    answer = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.payment} asked at {self.asked_at:%Y-%m-%d %H:%M}"
+
+
 class ReconciliationDiscrepancy(models.Model):
     """A difference reconciliation found between the gateway's record and ours, for staff.
 

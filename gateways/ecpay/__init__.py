@@ -8,10 +8,13 @@ facts are in docs/ecpay.md.
 
 from gateways.ecpay.checkout import (
     AMOUNT_RANGES,
+    CODE_VALIDITY,
     CheckoutForm,
     CheckoutRequest,
     EcpayMethod,
     build_checkout_form,
+    code_validity,
+    late_result_allowance,
     new_merchant_trade_no,
 )
 from gateways.ecpay.client import QueryRateLimited, TradeStatus, credit_refund, query_trade
@@ -21,6 +24,7 @@ from gateways.ecpay.signature import check_mac_matches, check_mac_value
 
 __all__ = [
     "AMOUNT_RANGES",
+    "CODE_VALIDITY",
     "CheckoutForm",
     "CheckoutRequest",
     "EcpayConfig",
@@ -32,8 +36,10 @@ __all__ = [
     "build_checkout_form",
     "check_mac_matches",
     "check_mac_value",
+    "code_validity",
     "credit_refund",
     "ecpay_config",
+    "late_result_allowance",
     "new_merchant_trade_no",
     "parse_notification",
     "query_trade",

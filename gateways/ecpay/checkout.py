@@ -9,7 +9,7 @@ import secrets
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -54,6 +54,51 @@ AMOUNT_RANGES: dict[EcpayMethod, tuple[int, int]] = {
     EcpayMethod.CVS: (33, 6_000),
     EcpayMethod.BARCODE: (17, 20_000),
 }
+
+
+@dataclass(frozen=True)
+class CodeValidity:
+    """How a checkout form says how long an issued ATM account or store code stays valid: the
+    form field, its unit, the range ECPay takes, and the setting that chooses it."""
+
+    field: str
+    unit: str  # "days" or "minutes"
+    low: int
+    high: int
+    setting: str
+
+    def duration(self, value: int) -> timedelta:
+        return timedelta(days=value) if self.unit == "days" else timedelta(minutes=value)
+
+
+# ECPay's AioCheckOut pages: ATM ExpireDate is days, 1 to 60 (ECPay's default 3); CVS
+# StoreExpireDate is minutes, 1 to 43,200 (30 days; default 10,080, a week); BARCODE
+# StoreExpireDate is days, 1 to 30 (default 7). The same field name in two units: a CVS value
+# sent for a barcode (10080 "days") is refused by ECPay. `gateways.checks` refuses a setting
+# out of its range at start-up.
+CODE_VALIDITY: dict[EcpayMethod, CodeValidity] = {
+    EcpayMethod.ATM: CodeValidity("ExpireDate", "days", 1, 60, "ECPAY_ATM_EXPIRE_DAYS"),
+    EcpayMethod.CVS: CodeValidity(
+        "StoreExpireDate", "minutes", 1, 43_200, "ECPAY_CVS_EXPIRE_MINUTES"
+    ),
+    EcpayMethod.BARCODE: CodeValidity(
+        "StoreExpireDate", "days", 1, 30, "ECPAY_BARCODE_EXPIRE_DAYS"
+    ),
+}
+
+
+def code_validity(method: EcpayMethod) -> timedelta:
+    """How long a code issued for `method` stays valid, as settings choose it."""
+    validity = CODE_VALIDITY[method]
+    return validity.duration(getattr(settings, validity.setting))
+
+
+def late_result_allowance(method: EcpayMethod) -> timedelta:
+    """How long after the customer paid ECPay may still be telling us: a store barcode's
+    result comes about two days later (ECPAY_BARCODE_RESULT_DELAY_HOURS), the others at once."""
+    if method == EcpayMethod.BARCODE:
+        return timedelta(hours=settings.ECPAY_BARCODE_RESULT_DELAY_HOURS)
+    return timedelta(0)
 
 
 def new_merchant_trade_no() -> str:
@@ -132,11 +177,9 @@ def build_checkout_form(request: CheckoutRequest, config: EcpayConfig) -> Checko
         "NeedExtraPaidInfo": "N",
         "CustomField1": request.custom_field1,
     }
-    if request.method == EcpayMethod.ATM:
-        fields["ExpireDate"] = str(settings.ECPAY_ATM_EXPIRE_DAYS)
-        fields["PaymentInfoURL"] = request.payment_info_url
-    elif request.method in (EcpayMethod.CVS, EcpayMethod.BARCODE):
-        fields["StoreExpireDate"] = str(settings.ECPAY_CVS_EXPIRE_MINUTES)
+    validity = CODE_VALIDITY.get(request.method)
+    if validity is not None:
+        fields[validity.field] = str(getattr(settings, validity.setting))
         fields["PaymentInfoURL"] = request.payment_info_url
     fields["CheckMacValue"] = check_mac_value(
         fields, hash_key=config.hash_key, hash_iv=config.hash_iv

@@ -1,5 +1,6 @@
-"""The payments' records as they were written: events, ledger entries, gateway operations (all
-read-only), and the discrepancies reconciliation found, which staff resolve."""
+"""The payments' records as they were written: events, ledger entries, gateway operations,
+when reconciliation last asked the gateway (all read-only), and the discrepancies
+reconciliation found, which staff resolve."""
 
 from typing import Any
 
@@ -12,7 +13,13 @@ from django.template.response import TemplateResponse
 from accounts.admin import staff_member
 from core.admin import ReadOnlyRecords
 from payments.admin.payment import ReasonForm
-from payments.models import GatewayOperation, LedgerEntry, PaymentEvent, ReconciliationDiscrepancy
+from payments.models import (
+    GatewayOperation,
+    LedgerEntry,
+    PaymentEvent,
+    ReconciliationCheck,
+    ReconciliationDiscrepancy,
+)
 from payments.services import discrepancy_resolve
 
 
@@ -35,6 +42,13 @@ class GatewayOperationAdmin(ReadOnlyRecords, admin.ModelAdmin[GatewayOperation])
     list_display = ("idempotency_key", "payment", "kind", "amount", "status", "created_at")
     list_filter = ("status", "kind", "gateway")
     search_fields = ("idempotency_key", "external_id", "payment__public_id")
+    list_select_related = ("payment",)
+
+
+@admin.register(ReconciliationCheck)
+class ReconciliationCheckAdmin(ReadOnlyRecords, admin.ModelAdmin[ReconciliationCheck]):
+    list_display = ("payment", "asked_at", "times_asked", "answer")
+    search_fields = ("payment__public_id", "payment__merchant_trade_no")
     list_select_related = ("payment",)
 
 

@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import QuerySet
 from django.http import QueryDict
-from django.utils import timezone
 
 from gateways.base import BadSignatureError, PermanentGatewayError
 from gateways.ecpay import EcpayNotification, ecpay_config, parse_notification
@@ -255,12 +253,14 @@ def _form(body: str) -> dict[str, str]:
 
 
 def _refusal(notification: EcpayNotification) -> str:
-    """Why a correctly signed notification is still refused, or "" if it is not."""
+    """Why a correctly signed notification is still refused, or "" if it is not.
+
+    Never its age: ECPay reports a store barcode about two days after the customer paid, and
+    money reported late is still money. A replay is told by what the inbox holds
+    (`_delivered_before`), and anything else by the payment's state.
+    """
     if notification.merchant_id != ecpay_config().merchant_id:
         return "another MerchantID"
-    if notification.paid and _older_than_redeliveries(notification.payment_date):
-        # ECPay redelivers within the day: an older "paid" is a replay, not a delivery.
-        return "stale notification"
     return ""
 
 
@@ -268,6 +268,9 @@ def _classify(
     payment: Payment, notification: EcpayNotification, callback: GatewayCallback
 ) -> Verdict:
     """Decide, under the payment's lock, what this notification is and do the one thing it asks."""
+    earlier = _delivered_before(payment, notification, callback)
+    if earlier is not None:
+        return Verdict(CallbackOutcome.DUPLICATE, f"already applied as callback {earlier}")
     if notification.code_issued:
         return _code_issued(payment, notification)
     if notification.simulate_paid:
@@ -388,7 +391,32 @@ def _taipei_time(text: str) -> datetime | None:
     return None
 
 
-def _older_than_redeliveries(payment_date: str) -> bool:
-    paid_at = _taipei_time(payment_date)
-    max_age = timedelta(seconds=settings.ECPAY_NOTIFICATION_MAX_AGE_SECONDS)
-    return paid_at is not None and timezone.now() - paid_at > max_age
+def _delivered_before(
+    payment: Payment, notification: EcpayNotification, callback: GatewayCallback
+) -> int | None:
+    """The id of a notification about `payment` already applied that said the same (TradeNo,
+    RtnCode, TradeAmt and SimulatePaid), or None: this one is then a redelivery or a replay,
+    and does nothing.
+
+    Read under the payment's row lock, which every apply about it takes: two copies applied at
+    once are told apart. The payment's state would refuse most copies anyway; this says why,
+    whatever the payment has become since (refunded, credited).
+    """
+    applied = GatewayCallback.objects.filter(
+        gateway=Gateway.ECPAY, payment=payment, outcome=CallbackOutcome.ACCEPTED
+    ).exclude(pk=callback.pk)
+    for earlier_id, body in applied.values_list("pk", "body"):
+        earlier = ecpay_notification_check(body).notification
+        if earlier is not None and _same_report(earlier, notification):
+            return int(earlier_id)
+    return None
+
+
+def _same_report(one: EcpayNotification, other: EcpayNotification) -> bool:
+    # Never RtnMsg or PaymentDate: ECPay's text changes between deliveries of one result.
+    return (one.trade_no, one.rtn_code, one.trade_amt, one.simulate_paid) == (
+        other.trade_no,
+        other.rtn_code,
+        other.trade_amt,
+        other.simulate_paid,
+    )

@@ -6,28 +6,38 @@ Recovers lost notifications through the same code path as a notification
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
 from core.batches import rows_in_batches
 from core.exceptions import DomainError
 from gateways.base import GatewayError
-from gateways.ecpay import QueryRateLimited, TradeStatus, ecpay_config, query_trade
+from gateways.ecpay import (
+    QueryRateLimited,
+    TradeStatus,
+    code_validity,
+    ecpay_config,
+    late_result_allowance,
+    query_trade,
+)
 from gateways.models import Gateway
 from gateways.selectors import gateway_queries_blocked
 from gateways.services import gateway_block_queries
 from payments.ecpay.notifications import ecpay_paid
+from payments.limits import ECPAY_PAGE_METHODS
 from payments.models import (
     DiscrepancyKind,
     Payment,
     PaymentEvent,
     PaymentMethod,
     PaymentStatus,
+    ReconciliationCheck,
     ReconciliationDiscrepancy,
 )
 from payments.services import payment_flag_for_review
@@ -45,31 +55,67 @@ class ReconciliationReport:
     backed_off: bool = False
 
 
-# Payments we gave up on are asked about for this long: money may still have arrived.
+# A card payment we gave up on is asked about for this long: money may still have arrived.
 GAVE_UP_LOOKBACK = timedelta(days=2)
+# An ATM / store payment is followed until its code's deadline, plus ECPay's delay in reporting
+# the method (`late_result_allowance`), plus this: ECPay's redeliveries of a result run for a
+# day. By then ECPay has settled it or never will.
+FOLLOW_UP_MARGIN = timedelta(days=1)
+# Ways to pay with a code: the customer pays at an ATM or a store, later, and ECPay reports it.
+_CODE_METHODS = (PaymentMethod.ATM, PaymentMethod.CVS, PaymentMethod.BARCODE)
+_GAVE_UP = (PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED)
 
 
 def ecpay_payments_to_check(*, card_age: timedelta) -> QuerySet[Payment]:
-    """ECPay payments whose result we should know by now.
+    """ECPay payments whose result we should know by now, and may not.
 
-    Pending card payments after `card_age`; ATM / store codes only once their deadline has
-    passed (the customer may pay until then), or after `card_age` when no code was issued. And
-    payments we gave up on lately (failed, cancelled, expired), unless already reported.
+    - Pending card payments after `card_age`.
+    - ATM / store payments from their code's deadline (the customer may pay until then; one
+      with no code after `card_age`), pending or given up on (expired, failed, cancelled), for
+      as long as ECPay may still report money paid with the code (`_code_followed`).
+    - Card payments given up on, for GAVE_UP_LOOKBACK after they were created.
+
+    None whose money ECPay already reported here, none reported to staff as paid at ECPay
+    while given up on, and none asked about within ECPAY_RECONCILE_REASK_MINUTES.
     """
     now = timezone.now()
-    card_due = Q(method=PaymentMethod.CARD, created_at__lt=now - card_age)
-    code_due = ~Q(method=PaymentMethod.CARD) & (
+    card = Q(method=PaymentMethod.CARD)
+    card_due = card & Q(status=PaymentStatus.PENDING, created_at__lt=now - card_age)
+    card_gave_up = card & Q(status__in=_GAVE_UP, created_at__gte=now - GAVE_UP_LOOKBACK)
+    code_due = Q(method__in=_CODE_METHODS, status__in=(PaymentStatus.PENDING, *_GAVE_UP)) & (
         Q(payment_code_expires_at__lt=now)
         | Q(payment_code_expires_at__isnull=True, created_at__lt=now - card_age)
     )
-    pending_due = Q(status=PaymentStatus.PENDING) & (card_due | code_due)
-    gave_up = Q(
-        status__in=[PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED],
-        created_at__gte=now - GAVE_UP_LOOKBACK,
-    ) & ~Q(discrepancies__kind=DiscrepancyKind.STATUS_MISMATCH)
-    return Payment.objects.filter(gateway=Gateway.ECPAY, merchant_trade_no__isnull=False).filter(
-        pending_due | gave_up
+    asked_lately = Q(
+        reconciliation_check__asked_at__gte=now
+        - timedelta(minutes=settings.ECPAY_RECONCILE_REASK_MINUTES)
     )
+    return (
+        Payment.objects.filter(
+            gateway=Gateway.ECPAY, merchant_trade_no__isnull=False, gateway_reference__isnull=True
+        )
+        .filter(card_due | card_gave_up | (code_due & _code_followed(now)))
+        .exclude(asked_lately)
+        .exclude(discrepancies__kind=DiscrepancyKind.STATUS_MISMATCH)
+    )
+
+
+def _code_followed(now: datetime) -> Q:
+    """ATM / store payments ECPay may still report money for: until the code's deadline (or,
+    with no code issued, the longest it could have been valid) plus the method's reporting
+    delay and FOLLOW_UP_MARGIN."""
+    followed = Q(pk__in=[])
+    for method in _CODE_METHODS:
+        ecpay_method = ECPAY_PAGE_METHODS[method]
+        after_deadline = late_result_allowance(ecpay_method) + FOLLOW_UP_MARGIN
+        followed |= Q(method=method) & (
+            Q(payment_code_expires_at__gte=now - after_deadline)
+            | Q(
+                payment_code_expires_at__isnull=True,
+                created_at__gte=now - code_validity(ecpay_method) - after_deadline,
+            )
+        )
+    return followed
 
 
 def reconcile_ecpay(
@@ -102,11 +148,14 @@ def reconcile_ecpay(
                 return report
             except GatewayError as error:
                 report.errors.append(f"{payment.public_id}: {error.code}")
+                if not dry_run:
+                    reconciliation_asked(payment, {"error": error.code})
                 continue
             finally:
                 on_asked()
             report.checked += 1
             if not dry_run:
+                reconciliation_asked(payment, _answer(status))
                 reconcile_trade_status(payment, status, report)
     return report
 
@@ -141,6 +190,26 @@ def reconcile_trade_status(
     else:
         # Paid at ECPay, given up on here: ecpay_paid flagged it; staff decide.
         _record(payment, DiscrepancyKind.STATUS_MISMATCH, status, report)
+
+
+def reconciliation_asked(payment: Payment, answer: dict[str, str]) -> None:
+    """Note that ECPay was asked about `payment` just now, and what it answered."""
+    now = timezone.now()
+    check, created = ReconciliationCheck.objects.get_or_create(
+        payment=payment, defaults={"asked_at": now, "answer": answer}
+    )
+    if not created:
+        ReconciliationCheck.objects.filter(pk=check.pk).update(
+            asked_at=now, answer=answer, times_asked=F("times_asked") + 1
+        )
+
+
+def _answer(status: TradeStatus) -> dict[str, str]:
+    return {
+        "trade_status": status.fields.get("TradeStatus", ""),
+        "trade_amt": str(status.trade_amt),
+        "payment_date": status.payment_date,
+    }
 
 
 def _record(payment: Payment, kind: str, status: TradeStatus, report: ReconciliationReport) -> None:
@@ -189,6 +258,7 @@ def payment_requery(*, payment_id: int, actor: User) -> PaymentEvent:
         except GatewayError as error:
             data["error"] = error.code
         else:
+            reconciliation_asked(payment, _answer(trade))
             report = ReconciliationReport()
             reconcile_trade_status(payment, trade, report)
             data.update(

@@ -38,10 +38,11 @@ CREATE_BUDGET = 4
 NOTIFICATION_BUDGET = 6
 NOTIFICATION_QUERIES = 3
 # On the worker: the oldest waiting callback and its payment, each read under its lock, the
-# transition on the locked row (the update, the event), the callback settled. A duplicate moves
-# nothing. The drain stops when its next look finds nothing waiting.
-NOTIFICATION_APPLY_QUERIES = 5
-DUPLICATE_NOTIFICATION_APPLY_QUERIES = 3
+# notifications about the payment already applied (one saying the same makes this a replay),
+# the transition on the locked row (the update, the event), the callback settled. A duplicate
+# moves nothing. The drain stops when its next look finds nothing waiting.
+NOTIFICATION_APPLY_QUERIES = 6
+DUPLICATE_NOTIFICATION_APPLY_QUERIES = 4
 DRAIN_FINDS_NONE_QUERIES = 1
 # One card payment's steps. validate: read under the lock, the gateway switch, the transition.
 # process: read (with whether a charge succeeded already), the switch, record the attempt (lock,

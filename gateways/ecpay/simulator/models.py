@@ -39,9 +39,10 @@ class SimulatedEcpayTrade(TimeStampedModel):
     custom_field2 = models.CharField(max_length=50, blank=True)
     custom_field3 = models.CharField(max_length=50, blank=True)
     custom_field4 = models.CharField(max_length=50, blank=True)
-    # How long an issued code stays valid: ATM ExpireDate (days), CVS/BARCODE StoreExpireDate.
+    # How long an issued code stays valid, as posted or ECPay's default: ATM ExpireDate (days),
+    # StoreExpireDate (minutes for CVS, days for BARCODE).
     atm_expire_days = models.PositiveSmallIntegerField()
-    store_expire_minutes = models.PositiveIntegerField()
+    store_expire_date = models.PositiveIntegerField()
     status = models.CharField(
         max_length=16,
         choices=SimulatedEcpayTradeStatus.choices,
@@ -50,6 +51,10 @@ class SimulatedEcpayTrade(TimeStampedModel):
     # Set once the customer chose how to pay, e.g. Credit_CreditCard, ATM_TAISHIN, CVS_CVS.
     payment_type = models.CharField(max_length=32, blank=True)
     payment_date = models.DateTimeField(null=True, blank=True)
+    # BARCODE: paid at the store, and ECPay tells the merchant about two days later
+    # (ECPAY_SIMULATOR_BARCODE_RESULT_DELAY_SECONDS). Until then the result is held: no paid
+    # notification, and QueryTradeInfo says not paid. None once it is sent.
+    result_due_at = models.DateTimeField(null=True, blank=True)
     # The payment code issued for ATM (bank code and account), CVS (payment number) or BARCODE.
     bank_code = models.CharField(max_length=3, blank=True)
     v_account = models.CharField(max_length=16, blank=True)

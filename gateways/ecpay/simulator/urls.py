@@ -16,5 +16,6 @@ urlpatterns = [
     path("trades/<str:trade_no>/fail", views.trade_fail, name="fail"),
     path("trades/<str:trade_no>/issue-code", views.trade_issue_code, name="issue-code"),
     path("trades/<str:trade_no>/pay-code", views.trade_pay_code, name="pay-code"),
+    path("trades/<str:trade_no>/send-result", views.trade_send_result, name="send-result"),
     path("faults", views.faults_set, name="faults"),
 ]

@@ -4,7 +4,9 @@ configure (ECPAY_MERCHANT_ID, ECPAY_HASH_KEY, ECPAY_HASH_IV):
 - `Cashier/AioCheckOut/V5`: the customer's browser posts the checkout form; the page answering it
   has the buttons a customer presses at ECPay.
 - `trades/<TradeNo>/...`: those buttons. Each decides what becomes of the trade and sends the
-  notifications ECPay would (delivery.py).
+  notifications ECPay would (delivery.py). A barcode paid at the store is reported about two
+  days later, as at ECPay (ECPAY_SIMULATOR_BARCODE_RESULT_DELAY_SECONDS); `send-result` sends
+  a held result now, as if those days had passed.
 - `Cashier/QueryTradeInfo/V5`: what the simulator knows of a trade, signed.
 - `faults`: switch the injected faults with a JSON object (models.set_faults in-process).
 """
@@ -17,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.forms.models import model_to_dict
@@ -27,7 +30,14 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from gateways.ecpay import ecpay_config
-from gateways.ecpay.checkout import DATETIME_FORMAT, MERCHANT_TRADE_NO, TAIPEI, EcpayMethod
+from gateways.ecpay.checkout import (
+    AMOUNT_RANGES,
+    CODE_VALIDITY,
+    DATETIME_FORMAT,
+    MERCHANT_TRADE_NO,
+    TAIPEI,
+    EcpayMethod,
+)
 from gateways.ecpay.messages import RtnCode
 from gateways.ecpay.signature import check_mac_matches, check_mac_value
 from gateways.ecpay.simulator.delivery import Notification, notifications_send
@@ -66,6 +76,8 @@ _MAX_LENGTHS = {
 }
 _CARD_METHODS = (EcpayMethod.CREDIT, EcpayMethod.ALL)
 _CODE_METHODS = (EcpayMethod.ATM, EcpayMethod.CVS, EcpayMethod.BARCODE)
+# ECPay's defaults when a form leaves the code's validity out.
+_DEFAULT_VALIDITY = {EcpayMethod.ATM: 3, EcpayMethod.CVS: 10_080, EcpayMethod.BARCODE: 7}
 # PaymentType once the customer paid: ALL is paid by card in the simulator.
 _PAYMENT_TYPES = {
     EcpayMethod.CREDIT: "Credit_CreditCard",
@@ -158,23 +170,48 @@ def trade_issue_code(request: HttpRequest, trade_no: str) -> HttpResponse:
 def trade_pay_code(request: HttpRequest, trade_no: str) -> HttpResponse:
     """ATM / CVS / BARCODE: the customer pays at the ATM or the store with the issued code.
 
-    As at ECPay, the browser is not sent back to the merchant: the customer paid elsewhere.
+    As at ECPay, the browser is not sent back to the merchant: the customer paid elsewhere. A
+    barcode's result is held for ECPAY_SIMULATOR_BARCODE_RESULT_DELAY_SECONDS (ECPay: about two
+    days), then sent by `send-result`; ATM and CVS results go at once.
     """
     trade = get_object_or_404(SimulatedEcpayTrade, trade_no=trade_no)
+    now = timezone.now()
+    delay = timedelta(seconds=settings.ECPAY_SIMULATOR_BARCODE_RESULT_DELAY_SECONDS)
+    held_for_days = trade.method == EcpayMethod.BARCODE and delay > timedelta(0)
     try:
         trade = _trade_move(
             trade,
             methods=_CODE_METHODS,
             from_status=Status.CODE_ISSUED,
             status=Status.PAID,
-            payment_date=timezone.now(),
+            payment_date=now,
+            result_due_at=now + delay if held_for_days else None,
         )
     except _Refused as refusal:
         return _error_page(request, refusal)
     faults = SimulatedEcpayFaults.current()
-    paid = _paid_notification(trade, faults)
     held = _code_notifications(trade, faults) if trade.code_notification_held else []
-    notifications_send(trade_id=trade.pk, notifications=[paid, *held], faults=faults)
+    paid = [] if held_for_days else [_paid_notification(trade, faults)]
+    notifications_send(trade_id=trade.pk, notifications=[*paid, *held], faults=faults)
+    return redirect("ecpay_simulator:trade", trade_no=trade.trade_no)
+
+
+@csrf_exempt
+@require_POST
+def trade_send_result(request: HttpRequest, trade_no: str) -> HttpResponse:
+    """BARCODE: send the held result now, as ECPay does about two days after the payment. Its
+    PaymentDate is still when the customer paid. Pressed twice, it sends once."""
+    trade = get_object_or_404(SimulatedEcpayTrade, trade_no=trade_no)
+    sent = SimulatedEcpayTrade.objects.filter(
+        pk=trade.pk, status=Status.PAID, result_due_at__isnull=False
+    ).update(result_due_at=None, updated_at=timezone.now())
+    if not sent:
+        return _error_page(request, _Refused("This trade has no result waiting to be sent."))
+    trade.refresh_from_db()
+    faults = SimulatedEcpayFaults.current()
+    notifications_send(
+        trade_id=trade.pk, notifications=[_paid_notification(trade, faults)], faults=faults
+    )
     return redirect("ecpay_simulator:trade", trade_no=trade.trade_no)
 
 
@@ -298,13 +335,28 @@ def _trade_create(fields: dict[str, str]) -> SimulatedEcpayTrade:
         datetime.strptime(fields["MerchantTradeDate"], DATETIME_FORMAT).replace(tzinfo=TAIPEI)
     except ValueError:
         raise _Refused("MerchantTradeDate must be yyyy/MM/dd HH:mm:ss.") from None
+    method = EcpayMethod(fields["ChoosePayment"])
+    amount = _positive_integer(fields, "TotalAmount")
+    if method in AMOUNT_RANGES:
+        low, high = AMOUNT_RANGES[method]
+        if not low <= amount <= high:
+            raise _Refused(f"TotalAmount for {method.value} must be {low} to {high}.")
+    validity = {"ExpireDate": 3, "StoreExpireDate": 10_080}
+    if method in CODE_VALIDITY:
+        rule = CODE_VALIDITY[method]
+        value = _positive_integer(fields, rule.field, default=_DEFAULT_VALIDITY[method])
+        if not rule.low <= value <= rule.high:
+            raise _Refused(
+                f"{rule.field} for {method.value} is in {rule.unit}, {rule.low} to {rule.high}."
+            )
+        validity[rule.field] = value
     try:
         with transaction.atomic():
             return SimulatedEcpayTrade.objects.create(
                 merchant_trade_no=fields["MerchantTradeNo"],
                 trade_no=_new_trade_no(),
                 merchant_id=fields["MerchantID"],
-                amount=_positive_integer(fields, "TotalAmount"),
+                amount=amount,
                 # ECPay cuts a longer ItemName itself.
                 item_name=fields["ItemName"][:400],
                 trade_desc=fields["TradeDesc"],
@@ -317,9 +369,8 @@ def _trade_create(fields: dict[str, str]) -> SimulatedEcpayTrade:
                 custom_field2=fields.get("CustomField2", ""),
                 custom_field3=fields.get("CustomField3", ""),
                 custom_field4=fields.get("CustomField4", ""),
-                # ECPay's defaults when the form leaves them out.
-                atm_expire_days=_positive_integer(fields, "ExpireDate", default=3),
-                store_expire_minutes=_positive_integer(fields, "StoreExpireDate", default=10080),
+                atm_expire_days=validity["ExpireDate"],
+                store_expire_date=validity["StoreExpireDate"],
             )
     except IntegrityError:
         raise _Refused("MerchantTradeNo has been used before.") from None
@@ -434,18 +485,21 @@ def _code_notifications(
 
 
 def _query_fields(trade: SimulatedEcpayTrade) -> dict[str, str]:
+    # A barcode paid at the store is not known paid at ECPay until its result is due.
+    result_held = trade.result_due_at is not None and trade.result_due_at > timezone.now()
+    paid_at = None if result_held else trade.payment_date
     return {
         "MerchantID": trade.merchant_id,
         "MerchantTradeNo": trade.merchant_trade_no,
         "StoreID": "",
         "TradeNo": trade.trade_no,
         "TradeAmt": _whole(trade),
-        "PaymentDate": _ecpay_time(trade.payment_date) if trade.payment_date else "",
+        "PaymentDate": _ecpay_time(paid_at) if paid_at else "",
         "PaymentType": trade.payment_type,
         "HandlingCharge": "0",
         "PaymentTypeChargeFee": "0",
         "TradeDate": _ecpay_time(trade.created_at),
-        "TradeStatus": _TRADE_STATUSES[Status(trade.status)],
+        "TradeStatus": "0" if result_held else _TRADE_STATUSES[Status(trade.status)],
         "ItemName": trade.item_name,
         **_custom_fields(trade),
     }
@@ -461,7 +515,11 @@ def _new_payment_code(trade: SimulatedEcpayTrade) -> dict[str, str]:
             "v_account": _digits(16),
             "code_expire_date": expires.strftime("%Y/%m/%d"),
         }
-    expire_date = (now + timedelta(minutes=trade.store_expire_minutes)).strftime(DATETIME_FORMAT)
+    validity = CODE_VALIDITY.get(EcpayMethod(trade.method))
+    if validity is None:
+        return {}  # a card trade: no code (`_trade_move` refuses it)
+    valid_for = validity.duration(trade.store_expire_date)
+    expire_date = (now + valid_for).strftime(DATETIME_FORMAT)
     if trade.method == EcpayMethod.CVS:
         return {"payment_no": f"LLL{_digits(11)}", "code_expire_date": expire_date}
     return {

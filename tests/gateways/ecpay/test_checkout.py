@@ -166,18 +166,29 @@ def test_an_atm_form_asks_for_the_account_to_stay_open_and_to_be_told_it(config,
     assert "StoreExpireDate" not in fields
 
 
-@pytest.mark.parametrize("method", [EcpayMethod.CVS, EcpayMethod.BARCODE])
+@pytest.mark.parametrize(
+    ("method", "value"),
+    # The same field, in minutes for a CVS code and in days for a barcode.
+    [(EcpayMethod.CVS, "1440"), (EcpayMethod.BARCODE, "3")],
+)
 def test_a_store_code_form_asks_for_the_code_to_stay_valid_and_to_be_told_it(
-    config, settings, method
+    config, settings, method, value
 ):
     settings.ECPAY_CVS_EXPIRE_MINUTES = 1440
+    settings.ECPAY_BARCODE_EXPIRE_DAYS = 3
 
     fields = fields_of(checkout_request(method), config)
 
     assert fields["ChoosePayment"] == method.value
-    assert fields["StoreExpireDate"] == "1440"
+    assert fields["StoreExpireDate"] == value
     assert fields["PaymentInfoURL"] == f"{SHOP}/callbacks/ecpay/payment-info/"
     assert "ExpireDate" not in fields
+
+
+def test_the_default_validities_are_within_ecpays_ranges(config):
+    assert fields_of(checkout_request(EcpayMethod.ATM), config)["ExpireDate"] == "3"
+    assert fields_of(checkout_request(EcpayMethod.CVS), config)["StoreExpireDate"] == "10080"
+    assert fields_of(checkout_request(EcpayMethod.BARCODE), config)["StoreExpireDate"] == "7"
 
 
 def test_a_new_merchant_trade_no_is_twenty_letters_and_digits_starting_with_taiwan_time():

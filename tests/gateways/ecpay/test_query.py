@@ -190,3 +190,22 @@ def test_a_server_that_cannot_be_reached_is_transient(config):
 
     with pytest.raises(TransientGatewayError):
         query_trade("P1", unreachable, timeout=2)
+
+
+def test_a_barcode_paid_at_the_store_is_not_paid_at_ecpay_until_its_result_is_due(
+    client, live_config
+):
+    set_faults(drop_notifications=True)
+    request = checkout_request(EcpayMethod.BARCODE)
+    post_checkout(client, request, live_config)
+    press(client, "issue-code", trade_of(request))
+    press(client, "pay-code", trade_of(request))
+
+    assert not query_trade(request.merchant_trade_no, live_config).paid
+
+    trade = trade_of(request)
+    trade.result_due_at = trade.payment_date
+    trade.save()
+    status = query_trade(request.merchant_trade_no, live_config)
+    assert status.paid
+    assert status.payment_date

@@ -150,3 +150,49 @@ def test_the_checkout_takes_only_posts(client):
 def test_the_simulator_is_served_under_simulators_ecpay():
     assert reverse("ecpay_simulator:checkout") == "/simulators/ecpay/Cashier/AioCheckOut/V5"
     assert reverse("ecpay_simulator:query") == "/simulators/ecpay/Cashier/QueryTradeInfo/V5"
+
+
+@pytest.mark.parametrize(
+    ("method", "name", "value"),
+    [
+        (EcpayMethod.ATM, "ExpireDate", "0"),
+        (EcpayMethod.ATM, "ExpireDate", "61"),
+        (EcpayMethod.CVS, "StoreExpireDate", "43201"),
+        # The CVS minutes sent for a barcode, whose StoreExpireDate is days.
+        (EcpayMethod.BARCODE, "StoreExpireDate", "10080"),
+        (EcpayMethod.BARCODE, "StoreExpireDate", "31"),
+        (EcpayMethod.CVS, "TotalAmount", "32"),
+        (EcpayMethod.CVS, "TotalAmount", "6001"),
+        (EcpayMethod.BARCODE, "TotalAmount", "16"),
+        (EcpayMethod.ATM, "TotalAmount", "50000"),
+        (EcpayMethod.CREDIT, "TotalAmount", "4"),
+    ],
+)
+def test_a_value_outside_ecpays_range_for_the_method_is_refused(
+    client, config, method, name, value
+):
+    fields = build_checkout_form(checkout_request(method), config).fields
+
+    response = post_fields(client, resigned(fields, config, **{name: value}))
+
+    assert response.status_code == 400
+    assert name in response.content.decode()
+    assert not SimulatedEcpayTrade.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "name", "value"),
+    [
+        (EcpayMethod.ATM, "ExpireDate", "60"),
+        (EcpayMethod.CVS, "StoreExpireDate", "43200"),
+        (EcpayMethod.BARCODE, "StoreExpireDate", "30"),
+        (EcpayMethod.BARCODE, "TotalAmount", "20000"),
+    ],
+)
+def test_the_edges_of_ecpays_ranges_are_taken(client, config, method, name, value):
+    fields = build_checkout_form(checkout_request(method), config).fields
+
+    response = post_fields(client, resigned(fields, config, **{name: value}))
+
+    assert response.status_code == 200
+    assert SimulatedEcpayTrade.objects.get().method == method

@@ -4,6 +4,7 @@ acknowledged, every attempt recorded."""
 import re
 import time
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -46,6 +47,7 @@ RESULT_FIELDS = {
     "CustomField4",
     "CheckMacValue",
 }
+TAIPEI = ZoneInfo("Asia/Taipei")
 ECPAY_TIME = re.compile(r"[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 
 
@@ -409,3 +411,49 @@ def test_simulate_paid_marks_the_paid_notification(client, config, receiver, sta
     assert post.fields["SimulatePaid"] == "1"
     assert verifies(post.fields, config)
     assert parse_notification(post.fields, config).simulate_paid
+
+
+def test_a_barcode_paid_at_the_store_is_reported_only_when_its_result_is_due(
+    client, config, receiver, start
+):
+    """ECPay reports a store barcode about two days after the customer paid: the simulator
+    holds the result, and `send-result` sends it as those days later, dated when paid."""
+    trade = start(EcpayMethod.BARCODE)
+    press(client, "issue-code", trade)
+    receiver.wait_for(1)
+    wait_for_deliveries()
+
+    press(client, "pay-code", trade)
+    wait_for_deliveries()
+
+    trade.refresh_from_db()
+    assert len(receiver.posts) == 1  # the code only
+    assert trade.status == SimulatedEcpayTradeStatus.PAID
+    assert trade.result_due_at - trade.payment_date == timedelta(days=2)
+    assert ">Send the result now<" in client.get(f"/simulators/ecpay/trades/{trade.trade_no}").text
+
+    assert press(client, "send-result", trade).status_code == 302
+    _, paid = receiver.wait_for(2)
+    wait_for_deliveries()
+    assert press(client, "send-result", trade).status_code == 400  # sent once
+    notification = parse_notification(paid.fields, config)
+    assert notification.paid
+    assert notification.payment_date == trade.payment_date.astimezone(TAIPEI).strftime(
+        "%Y/%m/%d %H:%M:%S"
+    )
+    assert len(receiver.posts) == 2
+
+
+def test_with_no_delay_set_a_barcode_result_goes_at_once(client, config, receiver, start, settings):
+    settings.ECPAY_SIMULATOR_BARCODE_RESULT_DELAY_SECONDS = 0
+    trade = start(EcpayMethod.BARCODE)
+    press(client, "issue-code", trade)
+    receiver.wait_for(1)
+    wait_for_deliveries()
+
+    press(client, "pay-code", trade)
+
+    _, paid = receiver.wait_for(2)
+    assert parse_notification(paid.fields, config).paid
+    trade.refresh_from_db()
+    assert trade.result_due_at is None
