@@ -137,11 +137,27 @@ def _is_datetime(text: str) -> bool:
         return False
 
 
+# What every list takes beside its filters: its cursor pages (`NewestFirst`).
+PAGE_PARAMETERS = ("cursor", "page_size")
+
+
 class QueryFilters(serializers.Serializer[Any]):
     """A list's query parameters. An unknown value is a 400 naming the parameter, and so is an
-    empty one (`?status=`), which DRF's form handling would otherwise take as left out."""
+    empty one (`?status=`), which DRF's form handling would otherwise take as left out, and so
+    is a parameter the list does not take: a filter the caller believes applied, silently
+    ignored, would answer with a list they did not ask for. `hints` says, for a parameter
+    clients are known to send (another API's shape), what to send instead."""
+
+    hints: dict[str, str] = {}
 
     def to_internal_value(self, data: Any) -> Any:
+        taken = {*self.fields, *PAGE_PARAMETERS}
+        unknown = sorted(str(name) for name in data if name not in taken)
+        if unknown:
+            default = f"Not a parameter of this list: it takes {', '.join(sorted(taken))}."
+            raise exceptions.ValidationError(
+                {name: [self.hints.get(name, default)] for name in unknown}
+            )
         blank = [str(name) for name in self.fields if data.get(name) == ""]
         if blank:
             raise exceptions.ValidationError({name: ["May not be empty."] for name in blank})

@@ -1,7 +1,12 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from payments.api.me import MeView
-from payments.api.payments import PaymentCancelView, PaymentDetailView, PaymentListView
+from payments.api.payments import (
+    PaymentCancelView,
+    PaymentDetailView,
+    PaymentListView,
+    SeedPaymentRouteView,
+)
 from payments.api.refunds import PaymentRefundsView
 from payments.api.wallet import (
     DepositCreateView,
@@ -17,6 +22,8 @@ urlpatterns = [
     path("wallet/withdrawals/", WithdrawalCreateView.as_view(), name="wallet-withdrawals"),
     path("me/", MeView.as_view(), name="me"),
     path("payments/", PaymentListView.as_view(), name="payment-list"),
+    # Seed 001's singular route: refused with what to send instead.
+    re_path(r"^payment/?$", SeedPaymentRouteView.as_view(), name="seed-payment-route"),
     path("payments/<str:public_id>/", PaymentDetailView.as_view(), name="payment-detail"),
     path("payments/<str:public_id>/cancel/", PaymentCancelView.as_view(), name="payment-cancel"),
     path(

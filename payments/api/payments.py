@@ -1,6 +1,7 @@
 """The payments resource (/api/v1/payments/): pay an order or top up by card, on ECPay or from the
 balance; read, list and cancel payments."""
 
+import re
 from typing import Any
 
 from django.http import Http404
@@ -10,6 +11,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +19,7 @@ from rest_framework.views import APIView
 from accounts.auth import request_caller
 from accounts.models import User
 from core.api import NewestFirst
+from core.exceptions import DomainError
 from core.idempotency import idempotent
 from core.logging import bind_payment
 from core.openapi import (
@@ -29,6 +32,7 @@ from core.openapi import (
 from gateways.base import CardDetails
 from gateways.models import Gateway
 from payments.api.serializers import (
+    KIND_REQUIRED,
     PaymentCreateSerializer,
     PaymentFilterSerializer,
     PaymentSerializer,
@@ -299,3 +303,38 @@ def _payment_start(*, user: User, data: dict[str, Any], idempotency_key: str | N
         )
     pipeline_start(payment.pk)
     return payment
+
+
+# A payment's public id as `new_payment_public_id` makes it: only such a one is echoed back.
+PUBLIC_ID = re.compile(r"pay_[0-9A-Za-z]{24}")
+
+
+class SeedRouteNotServed(DomainError):
+    code = "use_payments_api"
+    http_status = 400
+    default_message = (
+        "This API's payments are at /api/v1/payments/: POST one there with its kind, amount "
+        "(a string), currency and gateway; read one at GET /api/v1/payments/{id}/."
+    )
+
+
+@extend_schema(exclude=True)
+class SeedPaymentRouteView(APIView):
+    """Seed 001's routes, `POST /payment` with `{amount, currency}` and `GET
+    /payment?paymentId=`: refused with a 400 that says what to send instead, to anyone (it
+    shows nothing), never guessed at. A bare amount says nothing of what it pays for.
+    docs/seed-compatibility.md."""
+
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request) -> Response:
+        payment_id = request.query_params.get("paymentId", "")
+        if PUBLIC_ID.fullmatch(payment_id):
+            raise SeedRouteNotServed(
+                f"Read this payment at GET /api/v1/payments/{payment_id}/.",
+                fields={"paymentId": ["Not a parameter here: the id goes in the path."]},
+            )
+        raise SeedRouteNotServed()
+
+    def post(self, request: Request) -> Response:
+        raise SeedRouteNotServed(fields={"kind": [KIND_REQUIRED]})

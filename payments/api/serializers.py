@@ -60,10 +60,22 @@ class CardSerializer(serializers.Serializer[Any]):
 API_GATEWAYS = [Gateway.CARD, Gateway.ECPAY, Gateway.BALANCE]
 
 
+# A payment says what it pays. Seed 001's bare {"amount", "currency"} names nothing: it is
+# refused with what to send instead (docs/seed-compatibility.md).
+KIND_REQUIRED = (
+    'Say what the payment is for: "order" (with "order", the order\'s number) or "deposit" (a '
+    'top-up of the balance), with "gateway" ("card" with "card", "ecpay" with "method", or '
+    '"balance") beside "amount" (a string, like "960") and "currency".'
+)
+
+
 class PaymentCreateSerializer(FieldsBuiltOnce):
     """A payment for one of the caller's orders, or a deposit to the caller's balance."""
 
-    kind = serializers.ChoiceField(choices=[PaymentKind.ORDER, PaymentKind.DEPOSIT])
+    kind = serializers.ChoiceField(
+        choices=[PaymentKind.ORDER, PaymentKind.DEPOSIT],
+        error_messages={"required": KIND_REQUIRED},
+    )
     order = serializers.CharField(required=False, help_text="The order's number, for kind order.")
     amount = AmountField(min_value=Decimal("0.01"))
     currency = serializers.ChoiceField(choices=Currency.choices)
@@ -224,6 +236,12 @@ class MeSerializer(serializers.Serializer[Any]):
 
 class PaymentFilterSerializer(QueryFilters):
     """The list's query parameters: an unknown value is a 400 naming the parameter."""
+
+    hints = {
+        # Seed 001's way to read one payment: a filter here would be silently ignored.
+        "paymentId": "Not a parameter of this list. To read one payment, GET "
+        "/api/v1/payments/{id}/ (its id, like pay_...).",
+    }
 
     status = serializers.ChoiceField(choices=PaymentStatus.choices, required=False)
     method = serializers.ChoiceField(choices=PaymentMethod.choices, required=False)

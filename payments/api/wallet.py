@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from accounts.auth import request_caller
 from accounts.models import User
-from core.api import AmountField, NewestFirst
+from core.api import AmountField, NewestFirst, QueryFilters
 from core.idempotency import idempotent
 from core.models import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, Currency
 from core.openapi import (
@@ -118,6 +118,7 @@ class WalletView(APIView):
 class LedgerEntryListView(APIView):
     def get(self, request: Request) -> Response:
         """Every change to the caller's balance, newest first, a cursor page at a time."""
+        QueryFilters(data=request.query_params).is_valid(raise_exception=True)  # pages only
         paginator = NewestFirst()
         page = paginator.paginate_queryset(
             ledger_entries_of(user=request_caller(request)), request, view=self
