@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from core.models import CENT, ZERO
 from core.transitions import check_locked, transition_needed
 from orders.exceptions import InvalidDiscountCode, OrderTotalOutOfRange
 from orders.models import (
@@ -141,23 +142,30 @@ def order_mark_paid(
     gateway_payment_id: str,
     total_paid: Decimal,
     currency: str,
+    cost: Cost | None = None,
     locked: Order | None = None,
 ) -> PaymentHeader:
     """Write the order's payment header and mark it paid, once.
 
-    Returns the order's header: the one just written, or the one an earlier payment wrote (the
-    caller compares its payment to know whether the order was already paid). `locked`: the
-    order's row as a caller holding its lock read it, as in `order_transition`.
+    Returns the order's header: the one just written, or the one an earlier payment wrote and
+    paid with (the caller compares its payment to know whether the order was already paid). A
+    header an unpaid attempt wrote (`order_record_unpaid`) is written over. `cost` is the order
+    re-priced as it was paid for (a wallet's payment, seed 003): saved on the order with the
+    header, with a `repriced` event if it differs. `locked`: the order's row as a caller
+    holding its lock read it, as in `order_transition`.
     """
     with transaction.atomic():
         if locked is not None:
             check_locked(locked, pk=order_id, what="order")
         order = locked or Order.objects.select_for_update().get(pk=order_id)
         existing = PaymentHeader.objects.filter(order=order).first()
-        if existing is not None:
+        if existing is not None and existing.is_paid:
             return existing
-        header = PaymentHeader.objects.create(
-            order=order,
+        if cost is not None:
+            _order_reprice(order, cost, payment_id=payment_id)
+        header = _header_write(
+            order,
+            existing,
             payment_id=payment_id,
             gateway=gateway,
             method=method,
@@ -175,6 +183,76 @@ def order_mark_paid(
             locked=order,
         )
     return header
+
+
+def order_record_unpaid(
+    *,
+    order_id: int,
+    payment_id: int,
+    gateway: str,
+    method: str,
+    gateway_payment_id: str,
+    currency: str,
+) -> PaymentHeader | None:
+    """Write the order's header for an attempt that paid nothing (a wallet that reported
+    failure, seed 003's header with isPaid false): the latest such attempt's, so the order
+    shows how it was last tried. Never over a paid header: returns None then, and changes
+    nothing. Under the order's row lock."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        existing = PaymentHeader.objects.filter(order=order).first()
+        if existing is not None and existing.is_paid:
+            return None
+        header = _header_write(
+            order,
+            existing,
+            payment_id=payment_id,
+            gateway=gateway,
+            method=method,
+            gateway_payment_id=gateway_payment_id,
+            is_paid=False,
+            total_paid=ZERO,
+            currency=currency,
+            paid_at=None,
+        )
+        OrderEvent.objects.create(
+            order=order, type="payment_attempt_failed", data={"payment_id": payment_id}
+        )
+    return header
+
+
+def _header_write(order: Order, existing: PaymentHeader | None, **fields: Any) -> PaymentHeader:
+    # Under the order's row lock: `existing` is its header as read under it, and unpaid.
+    if existing is None:
+        return PaymentHeader.objects.create(order=order, **fields)
+    for name, value in fields.items():
+        setattr(existing, name, value)
+    existing.save(update_fields=list(fields))
+    return existing
+
+
+def _order_reprice(order: Order, cost: Cost, *, payment_id: int) -> None:
+    """Save `cost` (the order re-priced from its items and discount code) on `order` (locked),
+    with a `repriced` event saying what changed; nothing if it did not."""
+    before = (order.subtotal, order.shipping_fee, order.discount, order.total)
+    after = tuple(
+        amount.quantize(CENT)
+        for amount in (cost.subtotal, cost.shipping_fee, cost.discount, cost.total)
+    )
+    if before == after:
+        return
+    order.subtotal, order.shipping_fee, order.discount, order.total = after
+    order.save(update_fields=["subtotal", "shipping_fee", "discount", "total", "updated_at"])
+    names = ("subtotal", "shipping_fee", "discount", "total")
+    OrderEvent.objects.create(
+        order=order,
+        type="repriced",
+        data={
+            "payment_id": payment_id,
+            "before": dict(zip(names, map(str, before), strict=True)),
+            "after": dict(zip(names, map(str, after), strict=True)),
+        },
+    )
 
 
 def discount_code_create(*, code: str, percent_off: Decimal, currency: str) -> DiscountCode:

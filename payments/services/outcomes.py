@@ -13,6 +13,7 @@ from accounts.models import User
 from core.exceptions import IllegalTransition
 from gateways.models import Gateway
 from orders.models import Order, OrderStatus
+from orders.pricing import Cost
 from orders.services import order_mark_paid
 from payments.exceptions import PaymentBeingSettled
 from payments.models import (
@@ -35,18 +36,19 @@ def payment_complete(
     *,
     payment_id: int,
     gateway_reference: str,
-    due: Decimal | None = None,
+    cost: Cost | None = None,
     locked: Payment | None = None,
 ) -> Payment:
     """Mark a processing payment completed and apply what its money pays for, atomically.
 
     An order payment writes the order's payment header and marks the order paid, if it holds
     the order's claim and the order still waits for payment; otherwise its money paid nothing
-    and is credited to the customer's balance (`payment_credit`). `due` is what the order costs
-    (a wallet's payment, re-priced): more paid than that pays the order and credits the rest,
-    flagged. A deposit credits the balance. Running it again changes nothing: the transition is
-    a no-op and each effect is written at most once (unique header per order, one ledger entry
-    per payment and kind). `locked`: as in `payment_transition`.
+    and is credited to the customer's balance (`payment_credit`). `cost` is the order re-priced
+    (a wallet's payment, seed 003): saved on the order with its header, and more paid than its
+    total pays the order and credits the rest, flagged. A deposit credits the balance. Running
+    it again changes nothing: the transition is a no-op and each effect is written at most once
+    (unique header per order, one ledger entry per payment and kind). `locked`: as in
+    `payment_transition`.
     """
     # In the caller's transaction when it holds the lock: no savepoint (a round trip each way)
     # for a part that, if it fails, fails the whole.
@@ -77,7 +79,7 @@ def payment_complete(
             locked=locked,
         )
         if order is not None:
-            _order_pay(payment, order, due=due, gateway_reference=gateway_reference)
+            _order_pay(payment, order, cost=cost, gateway_reference=gateway_reference)
         elif payment.kind == PaymentKind.DEPOSIT:
             balance_credit(
                 user_id=payment.user_id,
@@ -90,11 +92,11 @@ def payment_complete(
 
 
 def _order_pay(
-    payment: Payment, order: Order, *, due: Decimal | None, gateway_reference: str
+    payment: Payment, order: Order, *, cost: Cost | None, gateway_reference: str
 ) -> None:
-    """Pay `order` (locked) with `payment`, just completed: at most what is `due`, the rest
-    credited to the customer's balance and flagged."""
-    paid = payment.amount if due is None else min(due, payment.amount)
+    """Pay `order` (locked) with `payment`, just completed: at most its `cost`'s total, the
+    rest credited to the customer's balance and flagged."""
+    paid = payment.amount if cost is None else min(cost.total, payment.amount)
     order_mark_paid(
         order_id=order.pk,
         payment_id=payment.pk,
@@ -103,6 +105,7 @@ def _order_pay(
         gateway_payment_id=gateway_reference,
         total_paid=paid,
         currency=payment.currency,
+        cost=cost,
         locked=order,
     )
     if payment.amount > paid:

@@ -27,6 +27,7 @@ from gateways.wallet import (
 )
 from orders.models import Order, OrderStatus
 from orders.selectors import order_cost
+from orders.services import order_record_unpaid
 from payments.exceptions import AmountOutOfRange
 from payments.limits import amount_check
 from payments.models import Payment, PaymentKind, PaymentStatus
@@ -231,12 +232,15 @@ def wallet_payment_settle(payment_id: int, *, success: bool) -> None:
     """Apply what a wallet or bank app reported (seed 003's ProcessPaidWalletOrderInternal).
 
     Failure fails the payment (no money moved). Success re-prices the order (its items and
-    discount code, `orders.selectors.order_cost`): money that covers the total pays the order
-    (any excess is credited to the customer's balance, flagged); money that falls short, or
-    comes for an order another payment holds or that no longer waits for payment, pays nothing
-    and is credited to the balance, flagged with the difference (`payment_credit`). Each
-    attempt is logged on the timeline (`process_paid_order`, `is_error` when it pays nothing).
-    A rerun changes nothing.
+    discount code, `orders.selectors.order_cost`): money that covers the total pays the order,
+    and the re-priced cost is saved on it with its payment header (any excess is credited to
+    the customer's balance, flagged); money that falls short, or comes for an order another
+    payment holds or that no longer waits for payment, pays nothing and is credited to the
+    balance, flagged with the difference (`payment_credit`). An attempt on an order it may pay
+    that pays nothing (failure, short) writes the order's header with is_paid false, as the
+    seed does, never over a paid one (`order_record_unpaid`). Each attempt is logged on the
+    timeline (`process_paid_order`, `is_error` when it pays nothing: the seed's
+    ProcessPaidOrderTable). A rerun changes nothing.
     """
     payment = Payment.objects.select_related("order").get(pk=payment_id)
     if payment.status != PaymentStatus.PROCESSING or payment.order is None:
@@ -275,6 +279,17 @@ def wallet_payment_settle(payment_id: int, *, success: bool) -> None:
         },
         is_error=not pays_order,
     )
+    if payable and not pays_order:
+        # The seed's header with isPaid false: how the order was last tried, never over a
+        # paid one.
+        order_record_unpaid(
+            order_id=payment.order.pk,
+            payment_id=payment_id,
+            gateway=payment.gateway,
+            method=payment.method,
+            gateway_payment_id=payment.gateway_reference or "",
+            currency=payment.currency,
+        )
     if not success:
         update(payment_id, Failure(reason=outcome, needs_review=False))
     elif not pays_order:
@@ -289,6 +304,6 @@ def wallet_payment_settle(payment_id: int, *, success: bool) -> None:
             payment_complete(
                 payment_id=payment_id,
                 gateway_reference=locked.gateway_reference or "",
-                due=cost.total,
+                cost=cost,
                 locked=locked,
             )
