@@ -7,6 +7,7 @@ a Celery worker (kombu's SQS consumer, on pycurl) runs the whole pipeline from t
 
 import re
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,3 +124,38 @@ def test_a_card_payment_runs_its_whole_pipeline_through_sqs(
     assert "payments.tasks.payment_validate[" in log
     steps = set(payment.events.values_list("type", flat=True))
     assert {"validated", "charge_succeeded", "completed", "notified_completed"} <= steps
+
+
+def test_the_queue_depth_command_reads_sqs(sqs_environment):
+    """`manage.py queue_depth` with production's SQS settings: SQS's count of visible messages."""
+    sqs = boto3.client(
+        "sqs",
+        region_name=REGION,
+        endpoint_url=sqs_environment["AWS_ENDPOINT_URL_SQS"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    # Queues of its own: a worker stopped a moment ago may still hold a long poll on the
+    # shared ones, and take a message from under the count.
+    prefix = f"payment-service-depth-{uuid.uuid4().hex[:8]}-"
+    urls = [sqs.create_queue(QueueName=prefix + concern)["QueueUrl"] for concern in CONCERNS]
+    environment = {
+        **sqs_environment,
+        "CELERY_SQS_QUEUE_URL_PREFIX": urls[0].removesuffix("pipeline"),
+    }
+    url = urls[1]
+    for number in range(4):
+        sqs.send_message(QueueUrl=url, MessageBody=f"test message {number}")
+
+    shown = subprocess.run(
+        [PYTHON, "manage.py", "queue_depth"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert shown.returncode == 0, shown.stderr
+    assert "notifications: 4 waiting" in shown.stdout.splitlines()
+    assert [line.split(":")[0] for line in shown.stdout.splitlines()] == list(CONCERNS)
