@@ -444,6 +444,7 @@ CELERY_TASK_ROUTES = {
     "payments.tasks.ecpay_reconcile": {"queue": "maintenance"},
     "payments.tasks.payments_expire_pending": {"queue": "maintenance"},
     "payments.tasks.payments_resume_stranded": {"queue": "maintenance"},
+    "payments.tasks.gateways_probe": {"queue": "maintenance"},
     "core.tasks.*": {"queue": "maintenance"},
     "gateways.tasks.*": {"queue": "maintenance"},
 }
@@ -481,6 +482,11 @@ CELERY_BEAT_SCHEDULE = {
     "resume-stranded-payments": {
         "task": "payments.tasks.payments_resume_stranded",
         "schedule": 60.0,
+    },
+    # Probe the gateways their circuit breaker paused; resume those that answer.
+    "probe-tripped-gateways": {
+        "task": "payments.tasks.gateways_probe",
+        "schedule": 30.0,
     },
     # Expire payments nobody paid (EXPIRE_PENDING_AFTER_MINUTES; ECPay codes after their deadline).
     "expire-pending-payments": {
@@ -567,6 +573,12 @@ PIPELINE_RETRY_BACKOFF = env.float("PIPELINE_RETRY_BACKOFF", default=2.0)
 PIPELINE_RETRY_JITTER_SECONDS = env.float("PIPELINE_RETRY_JITTER_SECONDS", default=1.0)
 # While a gateway is paused, its payments look again this often.
 PIPELINE_PAUSED_RECHECK_SECONDS = env.float("PIPELINE_PAUSED_RECHECK_SECONDS", default=30.0)
+# A gateway's circuit breaker (payments/services/breaker.py): this many transient failures
+# within the window pause the gateway by itself and tell staff; every GATEWAY_BREAKER_PROBE_SECONDS
+# a probe asks it something harmless, and it resumes once it answers.
+GATEWAY_BREAKER_FAILURES = env.int("GATEWAY_BREAKER_FAILURES", default=10)
+GATEWAY_BREAKER_WINDOW_SECONDS = env.int("GATEWAY_BREAKER_WINDOW_SECONDS", default=60)
+GATEWAY_BREAKER_PROBE_SECONDS = env.int("GATEWAY_BREAKER_PROBE_SECONDS", default=60)
 
 # A payment waiting this long for a pipeline step that should have run (its message never reached
 # the broker, or was lost) is resumed by the stranded-payment sweep. Longer than any wait the

@@ -17,9 +17,20 @@ class GatewaySwitchAdmin(admin.ModelAdmin[GatewaySwitch]):
     """Pausing a gateway: its payments wait in the pipeline until it is unpaused. Staff with
     `gateways.change_gatewayswitch` pause or unpause with the actions, saying why; a gateway
     never switched before is added here (paused or not). Every change goes through
-    `gateway_set_paused`, which keeps who made it."""
+    `gateway_set_paused`, which keeps who made it. "Tripped at" is the circuit breaker's own
+    pause (payments/services/breaker.py): it ends when a probe finds the gateway answering, or
+    when staff unpause; staff's pause outlasts any probe."""
 
-    list_display = ("gateway", "paused", "reason", "changed_by", "changed_at")
+    list_display = (
+        "gateway",
+        "paused",
+        "reason",
+        "tripped_at",
+        "failures",
+        "probed_at",
+        "changed_by",
+        "changed_at",
+    )
     list_select_related = ("changed_by",)
     fields = ("gateway", "paused", "reason")
     actions = ("pause", "unpause")

@@ -72,15 +72,25 @@ class GatewayCallback(models.Model):
 
 
 class GatewaySwitch(models.Model):
-    """Staff's pause switch for one gateway (seed 002's "restrict processing").
+    """One gateway's pause switches (seed 002's "restrict processing"): staff's, and the
+    circuit breaker's.
 
-    While a gateway is paused its payments wait in the pipeline and look again later; none fails
-    for it. No row means the gateway runs.
+    While a gateway is paused, by staff or by its breaker, its payments wait in the pipeline
+    and look again later; none fails for it. The breaker trips by itself after
+    GATEWAY_BREAKER_FAILURES transient failures within GATEWAY_BREAKER_WINDOW_SECONDS, and closes
+    when a probe finds the gateway answering again; staff's pause wins over it (a probe never
+    unpauses what staff paused), and staff's unpause closes it. No row means the gateway runs.
     """
 
     gateway = models.CharField(max_length=16, choices=Gateway.choices)
     paused = models.BooleanField(default=False)
     reason = models.CharField(max_length=255, blank=True)
+    # The breaker: tripped since then (None: closed), the transient failures counted since
+    # `failures_since` (the window's start), and when a probe last asked the gateway.
+    tripped_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    failures_since = models.DateTimeField(null=True, blank=True)
+    probed_at = models.DateTimeField(null=True, blank=True)
     # The gateway asked us to stop querying it (ECPay: HTTP 403) until then.
     queries_blocked_until = models.DateTimeField(null=True, blank=True)
     changed_by = models.ForeignKey(
@@ -94,7 +104,12 @@ class GatewaySwitch(models.Model):
         ]
 
     def __str__(self) -> str:
-        state = "paused" if self.paused else "running"
+        if self.paused:
+            state = "paused"
+        elif self.tripped_at is not None:
+            state = "paused by its circuit breaker"
+        else:
+            state = "running"
         return f"{self.get_gateway_display()}: {state}"
 
 

@@ -1,18 +1,32 @@
 from datetime import timedelta
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from gateways.models import CallbackOutcome, GatewayCallback, GatewaySwitch
 
+# Paused by staff or by the gateway's circuit breaker: either way its payments wait.
+_PAUSED = Q(paused=True) | Q(tripped_at__isnull=False)
+
 
 def gateway_is_paused(gateway: str) -> bool:
-    return GatewaySwitch.objects.filter(gateway=gateway, paused=True).exists()
+    return GatewaySwitch.objects.filter(_PAUSED, gateway=gateway).exists()
 
 
 def gateways_paused() -> list[str]:
-    return list(GatewaySwitch.objects.filter(paused=True).values_list("gateway", flat=True))
+    return list(GatewaySwitch.objects.filter(_PAUSED).values_list("gateway", flat=True))
+
+
+def gateways_to_probe(*, every: timedelta) -> list[str]:
+    """Gateways their breaker paused, and staff did not, not asked for `every`: a probe may
+    close their breaker."""
+    due = timezone.now() - every
+    return list(
+        GatewaySwitch.objects.filter(tripped_at__lte=due, paused=False)
+        .filter(Q(probed_at__isnull=True) | Q(probed_at__lte=due))
+        .values_list("gateway", flat=True)
+    )
 
 
 def gateway_queries_blocked(gateway: str) -> bool:

@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -12,11 +13,55 @@ from gateways.models import CallbackOutcome, GatewayCallback, GatewaySwitch
 def gateway_set_paused(
     *, gateway: str, paused: bool, by: User | None, reason: str = ""
 ) -> GatewaySwitch:
-    """Pause or unpause a gateway. Paused, its payments wait in the pipeline; none fails for it."""
-    switch, _ = GatewaySwitch.objects.update_or_create(
-        gateway=gateway, defaults={"paused": paused, "changed_by": by, "reason": reason}
-    )
+    """Pause or unpause a gateway. Paused, its payments wait in the pipeline; none fails for it.
+
+    Staff's word is final: unpausing also closes the gateway's circuit breaker.
+    """
+    defaults: dict[str, object] = {"paused": paused, "changed_by": by, "reason": reason}
+    if not paused:
+        defaults |= {"tripped_at": None, "failures": 0, "failures_since": None}
+    switch, _ = GatewaySwitch.objects.update_or_create(gateway=gateway, defaults=defaults)
     return switch
+
+
+def gateway_count_transient_failure(*, gateway: str, threshold: int, window: timedelta) -> bool:
+    """Count one transient failure of `gateway` (a timeout, a 5xx); trip its circuit breaker
+    when this is the `threshold`th within `window`. Returns whether this one tripped it.
+
+    Under the switch's row lock, so failures on many workers at once count once each and trip
+    it once. A gateway already paused (by staff, or tripped) counts nothing.
+    """
+    now = timezone.now()
+    # Made (if it is the first) before the locking transaction: a row another worker inserted
+    # at the same moment is then committed, and the lock below finds it.
+    GatewaySwitch.objects.get_or_create(gateway=gateway)
+    with transaction.atomic():
+        switch = GatewaySwitch.objects.select_for_update().get(gateway=gateway)
+        if switch.paused or switch.tripped_at is not None:
+            return False
+        if switch.failures_since is None or switch.failures_since < now - window:
+            switch.failures, switch.failures_since = 0, now
+        switch.failures += 1
+        tripped = switch.failures >= threshold
+        if tripped:
+            switch.tripped_at, switch.probed_at = now, None
+        switch.save(update_fields=["failures", "failures_since", "tripped_at", "probed_at"])
+    return tripped
+
+
+def gateway_probed(*, gateway: str, answered: bool) -> bool:
+    """Record a probe of a gateway its breaker paused: answered, the breaker closes (its
+    payments go on); not, it stays open until the next probe. Returns whether it closed. A
+    gateway staff paused meanwhile stays paused: staff's pause wins."""
+    with transaction.atomic():
+        switch = GatewaySwitch.objects.select_for_update().filter(gateway=gateway).first()
+        if switch is None or switch.tripped_at is None:
+            return False
+        switch.probed_at = timezone.now()
+        if answered:
+            switch.tripped_at, switch.failures, switch.failures_since = None, 0, None
+        switch.save(update_fields=["probed_at", "tripped_at", "failures", "failures_since"])
+    return answered
 
 
 def callback_record(

@@ -34,7 +34,7 @@ from payments.ecpay.reconciliation import reconcile_ecpay
 from payments.models import Payment, PaymentStatus
 from payments.refunds import processing as refund_processing
 from payments.selectors import payments_expirable, payments_stranded, wallet_reported_success
-from payments.services import payment_expire
+from payments.services import breaker_count_failure, breakers_probe, payment_expire
 from payments.wallet.callbacks import wallet_payment_settle
 
 logger = logging.getLogger(__name__)
@@ -164,11 +164,14 @@ def _run_from_process(payment_id: int, retry: int) -> None:
     try:
         pipeline.process(payment_id)
     except pipeline.GatewayPaused:
-        _wait_for_gateway(payment_process, payment_id, retry=retry)
+        # Its retries start again once the gateway is back: the failures that paused it (by
+        # staff or its breaker) were the gateway's, not this payment's.
+        _wait_for_gateway(payment_process, payment_id)
     except ChargeOutcomeUnknown:
         # Not retried: the charge may have gone through. The janitor asks the provider.
         pass
     except TransientGatewayError as error:
+        breaker_count_failure(payment_id=payment_id, error=error)
         if retry < settings.PIPELINE_RETRY_MAX:
             delay = retry_delay(retry)
             pipeline.record_retry(payment_id, error, retry=retry + 1, delay=delay)
@@ -268,6 +271,12 @@ def payments_expire_pending(limit: int = 1000) -> int:
 
 
 @shared_task
+def gateways_probe() -> int:
+    """Periodic: probe the gateways their circuit breaker paused; returns how many resumed."""
+    return len(breakers_probe())
+
+
+@shared_task
 def ecpay_reconcile() -> int:
     """Periodic: recover lost ECPay notifications. Returns how many payments it recovered."""
     report = reconcile_ecpay(
@@ -288,9 +297,9 @@ def retry_delay(retry: int) -> float:
     return float(base + random.uniform(0, settings.PIPELINE_RETRY_JITTER_SECONDS))  # noqa: S311
 
 
-def _wait_for_gateway(task: Task[..., None], payment_id: int, **kwargs: int) -> None:
+def _wait_for_gateway(task: Task[..., None], payment_id: int) -> None:
     pipeline.record_waiting_for_gateway(payment_id)
-    task.apply_async((payment_id,), kwargs, countdown=settings.PIPELINE_PAUSED_RECHECK_SECONDS)
+    task.apply_async((payment_id,), countdown=settings.PIPELINE_PAUSED_RECHECK_SECONDS)
 
 
 def _fail(payment_id: int, step: str, error: BaseException) -> None:

@@ -5,12 +5,14 @@
 - `outcomes`: completing, crediting, failing, cancelling, reprocessing;
 - `operations`: a charge or refund at a gateway, recorded before it is sent;
 - `ledger`: balances, through ledger entries only;
-- `expiry`, `reviews`: expiring what waited too long; what staff record.
+- `expiry`, `reviews`: expiring what waited too long; what staff record;
+- `breaker`: the gateways' circuit breakers (pausing a failing gateway by itself).
 
 Callers import from here: `from payments.services import payment_transition`. Refunds have their
 own package (`payments.refunds`), and each gateway's messages theirs (`payments.ecpay`, ...).
 """
 
+from payments.services.breaker import breaker_count_failure, breakers_probe
 from payments.services.creation import (
     ECPAY_METHODS,
     balance_withdraw,
@@ -59,6 +61,8 @@ __all__ = [
     "balance_credit",
     "balance_debit",
     "balance_withdraw",
+    "breaker_count_failure",
+    "breakers_probe",
     "discrepancy_resolve",
     "operation_settle",
     "operation_start",
