@@ -610,6 +610,9 @@ if _longest_pipeline_wait >= PIPELINE_STRANDED_AFTER_SECONDS:
         f"PIPELINE_STRANDED_AFTER_SECONDS ({PIPELINE_STRANDED_AFTER_SECONDS}) must exceed the "
         f"longest retry wait or pipeline task ({_longest_pipeline_wait:.0f} s)."
     )
+# SQS only: every queue's URL without its concern (deploy/sqs-queues.yaml's output). Each queue
+# has a dead-letter queue in its redrive policy (`manage.py sqs_dead_letters`).
+CELERY_SQS_QUEUE_URL_PREFIX = env.str("CELERY_SQS_QUEUE_URL_PREFIX", default="")
 if CELERY_BROKER_URL.startswith("redis"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS}
 elif CELERY_BROKER_URL.startswith("sqs"):
@@ -617,15 +620,15 @@ elif CELERY_BROKER_URL.startswith("sqs"):
     # named by a URL prefix: ".../123456789012/payment-service-production-" + "pipeline". Listing
     # or creating queues at run time would need wider IAM rights, and a typo would make a queue
     # nobody consumes; with predefined queues an unknown queue name is an error instead.
-    _sqs_queue_url_prefix = env.str("CELERY_SQS_QUEUE_URL_PREFIX", default="")
-    if not _sqs_queue_url_prefix:
+    if not CELERY_SQS_QUEUE_URL_PREFIX:
         raise ImproperlyConfigured(
             "CELERY_BROKER_URL=sqs:// needs CELERY_SQS_QUEUE_URL_PREFIX (docs/deploy.md)."
         )
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "region": AWS_REGION,
         "predefined_queues": {
-            queue.name: {"url": _sqs_queue_url_prefix + queue.name} for queue in CELERY_TASK_QUEUES
+            queue.name: {"url": CELERY_SQS_QUEUE_URL_PREFIX + queue.name}
+            for queue in CELERY_TASK_QUEUES
         },
         "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS,
         # Long polling: an idle worker asks SQS every 20 s instead of every second (each
