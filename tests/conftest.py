@@ -16,6 +16,7 @@ from accounts.models import User
 from gateways.models import Gateway
 from orders.models import Order, PaymentHeader
 from payments.models import PaymentKind, PaymentStatus
+from tests.accounts.cognito import UserPool, enable_cognito
 from tests.aws import Topic, create_topic
 from tests.factories import OrderFactory, PaymentFactory, UserFactory
 from tests.processes import (
@@ -149,3 +150,11 @@ def no_pipeline(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     started: list[int] = []
     monkeypatch.setattr("payments.api.payments.pipeline_start", started.append)
     return started
+
+
+@pytest.fixture
+def cognito_pool(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[UserPool]:
+    """A stand-in Cognito user pool over real HTTP, the one the API checks bearer tokens with."""
+    with UserPool().running() as pool:
+        enable_cognito(settings, monkeypatch, jwks_url=pool.jwks_url)
+        yield pool

@@ -21,7 +21,6 @@ from tests.accounts.cognito import (
     ISSUER,
     POOL_ID,
     UserPool,
-    enable_cognito,
     private_key,
 )
 from tests.concurrency import run_at_once
@@ -35,10 +34,8 @@ SUB = "7d1e5b0a-3c2f-4e8b-9a61-0f2d4c6b8e13"
 
 
 @pytest.fixture
-def pool(settings, monkeypatch):
-    with UserPool().running() as pool:
-        enable_cognito(settings, monkeypatch, jwks_url=pool.jwks_url)
-        yield pool
+def pool(cognito_pool):
+    return cognito_pool
 
 
 @pytest.fixture

@@ -26,17 +26,16 @@ from payments.ecpay.reconciliation import ecpay_payments_to_check
 from payments.models import (
     DiscrepancyKind,
     Payment,
-    PaymentKind,
     PaymentMethod,
     PaymentStatus,
     ReconciliationCheck,
     ReconciliationDiscrepancy,
 )
 from payments.selectors import ledger_mismatches
-from payments.services import payment_expire, payment_start_ecpay
+from payments.services import payment_expire
 from payments.tasks import payments_expire_pending
-from tests.factories import OrderFactory
 from tests.gateways.ecpay.conftest import wait_for_deliveries
+from tests.payments.test_ecpay_notifications import start_payment
 
 SIMULATOR = "/simulators/ecpay"
 CARD_AGE = timedelta(minutes=10)
@@ -51,22 +50,10 @@ def ecpay_is_the_simulator(live_server, settings):
     wait_for_deliveries()
 
 
-def start(method: str) -> Payment:
-    order = OrderFactory.create()
-    return payment_start_ecpay(
-        user=order.user,
-        kind=PaymentKind.ORDER,
-        order=order,
-        amount=order.total,
-        currency="TWD",
-        method=method,
-    )
-
-
 def paid_at_the_store() -> tuple[Payment, SimulatedEcpayTrade, Client]:
     """A barcode payment whose barcode the customer has just paid at the store: ECPay has told
     us the code (and its deadline), and holds the result for two days."""
-    payment = start(PaymentMethod.BARCODE)
+    payment = start_payment(PaymentMethod.BARCODE)
     browser = Client()
     form = ecpay_checkout_form(payment=payment, method=EcpayMethod.BARCODE)
     assert browser.post(f"{SIMULATOR}/Cashier/AioCheckOut/V5", form.fields).status_code == 200
@@ -188,7 +175,7 @@ def test_reconciliation_follows_an_expired_barcode_until_ecpay_reports_it(capsys
 
 
 def code_payment(method: str, status: str, *, deadline_ago: timedelta) -> Payment:
-    payment = start(method)
+    payment = start_payment(method)
     Payment.objects.filter(pk=payment.pk).update(
         status=status,
         # Only a payment still on its way holds its order's claim.

@@ -12,19 +12,12 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from payments.models import Payment
-from tests.accounts.cognito import UserPool, enable_cognito
+from tests.accounts.cognito import UserPool
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 SUB = "5b1c0a7e-2d4f-4c3a-8e9b-1f0a2b3c4d5e"
-
-
-@pytest.fixture
-def pool(settings, monkeypatch):
-    with UserPool().running() as pool:
-        enable_cognito(settings, monkeypatch, jwks_url=pool.jwks_url)
-        yield pool
 
 
 @pytest.fixture
@@ -48,8 +41,8 @@ def assert_told(response, code: str, field: str, *words: str) -> None:
         assert word in text, text
 
 
-def test_a_cognito_user_creates_a_payment_and_reads_it_back(pool, cognito_user):
-    client = bearer(pool)
+def test_a_cognito_user_creates_a_payment_and_reads_it_back(cognito_pool, cognito_user):
+    client = bearer(cognito_pool)
 
     created = client.post(
         "/api/v1/payments/",
@@ -73,12 +66,12 @@ def test_a_cognito_user_creates_a_payment_and_reads_it_back(pool, cognito_user):
     assert [payment["id"] for payment in listed] == [payment_id]
     # Another Cognito user: as if it did not exist.
     UserFactory.create(cognito_sub="0f0e0d0c-0b0a-4908-8706-050403020100")
-    other = bearer(pool, "0f0e0d0c-0b0a-4908-8706-050403020100")
+    other = bearer(cognito_pool, "0f0e0d0c-0b0a-4908-8706-050403020100")
     assert other.get(f"/api/v1/payments/{payment_id}/").status_code == 404
 
 
-def test_the_seeds_bare_amount_and_currency_is_told_what_to_send(pool, cognito_user):
-    response = bearer(pool).post(
+def test_the_seeds_bare_amount_and_currency_is_told_what_to_send(cognito_pool, cognito_user):
+    response = bearer(cognito_pool).post(
         "/api/v1/payments/", {"amount": "100", "currency": "TWD"}, format="json"
     )
 
@@ -86,8 +79,8 @@ def test_the_seeds_bare_amount_and_currency_is_told_what_to_send(pool, cognito_u
     assert not Payment.objects.exists()
 
 
-def test_the_seeds_json_number_amount_is_refused(pool, cognito_user):
-    response = bearer(pool).post(
+def test_the_seeds_json_number_amount_is_refused(cognito_pool, cognito_user):
+    response = bearer(cognito_pool).post(
         "/api/v1/payments/",
         {"kind": "deposit", "amount": 100, "currency": "TWD", "gateway": "ecpay"},
         format="json",
@@ -97,8 +90,8 @@ def test_the_seeds_json_number_amount_is_refused(pool, cognito_user):
     assert not Payment.objects.exists()
 
 
-def test_the_seeds_payment_id_parameter_is_refused_not_ignored(pool, cognito_user):
-    response = bearer(pool).get("/api/v1/payments/", {"paymentId": "pay_x"})
+def test_the_seeds_payment_id_parameter_is_refused_not_ignored(cognito_pool, cognito_user):
+    response = bearer(cognito_pool).get("/api/v1/payments/", {"paymentId": "pay_x"})
 
     assert_told(response, "invalid", "paymentId", "GET /api/v1/payments/{id}/")
 
@@ -111,16 +104,16 @@ def test_the_seeds_payment_id_parameter_is_refused_not_ignored(pool, cognito_use
         "/api/v1/wallet/entries/?type=deposit",
     ],
 )
-def test_a_parameter_a_list_does_not_take_is_a_400_naming_it(pool, cognito_user, url):
+def test_a_parameter_a_list_does_not_take_is_a_400_naming_it(cognito_pool, cognito_user, url):
     name = url.split("?")[1].split("=")[0]
 
-    response = bearer(pool).get(url)
+    response = bearer(cognito_pool).get(url)
 
     assert_told(response, "invalid", name, "Not a parameter of this list")
 
 
-def test_the_pages_parameters_are_taken_by_every_list(pool, cognito_user):
-    client = bearer(pool)
+def test_the_pages_parameters_are_taken_by_every_list(cognito_pool, cognito_user):
+    client = bearer(cognito_pool)
     for url in ("/api/v1/payments/", "/api/v1/orders/", "/api/v1/wallet/entries/"):
         assert client.get(url, {"page_size": "5"}).status_code == 200
 
