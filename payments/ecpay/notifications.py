@@ -395,8 +395,8 @@ def _delivered_before(
     payment: Payment, notification: EcpayNotification, callback: GatewayCallback
 ) -> int | None:
     """The id of a notification about `payment` already applied that said the same (TradeNo,
-    RtnCode, TradeAmt and SimulatePaid), or None: this one is then a redelivery or a replay,
-    and does nothing.
+    RtnCode, TradeAmt and SimulatePaid; a code's too), or None: this one is then a redelivery
+    or a replay, and does nothing.
 
     Read under the payment's row lock, which every apply about it takes: two copies applied at
     once are told apart. The payment's state would refuse most copies anyway; this says why,
@@ -413,10 +413,18 @@ def _delivered_before(
 
 
 def _same_report(one: EcpayNotification, other: EcpayNotification) -> bool:
-    # Never RtnMsg or PaymentDate: ECPay's text changes between deliveries of one result.
-    return (one.trade_no, one.rtn_code, one.trade_amt, one.simulate_paid) == (
-        other.trade_no,
-        other.rtn_code,
-        other.trade_amt,
-        other.simulate_paid,
+    # Never RtnMsg or PaymentDate: ECPay's text changes between deliveries of one result. A
+    # code notification is the same report only with the same code.
+    return _report(one) == _report(other)
+
+
+def _report(notification: EcpayNotification) -> tuple[object, ...]:
+    return (
+        notification.trade_no,
+        notification.rtn_code,
+        notification.trade_amt,
+        notification.simulate_paid,
+        notification.v_account,
+        notification.payment_no,
+        tuple(notification.barcodes),
     )

@@ -585,3 +585,29 @@ def test_a_paid_notification_days_old_that_the_inbox_has_not_seen_is_applied(cli
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.COMPLETED
     assert GatewayCallback.objects.get().outcome == CallbackOutcome.ACCEPTED
+
+
+@pytest.mark.django_db
+def test_a_code_notification_with_another_code_is_no_replay(client, applied):
+    payment = start_payment(PaymentMethod.ATM)
+
+    def code(account: str) -> dict[str, str]:
+        fields = paid_notification(
+            payment, RtnCode="2", RtnMsg="Get VirtualAccount Succeeded", PaymentType="ATM_TAISHIN"
+        )
+        fields.update(BankCode="812", vAccount=account, ExpireDate="2026/11/25")
+        return signed(fields)
+
+    with applied():
+        deliver(client, code("9103522850"), url=PAYMENT_INFO)
+        deliver(client, code("9103522850"), url=PAYMENT_INFO)
+        deliver(client, code("9103522851"), url=PAYMENT_INFO)
+
+    outcomes = list(GatewayCallback.objects.order_by("pk").values_list("outcome", flat=True))
+    assert outcomes == [
+        CallbackOutcome.ACCEPTED,
+        CallbackOutcome.DUPLICATE,
+        CallbackOutcome.ACCEPTED,
+    ]
+    payment.refresh_from_db()
+    assert payment.payment_code == "9103522851"
