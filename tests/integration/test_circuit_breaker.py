@@ -60,10 +60,12 @@ def breaker_worker(transactional_db, card_proxy: TcpProxy, tmp_path: Path) -> It
         CARD_PROVIDER_URL=through(card_proxy, settings.CARD_PROVIDER_URL),
         EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
         EMAIL_FILE_PATH=str(tmp_path / "mail"),
-        **WORKER_SETTINGS,
-        GATEWAY_BREAKER_FAILURES="3",
-        GATEWAY_BREAKER_WINDOW_SECONDS="60",
-        GATEWAY_BREAKER_PROBE_SECONDS="0",
+        **{
+            **WORKER_SETTINGS,
+            "GATEWAY_BREAKER_FAILURES": "3",
+            "GATEWAY_BREAKER_WINDOW_SECONDS": "60",
+            "GATEWAY_BREAKER_PROBE_SECONDS": "0",
+        },
     )
     log = tmp_path / "worker.log"
     with running(
