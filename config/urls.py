@@ -2,6 +2,7 @@ from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -17,6 +18,11 @@ from payments.checkout.urls import checkout_urlpatterns, order_urlpatterns
 redoc_view = csp_update({"worker-src": ["blob:"]})(
     SpectacularRedocView.as_view(url_name="api-schema")
 )
+
+# The back office says what it is, not "Django administration".
+admin.site.site_header = _("Payments back office")
+admin.site.site_title = _("Payments back office")
+admin.site.index_title = _("Back office")
 
 urlpatterns = [
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),

@@ -7,13 +7,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from accounts.admin import staff_member
+from accounts.admin import ActionPermissions, staff_member
 from gateways.models import GatewaySwitch
 from gateways.services import gateway_set_paused
 
 
 @admin.register(GatewaySwitch)
-class GatewaySwitchAdmin(admin.ModelAdmin[GatewaySwitch]):
+class GatewaySwitchAdmin(ActionPermissions, admin.ModelAdmin[GatewaySwitch]):
     """Pausing a gateway: its payments wait in the pipeline until it is unpaused. Staff with
     `gateways.change_gatewayswitch` pause or unpause with the actions, saying why; a gateway
     never switched before is added here (paused or not). Every change goes through
@@ -34,6 +34,7 @@ class GatewaySwitchAdmin(admin.ModelAdmin[GatewaySwitch]):
     list_select_related = ("changed_by",)
     fields = ("gateway", "paused", "reason")
     actions = ("pause", "unpause")
+    action_permissions = {"switch": "gateways.change_gatewayswitch"}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return self.has_switch_permission(request)
@@ -45,7 +46,7 @@ class GatewaySwitchAdmin(admin.ModelAdmin[GatewaySwitch]):
         return False
 
     def has_switch_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("gateways.change_gatewayswitch")
+        return self.action_allowed(request, "switch")
 
     def save_model(self, request: HttpRequest, obj: GatewaySwitch, form: Any, change: bool) -> None:
         switch = gateway_set_paused(

@@ -99,6 +99,7 @@ class GatewaySwitch(models.Model):
     changed_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name_plural = "gateway switches"
         constraints = [
             models.UniqueConstraint(fields=["gateway"], name="gateway_switch_one_per_gateway"),
         ]

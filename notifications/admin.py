@@ -4,13 +4,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from accounts.admin import ActionPermissions
 from core.admin import ReadOnlyRecords
 from notifications.models import Notification, NotificationStatus
 from notifications.services import notification_send
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyRecords, admin.ModelAdmin[Notification]):
+class NotificationAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Notification]):
     """Each message and how sending it went. Rows change only through the notification
     services; staff with `notifications.resend_notification` may send failed ones again."""
 
@@ -41,9 +42,10 @@ class NotificationAdmin(ReadOnlyRecords, admin.ModelAdmin[Notification]):
         "updated_at",
     )
     actions = ("resend_notifications",)
+    action_permissions = {"resend": "notifications.resend_notification"}
 
     def has_resend_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("notifications.resend_notification")
+        return self.action_allowed(request, "resend")
 
     @admin.action(description="Resend the selected failed notifications", permissions=["resend"])
     def resend_notifications(

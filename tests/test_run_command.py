@@ -80,7 +80,7 @@ def test_bin_run_serves_the_app_with_a_worker_and_prints_a_working_staff_passwor
         )
         with browser.open(request, timeout=10) as signed_in:
             assert signed_in.url == f"{base}/admin/"
-            assert "Site administration" in signed_in.read().decode()
+            assert "Payments back office" in signed_in.read().decode()
 
         # The worker bin/run started takes a task sent by another process.
         env["DJANGO_ENV_FILE"] = str(tmp_path / ".env")

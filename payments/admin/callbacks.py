@@ -11,14 +11,14 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from accounts.admin import staff_member
+from accounts.admin import ActionPermissions, staff_member
 from core.admin import ReadOnlyRecords
 from gateways.models import CallbackOutcome, GatewayCallback
 from payments.callbacks.replay import callback_replay
 
 
 @admin.register(GatewayCallback)
-class GatewayCallbackAdmin(ReadOnlyRecords, admin.ModelAdmin[GatewayCallback]):
+class GatewayCallbackAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[GatewayCallback]):
     """Every callback as it arrived: evidence, so nobody adds, edits or deletes one. Staff with
     `gateways.replay_callback` may process one again (the "replay" action)."""
 
@@ -50,9 +50,10 @@ class GatewayCallbackAdmin(ReadOnlyRecords, admin.ModelAdmin[GatewayCallback]):
         "body_display",
     )
     actions = ("replay_callbacks",)
+    action_permissions = {"replay": "gateways.replay_callback"}
 
     def has_replay_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("gateways.replay_callback")
+        return self.action_allowed(request, "replay")
 
     @admin.display(description="body")
     def body_display(self, callback: GatewayCallback) -> SafeString:

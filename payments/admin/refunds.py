@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from accounts.admin import staff_member
+from accounts.admin import ActionPermissions, staff_member
 from core.admin import ReadOnlyRecords
 from core.exceptions import DomainError
 from payments.models import RefundApproval
@@ -21,7 +21,7 @@ class DecisionForm(forms.Form):
 
 
 @admin.register(RefundApproval)
-class RefundApprovalAdmin(ReadOnlyRecords, admin.ModelAdmin[RefundApproval]):
+class RefundApprovalAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[RefundApproval]):
     """Refunds that take their payment's refunds above REFUND_APPROVAL_THRESHOLD, waiting for
     a second manager. Asked for with the payment's refund action, decided with the actions here."""
 
@@ -53,13 +53,14 @@ class RefundApprovalAdmin(ReadOnlyRecords, admin.ModelAdmin[RefundApproval]):
     )
     fields = readonly_fields
     actions = ("approve", "reject")
+    action_permissions = {"approve": "payments.approve_refund"}
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         user = request.user
         return user.has_perm("payments.approve_refund") or user.has_perm("payments.refund_payment")
 
     def has_approve_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("payments.approve_refund")
+        return self.action_allowed(request, "approve")
 
     @admin.action(description="Approve and refund", permissions=["approve"])
     def approve(

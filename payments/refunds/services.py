@@ -77,8 +77,8 @@ def refund_request(
                 "refund": operation.idempotency_key,
                 "amount": str(amount),
                 "reason": reason,
-                "actor": actor.email,
             },
+            actor=actor,
         )
     return operation
 

@@ -102,11 +102,17 @@ def _payment_move(
 
 
 def payment_event_record(
-    *, payment_id: int, type: str, data: Mapping[str, Any] | None = None, is_error: bool = False
+    *,
+    payment_id: int,
+    type: str,
+    data: Mapping[str, Any] | None = None,
+    is_error: bool = False,
+    actor: User | None = None,
 ) -> PaymentEvent:
-    """Write a timeline event that changes no status (a step ran, an attempt was made)."""
+    """Write a timeline event that changes no status (a step ran, an attempt was made); `actor`
+    is the member of staff who caused it, if one did."""
     return PaymentEvent.objects.create(
-        payment_id=payment_id, type=type, data=dict(data or {}), is_error=is_error
+        payment_id=payment_id, type=type, data=dict(data or {}), is_error=is_error, actor=actor
     )
 
 

@@ -24,7 +24,7 @@ from tests.back_office import reviewer
 from tests.browser.chromium import WAIT_SECONDS, chromium
 from tests.factories import PASSWORD, PaymentFactory
 
-SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "test-artifacts" / "admin-reviewer"
+SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "artifacts" / "screenshots" / "admin-reviewer"
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_a_reviewer_finds_a_dead_letter_by_its_merchant_trade_no_and_reprocesses
     search = browser.find_element(By.ID, "searchbar")
     search.send_keys("TS2025060300017")
     search.submit()
-    wait_for_text(browser, letter.public_id)
+    wait_for_text(browser, f"{letter.public_id[:8]}…{letter.public_id[-4:]}")
     assert other.public_id not in browser.page_source
     screenshot(browser, "01-found-by-merchant-trade-no")
 

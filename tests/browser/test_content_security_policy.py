@@ -59,7 +59,7 @@ def test_the_back_office_and_its_dashboard_work_under_the_policy(browser: WebDri
     browser.find_element(By.NAME, "username").send_keys(staff.email)
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.XPATH, "//input[@type='submit']").click()
-    wait_for_text(browser, "Site administration")
+    wait_for_text(browser, "Payments back office")
 
     for path, text in [
         ("/admin/dashboard/", "Waiting for review"),

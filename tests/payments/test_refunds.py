@@ -106,7 +106,7 @@ def test_a_full_card_refund_refunds_the_payment_and_the_order_and_tells_the_cust
     assert refunds_at_provider(payment) == Decimal("960.00")
     assert [message.to for message in mailoutbox] == [[payment.user.email]]
     requested = payment.events.get(type="refund_requested")
-    assert requested.data["actor"] == refunder.email
+    assert requested.actor == refunder
     assert requested.data["reason"] == "customer returned the parcel"
 
 

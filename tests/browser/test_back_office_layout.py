@@ -1,0 +1,128 @@
+"""The back office read in a real browser (headless Chromium, MariaDB tier) at 1280×800 and at a
+phone's size (issue 23): the payment list's amount and status cells lie inside the window, a
+payment's page is no wider than the window, and its timeline names the member of staff who
+refunded it. Screenshots: var/artifacts/screenshots/back-office/."""
+
+import importlib
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.apps import apps as django_apps
+from django.conf import settings
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from payments.models import OperationKind, OperationStatus, PaymentKind, PaymentStatus
+from payments.refunds.services import refund_request
+from payments.services import payment_event_record
+from tests.back_office import manager
+from tests.browser.chromium import WAIT_SECONDS, chromium
+from tests.factories import PASSWORD, OrderFactory, PaymentFactory, UserFactory
+
+SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "artifacts" / "screenshots" / "back-office"
+SIZES: dict[str, dict[str, Any]] = {"desktop": {"window": (1280, 800)}, "phone": {"phone": True}}
+
+pytestmark = [pytest.mark.mysql, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def roles_again(transactional_db) -> None:
+    """A transactional test starts from a flushed database: the roles again, by their migration."""
+    migration = importlib.import_module("accounts.migrations.0003_back_office_roles")
+    migration.create_roles(django_apps, None)
+
+
+@pytest.fixture(params=list(SIZES))
+def browser(request) -> Iterator[tuple[str, WebDriver]]:
+    with chromium(**SIZES[request.param]) as driver:
+        yield request.param, driver
+
+
+def signed_in(browser: WebDriver, live_server, staff, path: str) -> None:
+    browser.get(f"{live_server.url}/admin/login/?next={path}")
+    browser.find_element(By.NAME, "username").send_keys(staff.email)
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+
+
+def shown(browser: WebDriver, selector: str) -> None:
+    WebDriverWait(browser, WAIT_SECONDS).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, selector))
+    )
+
+
+def inside_window(browser: WebDriver, element) -> bool:
+    box = browser.execute_script(
+        "const r = arguments[0].getBoundingClientRect();"
+        "return [r.left, r.right, window.innerWidth];",
+        element,
+    )
+    left, right, width = box
+    return bool(left >= 0 and right <= width)
+
+
+def page_width(browser: WebDriver) -> tuple[int, int]:
+    width, window = browser.execute_script(
+        "return [document.documentElement.scrollWidth, window.innerWidth];"
+    )
+    return int(width), int(window)
+
+
+def screenshot(browser: WebDriver, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+
+
+def test_the_payment_list_shows_amount_and_status_within_the_window(
+    browser, live_server, roles_again
+):
+    size, driver = browser
+    for number in range(3):
+        customer = UserFactory.create(email=f"a.rather.long.customer.name.{number}@example.com")
+        PaymentFactory.create(user=customer, amount=Decimal("123456.78"), needs_review=number == 0)
+    signed_in(driver, live_server, manager(), "/admin/payments/payment/")
+    shown(driver, "#result_list")
+    screenshot(driver, f"payment-list-{size}")
+
+    for cell in ("amount_display", "status_badge"):
+        cells = driver.find_elements(By.CSS_SELECTOR, f"#result_list td.field-{cell}")
+        assert len(cells) == 3
+        assert all(inside_window(driver, td) for td in cells), (size, cell)
+    width, window = page_width(driver)
+    assert width <= window, size
+
+
+def test_a_payments_page_fits_the_window_and_names_who_refunded_it(
+    browser, live_server, roles_again
+):
+    size, driver = browser
+    staff = manager()
+    order = OrderFactory.create()
+    payment = PaymentFactory.create(
+        user=order.user,
+        kind=PaymentKind.ORDER,
+        order=order,
+        amount=order.total,
+        status=PaymentStatus.COMPLETED,
+        gateway_reference="ch_" + "x" * 40,
+    )
+    # A long record on the timeline: what made the page 4,500 px wide.
+    payment_event_record(payment_id=payment.pk, type="charge_attempt", data={"answer": "y" * 600})
+    operation = refund_request(
+        payment_id=payment.pk, amount=Decimal("100"), reason="dented tin", actor=staff
+    )
+    assert (operation.kind, operation.status) == (OperationKind.REFUND, OperationStatus.PENDING)
+    signed_in(driver, live_server, staff, f"/admin/payments/payment/{payment.pk}/change/")
+    shown(driver, "#events-group")
+    screenshot(driver, f"payment-page-{size}")
+
+    width, window = page_width(driver)
+    assert width <= window, size
+    rows = driver.find_elements(By.CSS_SELECTOR, "#events-group tbody tr")
+    refund_row = next(row for row in rows if "refund_requested" in row.text)
+    assert staff.email in refund_row.text
