@@ -34,7 +34,13 @@ from payments.models import (
 )
 from payments.queue import PAYMENT_PROCESS, queue_after_commit
 from payments.refunds.approvals import refund_ask
-from payments.services import payment_mark_reviewed, payment_reprocess, payments_staff_event_record
+from payments.services import (
+    payment_mark_reviewed,
+    payment_note_add,
+    payment_reprocess,
+    payments_staff_event_record,
+)
+from payments.services.reviews import NOTE_MAX_LENGTH
 
 # ECPay answers 403 to a merchant that queries too often: a few payments per click.
 REQUERY_AT_ONCE = 10
@@ -105,6 +111,14 @@ class RefundForm(forms.Form):
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(max_length=1000, help_text="Kept on the payment's timeline.")
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(
+        max_length=NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Shown on each payment's timeline, with your name and the time.",
+    )
 
 
 @admin.register(Payment)
@@ -183,7 +197,7 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
     )
     readonly_fields = fields
     inlines = (PaymentEventInline, GatewayCallbackInline, NotificationInline)
-    actions = ("reprocess", "mark_reviewed", "requery", "refund", "export_csv")
+    actions = ("reprocess", "mark_reviewed", "add_note", "requery", "refund", "export_csv")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Payment]:
         # The page's customers by primary key, in one query after the page: a JOIN lets
@@ -314,6 +328,26 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
                 payment_id=payment.pk, actor=actor, reason=form.cleaned_data["reason"]
             )
         self.message_user(request, f"{len(payments)} payment(s) marked reviewed.")
+        return None
+
+    @admin.action(description="Add a note", permissions=["review"])
+    def add_note(self, request: HttpRequest, queryset: QuerySet[Payment]) -> HttpResponse | None:
+        payments = list(queryset.order_by("pk"))
+        form = NoteForm(request.POST if request.POST.get("post") == "yes" else None)
+        if not form.is_valid():
+            return self._confirm(
+                request,
+                payments,
+                action="add_note",
+                title="Add a note",
+                intro="What did you find? The note goes on the timeline of each payment below.",
+                submit="Add the note",
+                form=form,
+            )
+        actor = staff_member(request)
+        for payment in payments:
+            payment_note_add(payment_id=payment.pk, actor=actor, text=form.cleaned_data["note"])
+        self.message_user(request, f"Note added to {len(payments)} payment(s).", messages.SUCCESS)
         return None
 
     @admin.action(description="Re-query the gateway (ECPay)", permissions=["review"])

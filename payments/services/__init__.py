@@ -45,6 +45,7 @@ from payments.services.reviews import (
     ReasonRequired,
     discrepancy_resolve,
     payment_mark_reviewed,
+    payment_note_add,
     payments_staff_event_record,
 )
 from payments.services.transitions import (
@@ -79,6 +80,7 @@ __all__ = [
     "payment_mark_sent_to_gateway",
     "payment_may_take_money",
     "payment_money_may_have_moved",
+    "payment_note_add",
     "payment_record_code",
     "payment_reprocess",
     "payment_start_ecpay",

@@ -1,5 +1,5 @@
-"""What staff do to a payment that needs a person: say it is reviewed, resolve a discrepancy,
-and leave a trace of what they took away (an export). Always with who."""
+"""What staff do to a payment that needs a person: say it is reviewed, note what they found,
+resolve a discrepancy, and leave a trace of what they took away (an export). Always with who."""
 
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -35,6 +35,21 @@ def payment_mark_reviewed(*, payment_id: int, actor: User, reason: str) -> Payme
             payment=payment, type="reviewed", data={"reason": reason}, actor=actor
         )
     return payment
+
+
+# A note is for a person to read on the timeline, not a document.
+NOTE_MAX_LENGTH = 2000
+
+
+def payment_note_add(*, payment_id: int, actor: User, text: str) -> PaymentEvent:
+    """Add a member of staff's note to a payment's timeline (`staff_note`: who, when, what).
+    Changes nothing else about the payment. Raises `ReasonRequired` for an empty note."""
+    text = text.strip()
+    if not text:
+        raise ReasonRequired("Write the note: an empty one says nothing.")
+    return PaymentEvent.objects.create(
+        payment_id=payment_id, type="staff_note", data={"note": text[:NOTE_MAX_LENGTH]}, actor=actor
+    )
 
 
 def discrepancy_resolve(

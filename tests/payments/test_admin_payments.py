@@ -580,3 +580,31 @@ def test_a_reviewers_refund_is_refused_naming_the_permission_and_the_role(client
         "which the Payment managers role has."
     )
     assert not payment.operations.exists()
+
+
+def test_a_reviewer_adds_a_note_that_shows_on_the_timeline_with_who_and_when(client):
+    payment = PaymentFactory.create(needs_review=True)
+    staff = reviewer()
+    client.force_login(staff)
+
+    asked = client.post(CHANGELIST, {"action": "add_note", ACTION_CHECKBOX_NAME: [payment.pk]})
+    assert "What did you find?" in page(asked)
+    act(client, "add_note", [payment], note="Customer called: the card was stolen.")
+
+    note = payment.events.get(type="staff_note")
+    assert (note.actor, note.data) == (staff, {"note": "Customer called: the card was stolen."})
+    payment.refresh_from_db()
+    assert payment.needs_review is True  # a note is not a review
+    timeline = page(client.get(reverse("admin:payments_payment_change", args=[payment.pk])))
+    assert "Customer called: the card was stolen." in timeline
+    assert staff.email in timeline
+
+
+def test_an_empty_note_is_asked_for_again_and_adds_nothing(client):
+    payment = PaymentFactory.create()
+    client.force_login(reviewer())
+
+    response = act(client, "add_note", [payment], note="   ")
+
+    assert "This field is required." in page(response)
+    assert not payment.events.filter(type="staff_note").exists()
