@@ -240,6 +240,22 @@ class Bar:
 class DayLabel:
     x: float
     text: str
+    # "middle" under its day; the last one ends at its day, inside the chart.
+    anchor: str = "middle"
+
+
+@dataclass(frozen=True)
+class DaySlot:
+    """A whole day's column, drawn under its bars: every day, an empty one too, shows a number
+    on hover (its title) and a faint mark on the axis."""
+
+    x: float
+    width: float
+    total: int
+    title: str
+    day: date
+    # The day's count of each status, in PaymentStatus' order (the table's columns).
+    cells: tuple[int, ...]
 
 
 def chart_bars(days: list[DayCounts]) -> dict[str, object]:
@@ -249,9 +265,20 @@ def chart_bars(days: list[DayCounts]) -> dict[str, object]:
     highest = max((day.total for day in days), default=0) or 1
     bars: list[Bar] = []
     labels: list[DayLabel] = []
+    slots: list[DaySlot] = []
     for index, day in enumerate(days):
         x = CHART_LEFT + index * slot + slot * 0.15
         base = float(CHART_HEIGHT - CHART_BOTTOM)
+        slots.append(
+            DaySlot(
+                x=round(CHART_LEFT + index * slot, 1),
+                width=round(slot, 1),
+                total=day.total,
+                title=_day_title(day),
+                day=day.day,
+                cells=tuple(day.counts.get(status, 0) for status in PaymentStatus),
+            )
+        )
         for status, count in day.counts.items():
             if not count:
                 continue
@@ -267,8 +294,14 @@ def chart_bars(days: list[DayCounts]) -> dict[str, object]:
                     title=f"{day.day:%b %d}: {count} {PaymentStatus(status).label.lower()}",
                 )
             )
-        # Every fifth day and today: enough to place a bar without crowding the axis.
-        if index % 5 == 0 or index == len(days) - 1:
+        # Every fifth day and today: enough to place a bar without crowding the axis. Today's
+        # ends at its day's right edge, so its last digits are never cut by the chart's.
+        last = index == len(days) - 1
+        if last:
+            labels.append(
+                DayLabel(x=round(CHART_LEFT + (index + 1) * slot, 1), text="today", anchor="end")
+            )
+        elif index % 5 == 0 and index < len(days) - 3:
             labels.append(DayLabel(x=round(x + slot * 0.35, 1), text=f"{day.day:%m-%d}"))
     return {
         "width": CHART_WIDTH,
@@ -276,12 +309,26 @@ def chart_bars(days: list[DayCounts]) -> dict[str, object]:
         "left": CHART_LEFT,
         "top": CHART_TOP,
         "axis_y": CHART_HEIGHT - CHART_BOTTOM,
+        "plot_height": plot_height,
         "label_y": CHART_HEIGHT - 6,
         "highest": highest,
         "bars": bars,
         "labels": labels,
+        "slots": slots,
+        "statuses": [status.label for status in PaymentStatus],
         "legend": [(status.label, STATUS_COLOURS[status]) for status in PaymentStatus],
     }
+
+
+def _day_title(day: DayCounts) -> str:
+    if not day.total:
+        return f"{day.day:%b %d}: no payments"
+    parts = ", ".join(
+        f"{count} {PaymentStatus(status).label.lower()}"
+        for status, count in day.counts.items()
+        if count
+    )
+    return f"{day.day:%b %d}: {day.total} payment{'s' if day.total != 1 else ''} ({parts})"
 
 
 def dashboard_view(request: HttpRequest) -> HttpResponse:

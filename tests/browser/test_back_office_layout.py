@@ -126,3 +126,21 @@ def test_a_payments_page_fits_the_window_and_names_who_refunded_it(
     rows = driver.find_elements(By.CSS_SELECTOR, "#events-group tbody tr")
     refund_row = next(row for row in rows if "refund_requested" in row.text)
     assert staff.email in refund_row.text
+
+
+def test_the_dashboard_fits_the_window_and_its_chart_answers_a_hover(
+    browser, live_server, roles_again
+):
+    size, driver = browser
+    PaymentFactory.create(status=PaymentStatus.COMPLETED)
+    signed_in(driver, live_server, manager(), "/admin/dashboard/")
+    shown(driver, ".dashboard-chart")
+    screenshot(driver, f"dashboard-{size}")
+
+    width, window = page_width(driver)
+    assert width <= window, size
+    days = driver.find_elements(By.CSS_SELECTOR, ".dashboard-chart rect.chart-day")
+    assert len(days) == 30
+    titles = [day.find_element(By.TAG_NAME, "title").get_attribute("textContent") for day in days]
+    assert titles[-1].endswith("1 payment (1 completed)")
+    assert all(title for title in titles)

@@ -174,3 +174,23 @@ def test_the_page_costs_the_same_queries_however_many_payments(client):
     assert len(many) == len(few)
     # The dashboard's own: the grouped counts, the review queue, the stuck payments.
     assert sum("payments_payment" in query["sql"] for query in many.captured_queries) == 3
+
+
+def test_the_chart_shows_every_one_of_30_days_with_its_numbers_on_hover_and_in_a_table(
+    client, payments
+):
+    client.force_login(StaffFactory.create())
+
+    page = client.get(URL).content.decode()
+    chart = page.split('<div class="dashboard-chart">')[1].split("</svg>")[0]
+
+    # A column for each day, an empty one too, whose title says its numbers.
+    assert chart.count('class="chart-day"') == 30
+    assert chart.count("no payments</title>") >= 28
+    today = timezone.localdate()
+    assert f"{today:%b %d}: " in chart
+    # Today's label ends inside the chart instead of being cut at its edge.
+    assert 'text-anchor="end">today</text>' in chart
+    numbers = page.split('id="chart-numbers"')[1].split("</details>")[0]
+    assert numbers.count('scope="row"') == 30
+    assert f'<th scope="row">{today:%Y-%m-%d}</th>' in numbers
