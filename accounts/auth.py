@@ -22,11 +22,16 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 from rest_framework import exceptions
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.authentication import (
+    BaseAuthentication,
+    SessionAuthentication,
+    get_authorization_header,
+)
 from rest_framework.request import Request
 
 from accounts.models import User
 from accounts.services import user_from_cognito
+from accounts.two_factor import session_is_trusted
 
 logger = logging.getLogger(__name__)
 
@@ -202,3 +207,18 @@ def _is_signing_key(jwk: Any) -> bool:
     except jwt.PyJWTError:
         return False
     return True
+
+
+class TrustedSessionAuthentication(SessionAuthentication):
+    """DRF's session authentication, refusing a session whose user must prove a second factor
+    (accounts/two_factor.py) and has not: a manager's password alone must not refund through
+    the API what the back office would not let them refund."""
+
+    def authenticate(self, request: Request) -> tuple[User, None] | None:
+        signed_in = super().authenticate(request)
+        if signed_in is not None and not session_is_trusted(request._request):
+            raise exceptions.AuthenticationFailed(
+                "Sign in to the back office with your second factor first.",
+                code="two_factor_required",
+            )
+        return signed_in

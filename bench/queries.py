@@ -33,8 +33,7 @@ def count_queries(users: data.Users) -> dict[str, Count]:
     """Statements of each operation, by name: (reading or writing rows, transaction control)."""
     customer = Client(SERVER_NAME="127.0.0.1", HTTP_AUTHORIZATION=f"Token {users.customer_token}")
     staff_api = Client(SERVER_NAME="127.0.0.1", HTTP_AUTHORIZATION=f"Token {users.staff_token}")
-    admin = Client(SERVER_NAME="127.0.0.1")
-    admin.force_login(users.staff)
+    admin = data.admin_client(users.staff)
     ecpay = data.pending_ecpay_create(2, user=users.customer)
     now = timezone.now()
     notifications = iter(

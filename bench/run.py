@@ -467,12 +467,9 @@ Reads = dict[str, Load]
 
 
 def _reads(base: str, users: "Users", *, seconds: int) -> Reads:
-    from django.test import Client
-
     from bench import data
 
-    admin = Client(SERVER_NAME="127.0.0.1")
-    admin.force_login(users.staff)
+    admin = data.admin_client(users.staff)
     session = {"Cookie": f"sessionid={admin.cookies['sessionid'].value}"}
     targets = {
         "API list (staff)": (

@@ -76,7 +76,8 @@ X_FRAME_OPTIONS = "DENY"
 DEPLOY_CHECK_ON_START = env.bool("DJANGO_DEPLOY_CHECK_ON_START", default=False)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with the back office's own site: two-factor sign-in for staff.
+    "config.apps.BackOfficeAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -97,6 +98,11 @@ INSTALLED_APPS = [
     "notifications",
     # Sign-in lockouts (django-axes): its attempts are in the admin, for staff to see and lift.
     "axes",
+    # Two-factor sign-in for staff (accounts/two_factor.py): authenticator apps (TOTP) and
+    # single-use recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
 ]
 
 MIDDLEWARE = [
@@ -117,6 +123,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Tells whether the session's user proved a second factor (request.user.is_verified()).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: answers a locked-out sign-in with the lockout page.
@@ -258,7 +266,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         *_COGNITO_AUTHENTICATION,
-        "rest_framework.authentication.SessionAuthentication",
+        # A session whose user must prove a second factor counts only once they have.
+        "accounts.auth.TrustedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "core.api.exception_handler",
@@ -310,6 +319,16 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
 AXES_SENSITIVE_PARAMETERS = ["password"]
 # The attempts and lockouts are records in the admin; no log line at every start.
 AXES_VERBOSE = False
+
+# --- Two-factor sign-in for staff (django-otp; accounts/two_factor.py) -----------------------
+# Staff who may move money sign in with a password and a code from an authenticator app. An
+# enrolment link (`manage.py two_factor_link <email>`) is good for TWO_FACTOR_LINK_MAX_AGE_HOURS.
+TWO_FACTOR_LINK_MAX_AGE_HOURS = env.int("TWO_FACTOR_LINK_MAX_AGE_HOURS", default=24)
+# The name the authenticator app shows beside the codes.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Payments back office")
+# The devices' pages in the admin never show a secret or its QR code (a superuser's screen
+# shared in a call would give the second factor away).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # --- OpenAPI schema (drf-spectacular) ---------------------------------------------------------
 # Generated from the views at /api/schema/, read at /api/docs/ (Swagger UI) and /api/redoc/.

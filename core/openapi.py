@@ -6,6 +6,7 @@ The schema is served at /api/schema/ (config/urls.py); SPECTACULAR_SETTINGS is i
 
 from typing import Any
 
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
@@ -216,6 +217,14 @@ class CognitoJWTScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyp
             token_prefix="Bearer",  # noqa: S106 (the header's scheme word, not a secret)
             bearer_format="JWT",
         )
+
+
+class TrustedSessionScheme(SessionScheme):  # type: ignore[no-untyped-call]
+    """The session cookie, as DRF's; a session that owes a second factor is refused
+    (accounts/auth.py)."""
+
+    target_class = "accounts.auth.TrustedSessionAuthentication"
+    optional = True
 
 
 def document_unauthenticated(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

@@ -2,9 +2,15 @@
 
 import itertools
 
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
 from accounts.models import User
 from accounts.roles import MANAGERS, REVIEWERS
 from accounts.services import user_create
+from accounts.two_factor import AUTHENTICATOR_NAME, has_authenticator, two_factor_required
 from tests.factories import PASSWORD
 
 _numbers = itertools.count(1)
@@ -20,3 +26,22 @@ def reviewer() -> User:
 
 def manager() -> User:
     return staff_in(MANAGERS)
+
+
+def back_office_sign_in(client: Client, user: User) -> None:
+    """Sign `user` in to the back office as after both steps: the password, and a code from an
+    authenticator (one is set up for them if they have none) when their role asks for one."""
+    client.force_login(user)
+    if not two_factor_required(user) and not has_authenticator(user):
+        return
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name=AUTHENTICATOR_NAME, confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
+
+def current_code(device: TOTPDevice) -> str:
+    """The code an authenticator app would show for `device` now."""
+    return f"{totp(device.bin_key, step=device.step, digits=device.digits):0{device.digits}d}"

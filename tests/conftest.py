@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models.signals import post_migrate
 from django.dispatch import receiver
+from django.test import Client
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -18,6 +19,7 @@ from orders.models import Order, PaymentHeader
 from payments.models import PaymentKind, PaymentStatus
 from tests.accounts.cognito import UserPool, enable_cognito
 from tests.aws import Topic, create_topic
+from tests.back_office import back_office_sign_in
 from tests.factories import OrderFactory, PaymentFactory, UserFactory
 from tests.processes import (
     PYTHON,
@@ -158,3 +160,10 @@ def cognito_pool(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Use
     with UserPool().running() as pool:
         enable_cognito(settings, monkeypatch, jwks_url=pool.jwks_url)
         yield pool
+
+
+@pytest.fixture
+def admin_client(client: Client, admin_user: User) -> Client:
+    """pytest-django's superuser client, signed in with both factors as the back office asks."""
+    back_office_sign_in(client, admin_user)
+    return client

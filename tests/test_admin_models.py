@@ -21,7 +21,7 @@ from payments.models import (
     Payment,
     PaymentStatus,
 )
-from tests.back_office import manager, reviewer
+from tests.back_office import back_office_sign_in, manager, reviewer
 from tests.factories import PaymentFactory, UserFactory, email_notification
 from tests.payments.test_callback_replay import wallet_callback_rejected_by_our_mistake
 
@@ -86,7 +86,7 @@ ROLES = {"reviewer": reviewer, "manager": manager}
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("label", MY_CHANGELISTS)
 def test_every_list_renders_for_each_role(client, role, label, paid_order):
-    client.force_login(ROLES[role]())
+    back_office_sign_in(client, ROLES[role]())
 
     response = client.get(changelist(label))
 
@@ -95,7 +95,7 @@ def test_every_list_renders_for_each_role(client, role, label, paid_order):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_an_order_page_shows_its_items_and_how_it_was_paid(client, role, paid_order):
-    client.force_login(ROLES[role]())
+    back_office_sign_in(client, ROLES[role]())
 
     page = client.get(change(paid_order)).content.decode()
 
@@ -109,7 +109,7 @@ def test_an_order_page_shows_its_items_and_how_it_was_paid(client, role, paid_or
 def test_a_user_page_shows_the_balance_and_the_newest_ledger_entries(
     client, role, customer_with_ledger
 ):
-    client.force_login(ROLES[role]())
+    back_office_sign_in(client, ROLES[role]())
 
     page = client.get(change(customer_with_ledger)).content.decode()
 
@@ -138,7 +138,7 @@ def test_the_user_page_lists_only_the_newest_ledger_entries(admin_client, custom
 
 @pytest.mark.parametrize("role", ROLES)
 def test_a_callback_body_is_shown_as_text_never_as_html(client, role, hostile_callback):
-    client.force_login(ROLES[role]())
+    back_office_sign_in(client, ROLES[role]())
 
     page = client.get(change(hostile_callback)).content.decode()
 
@@ -149,7 +149,7 @@ def test_a_callback_body_is_shown_as_text_never_as_html(client, role, hostile_ca
 
 @pytest.mark.parametrize("role", ROLES)
 def test_a_notification_page_shows_its_status_attempts_and_error(client, role, failed_notification):
-    client.force_login(ROLES[role]())
+    back_office_sign_in(client, ROLES[role]())
 
     page = client.get(change(failed_notification)).content.decode()
 
@@ -160,14 +160,14 @@ def test_a_notification_page_shows_its_status_attempts_and_error(client, role, f
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", ROLES)
 def test_discount_codes_are_not_for_either_role(client, role):
-    client.force_login(ROLES[role]())
+    back_office_sign_in(client, ROLES[role]())
 
     assert client.get(changelist("orders.discountcode")).status_code == 403
 
 
 @pytest.mark.parametrize("label", MY_CHANGELISTS)
 def test_customers_cannot_open_any_of_these_pages(client, customer, label):
-    client.force_login(customer)
+    back_office_sign_in(client, customer)
 
     response = client.get(changelist(label))
 
@@ -274,7 +274,7 @@ def confirm_action(client, label: str, action: str, *objects: Model):
 def test_a_manager_replays_a_callback_after_confirming(client, settings, hostile_callback):
     callback = wallet_callback_rejected_by_our_mistake(client, settings)
     staff = manager()
-    client.force_login(staff)
+    back_office_sign_in(client, staff)
     assert "replay_callbacks" in client.get(changelist("gateways.gatewaycallback")).content.decode()
 
     confirmation = select_action(
@@ -307,7 +307,7 @@ def test_a_manager_replays_a_callback_after_confirming(client, settings, hostile
 @pytest.mark.django_db
 def test_a_reviewer_cannot_replay_a_callback(client, settings):
     callback = wallet_callback_rejected_by_our_mistake(client, settings)
-    client.force_login(reviewer())
+    back_office_sign_in(client, reviewer())
     assert (
         "replay_callbacks"
         not in client.get(changelist("gateways.gatewaycallback")).content.decode()
@@ -332,7 +332,7 @@ def test_a_manager_resends_a_failed_notification_once_and_never_a_sent_one(
     client, failed_notification, mailoutbox
 ):
     sent = email_notification(status=NotificationStatus.SENT, attempts=1)
-    client.force_login(manager())
+    back_office_sign_in(client, manager())
 
     confirmation = select_action(
         client, "notifications.notification", "resend_notifications", failed_notification, sent
@@ -364,7 +364,7 @@ def test_a_manager_resends_a_failed_notification_once_and_never_a_sent_one(
 
 
 def test_a_reviewer_cannot_resend_a_notification(client, failed_notification, mailoutbox):
-    client.force_login(reviewer())
+    back_office_sign_in(client, reviewer())
     assert (
         "resend_notifications"
         not in client.get(changelist("notifications.notification")).content.decode()

@@ -27,7 +27,7 @@ from payments.models import (
     RefundApproval,
     RefundApprovalStatus,
 )
-from tests.back_office import manager
+from tests.back_office import back_office_sign_in, manager
 from tests.factories import UserFactory, email_notification
 from tests.payments.test_callback_replay import wallet_callback_rejected_by_our_mistake
 from tests.test_admin_models import change, changelist, confirm_action
@@ -205,7 +205,7 @@ def test_its_page_is_shown_read_only(admin_client, record):
 
 def test_a_manager_still_replays_a_callback_whose_page_is_read_only(client, settings):
     callback = wallet_callback_rejected_by_our_mistake(client, settings)
-    client.force_login(manager())
+    back_office_sign_in(client, manager())
 
     done = confirm_action(client, "gateways.gatewaycallback", "replay_callbacks", callback)
 
@@ -218,7 +218,7 @@ def test_a_manager_still_replays_a_callback_whose_page_is_read_only(client, sett
 
 def test_a_manager_still_resends_a_failed_notification_whose_page_is_read_only(client, mailoutbox):
     failed = email_notification(status=NotificationStatus.FAILED, attempts=3)
-    client.force_login(manager())
+    back_office_sign_in(client, manager())
 
     done = confirm_action(client, "notifications.notification", "resend_notifications", failed)
 

@@ -24,7 +24,7 @@ JWKS_PATH = f"/{POOL_ID}/.well-known/jwks.json"
 AUTHENTICATION_WITH_COGNITO = [
     "rest_framework.authentication.TokenAuthentication",
     "accounts.auth.CognitoJWTAuthentication",
-    "rest_framework.authentication.SessionAuthentication",
+    "accounts.auth.TrustedSessionAuthentication",
 ]
 
 

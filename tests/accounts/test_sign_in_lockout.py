@@ -9,7 +9,7 @@ from django.test import Client
 
 from accounts.roles import REVIEWERS
 from accounts.services import user_create
-from tests.back_office import manager, reviewer
+from tests.back_office import back_office_sign_in, manager, reviewer
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -71,8 +71,8 @@ def test_signing_in_before_the_limit_starts_the_count_again(someone):
 def test_staff_see_the_lockout_and_a_manager_lifts_it(someone):
     wrong_passwords(5)
     reviewers_client, managers_client = Client(), Client()
-    reviewers_client.force_login(reviewer())
-    managers_client.force_login(manager())
+    back_office_sign_in(reviewers_client, reviewer())
+    back_office_sign_in(managers_client, manager())
 
     listed = reviewers_client.get("/admin/axes/accessattempt/")
     assert listed.status_code == 200

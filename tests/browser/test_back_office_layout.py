@@ -1,26 +1,32 @@
 """The back office read in a real browser (headless Chromium, MariaDB tier) at 1280×800 and at a
 phone's size (issue 23): the payment list's amount and status cells lie inside the window, a
 payment's page is no wider than the window, and its timeline names the member of staff who
-refunded it. Screenshots: var/artifacts/screenshots/back-office/."""
+refunded it; a manager signs in with two factors.
+Screenshots: var/artifacts/screenshots/back-office/."""
 
+import base64
 import importlib
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.apps import apps as django_apps
 from django.conf import settings
+from django_otp.oath import totp
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from accounts.two_factor import enrolment_start
 from payments.models import OperationKind, OperationStatus, PaymentKind, PaymentStatus
 from payments.refunds.services import refund_request
 from payments.services import payment_event_record
 from tests.back_office import manager
+from tests.browser.back_office import staff_signs_in
 from tests.browser.chromium import WAIT_SECONDS, chromium
 from tests.factories import PASSWORD, OrderFactory, PaymentFactory, UserFactory
 
@@ -41,13 +47,6 @@ def roles_again(transactional_db) -> None:
 def browser(request) -> Iterator[tuple[str, WebDriver]]:
     with chromium(**SIZES[request.param]) as driver:
         yield request.param, driver
-
-
-def signed_in(browser: WebDriver, live_server, staff, path: str) -> None:
-    browser.get(f"{live_server.url}/admin/login/?next={path}")
-    browser.find_element(By.NAME, "username").send_keys(staff.email)
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
 
 
 def shown(browser: WebDriver, selector: str) -> None:
@@ -85,7 +84,7 @@ def test_the_payment_list_shows_amount_and_status_within_the_window(
     for number in range(3):
         customer = UserFactory.create(email=f"a.rather.long.customer.name.{number}@example.com")
         PaymentFactory.create(user=customer, amount=Decimal("123456.78"), needs_review=number == 0)
-    signed_in(driver, live_server, manager(), "/admin/payments/payment/")
+    staff_signs_in(driver, live_server.url, manager(), "/admin/payments/payment/")
     shown(driver, "#result_list")
     screenshot(driver, f"payment-list-{size}")
 
@@ -117,7 +116,7 @@ def test_a_payments_page_fits_the_window_and_names_who_refunded_it(
         payment_id=payment.pk, amount=Decimal("100"), reason="dented tin", actor=staff
     )
     assert (operation.kind, operation.status) == (OperationKind.REFUND, OperationStatus.PENDING)
-    signed_in(driver, live_server, staff, f"/admin/payments/payment/{payment.pk}/change/")
+    staff_signs_in(driver, live_server.url, staff, f"/admin/payments/payment/{payment.pk}/change/")
     shown(driver, "#events-group")
     screenshot(driver, f"payment-page-{size}")
 
@@ -133,7 +132,7 @@ def test_the_dashboard_fits_the_window_and_its_chart_answers_a_hover(
 ):
     size, driver = browser
     PaymentFactory.create(status=PaymentStatus.COMPLETED)
-    signed_in(driver, live_server, manager(), "/admin/dashboard/")
+    staff_signs_in(driver, live_server.url, manager(), "/admin/dashboard/")
     shown(driver, ".dashboard-chart")
     screenshot(driver, f"dashboard-{size}")
 
@@ -144,3 +143,36 @@ def test_the_dashboard_fits_the_window_and_its_chart_answers_a_hover(
     titles = [day.find_element(By.TAG_NAME, "title").get_attribute("textContent") for day in days]
     assert titles[-1].endswith("1 payment (1 completed)")
     assert all(title for title in titles)
+
+
+def test_a_manager_needs_a_second_factor_and_sets_it_up_from_the_link(
+    browser, live_server, roles_again
+):
+    size, driver = browser
+    staff = manager()
+    driver.get(f"{live_server.url}/admin/login/?next=/admin/payments/payment/")
+    driver.find_element(By.NAME, "username").send_keys(staff.email)
+    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    shown(driver, ".two-factor-box")
+    screenshot(driver, f"two-factor-needed-{size}")
+    assert "/admin/two-factor/" in driver.current_url
+    driver.get(f"{live_server.url}/admin/payments/payment/")
+    assert "/admin/payments/payment/" not in driver.current_url.split("?")[0]
+
+    driver.get(live_server.url + urlsplit(enrolment_start(user=staff).url).path)
+    shown(driver, ".qr-code svg")
+    screenshot(driver, f"two-factor-enrol-{size}")
+    assert inside_window(driver, driver.find_element(By.CSS_SELECTOR, ".qr-code svg"))
+    secret = driver.find_element(By.ID, "totp-secret").text.replace(" ", "")
+    code = totp(base64.b32decode(secret))
+    driver.find_element(By.NAME, "code").send_keys(f"{code:06d}")
+    driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    shown(driver, "#recovery-codes")
+    screenshot(driver, f"two-factor-recovery-codes-{size}")
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#recovery-codes li")) == 10
+
+    driver.get(f"{live_server.url}/admin/payments/payment/")
+    shown(driver, "#changelist")
+    width, window = page_width(driver)
+    assert width <= window, size

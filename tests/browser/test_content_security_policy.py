@@ -11,6 +11,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from tests.back_office import manager
+from tests.browser.back_office import staff_signs_in
 from tests.browser.chromium import chromium, policy_violations
 from tests.browser.test_checkout_in_a_browser import wait_for_text
 from tests.factories import PASSWORD, OrderFactory, UserFactory
@@ -55,10 +56,7 @@ def test_the_back_office_and_its_dashboard_work_under_the_policy(browser: WebDri
     staff = manager()
     staff.set_password(PASSWORD)
     staff.save()
-    browser.get(f"{live_server.url}/admin/login/")
-    browser.find_element(By.NAME, "username").send_keys(staff.email)
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.XPATH, "//input[@type='submit']").click()
+    staff_signs_in(browser, live_server.url, staff)
     wait_for_text(browser, "Payments back office")
 
     for path, text in [

@@ -29,7 +29,7 @@ from payments.models import (
     ReconciliationDiscrepancy,
 )
 from payments.services import payment_fail
-from tests.back_office import manager, reviewer
+from tests.back_office import back_office_sign_in, manager, reviewer
 from tests.factories import OrderFactory, PaymentFactory, StaffFactory, UserFactory
 from tests.payments.test_reconciliation import paid_at_ecpay_without_notification
 
@@ -76,7 +76,7 @@ def test_the_list_shows_what_a_reviewer_reads_first(client):
     payment = PaymentFactory.create(
         user=order.user, kind=PaymentKind.ORDER, order=order, amount=order.total, needs_review=True
     )
-    client.force_login(reviewer())
+    back_office_sign_in(client, reviewer())
 
     listing = page(client.get(CHANGELIST))
 
@@ -114,7 +114,7 @@ def test_a_payment_is_found_by_any_of_its_references(client, reference):
         "order_number": order.number,
         "customer_email": order.user.email.upper(),
     }[reference]
-    client.force_login(reviewer())
+    back_office_sign_in(client, reviewer())
 
     listing = page(client.get(CHANGELIST, {"q": term}))
 
@@ -123,7 +123,7 @@ def test_a_payment_is_found_by_any_of_its_references(client, reference):
 
 
 def test_a_page_of_payments_costs_the_same_queries_for_one_payment_or_fifty(client):
-    client.force_login(reviewer())
+    back_office_sign_in(client, reviewer())
 
     def queries_for_a_page() -> int:
         with CaptureQueriesContext(connection) as queries:
@@ -155,7 +155,7 @@ def payments_selects(queries) -> list[str]:
 def test_the_page_reads_payments_alone_newest_first_then_their_customers(client):
     order = OrderFactory.create()
     payment = PaymentFactory.create(user=order.user, kind=PaymentKind.ORDER, order=order)
-    client.force_login(reviewer())
+    back_office_sign_in(client, reviewer())
 
     with CaptureQueriesContext(connection) as queries:
         listing = page(client.get(CHANGELIST))
@@ -173,7 +173,7 @@ def test_the_page_reads_payments_alone_newest_first_then_their_customers(client)
 
 def test_the_list_offers_no_sorting_by_column(client):
     PaymentFactory.create()
-    client.force_login(reviewer())
+    back_office_sign_in(client, reviewer())
 
     listing = page(client.get(CHANGELIST))
 
@@ -201,7 +201,7 @@ def test_the_date_filter_lists_only_the_payments_of_its_range(client, choice):
     for name, created_at in created.items():
         payments[name] = PaymentFactory.create()
         Payment.objects.filter(pk=payments[name].pk).update(created_at=created_at)
-    client.force_login(reviewer())
+    back_office_sign_in(client, reviewer())
     changelist = client.get(CHANGELIST).context["cl"]
     (dates,) = [spec for spec in changelist.filter_specs if spec.title == "created at"]
     query_string = {c["display"]: c["query_string"] for c in dates.choices(changelist)}[choice]
@@ -240,7 +240,7 @@ def test_each_work_queue_lists_only_its_payments(client, settings):
         "unknown": unknown,
         "discrepancy": differs,
     }
-    client.force_login(reviewer())
+    back_office_sign_in(client, reviewer())
 
     for queue, payment in expected.items():
         listing = page(client.get(CHANGELIST, {"queue": queue}))
@@ -262,7 +262,7 @@ def test_the_payment_page_is_read_only_and_shows_timeline_callbacks_and_notifica
         channel=NotificationChannel.EMAIL,
         recipient=payment.user.email,
     )
-    client.force_login(reviewer())
+    back_office_sign_in(client, reviewer())
 
     detail = page(client.get(reverse("admin:payments_payment_change", args=[payment.pk])))
 
@@ -276,7 +276,7 @@ def test_the_payment_page_is_read_only_and_shows_timeline_callbacks_and_notifica
 
 
 def test_staff_without_the_view_permission_see_no_payments(client):
-    client.force_login(UserFactory.create(is_staff=True))
+    back_office_sign_in(client, UserFactory.create(is_staff=True))
 
     assert client.get(CHANGELIST).status_code == 403
 
@@ -290,7 +290,7 @@ def test_a_reviewer_reprocesses_a_dead_letter_and_it_completes_charging_once(
     assert (payment.status, payment.needs_review) == (PaymentStatus.FAILED, True)
     monkeypatch.undo()  # the fix is deployed
     staff = reviewer()
-    client.force_login(staff)
+    back_office_sign_in(client, staff)
 
     confirmation = client.post(
         CHANGELIST, {"action": "reprocess", ACTION_CHECKBOX_NAME: [payment.pk]}
@@ -308,7 +308,7 @@ def test_a_reviewer_reprocesses_a_dead_letter_and_it_completes_charging_once(
 
 def test_reprocessing_a_payment_that_is_not_a_dead_letter_is_refused_and_changes_nothing(client):
     payment = PaymentFactory.create(status=PaymentStatus.COMPLETED)
-    client.force_login(reviewer())
+    back_office_sign_in(client, reviewer())
 
     response = act(client, "reprocess", [payment])
 
@@ -321,7 +321,7 @@ def test_reprocessing_a_payment_that_is_not_a_dead_letter_is_refused_and_changes
 def test_marking_reviewed_asks_why_and_keeps_who_and_why_on_the_timeline(client):
     payment = dead_letter()
     staff = reviewer()
-    client.force_login(staff)
+    back_office_sign_in(client, staff)
 
     without_reason = page(act(client, "mark_reviewed", [payment]))
     assert "This field is required" in without_reason
@@ -337,7 +337,7 @@ def test_marking_reviewed_asks_why_and_keeps_who_and_why_on_the_timeline(client)
 
 def test_a_reviewer_may_not_refund_export_or_approve(client, pay):
     payment = pay(cards.APPROVE)
-    client.force_login(reviewer())
+    back_office_sign_in(client, reviewer())
 
     choices = action_names(client)
     assert {"reprocess", "mark_reviewed"} <= choices
@@ -356,7 +356,7 @@ def test_a_manager_refunds_part_of_a_payment_through_the_gateway_with_a_reason(
 ):
     payment = pay(cards.APPROVE)
     staff = manager()
-    client.force_login(staff)
+    back_office_sign_in(client, staff)
 
     with django_capture_on_commit_callbacks(execute=True):
         act(client, "refund", [payment], amount="100", reason="one tin arrived dented")
@@ -375,7 +375,7 @@ def test_a_refund_above_the_threshold_waits_for_a_second_manager(
     settings.REFUND_APPROVAL_THRESHOLD = Decimal("500")
     payment = pay(cards.APPROVE)
     asker, approver = manager(), manager()
-    client.force_login(asker)
+    back_office_sign_in(client, asker)
 
     act(client, "refund", [payment], reason="the whole shipment was lost")
 
@@ -388,7 +388,7 @@ def test_a_refund_above_the_threshold_waits_for_a_second_manager(
     approval.refresh_from_db()
     assert approval.status == "requested"  # never by whoever asked
 
-    client.force_login(approver)
+    back_office_sign_in(client, approver)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(approvals_list, {**decide, "note": "courier confirmed the loss"})
 
@@ -413,7 +413,7 @@ def test_a_refund_that_takes_the_payments_refunds_past_the_threshold_waits_for_a
     client, payment_of_40000, django_capture_on_commit_callbacks
 ):
     payment = payment_of_40000  # the threshold at 10000
-    client.force_login(manager())
+    back_office_sign_in(client, manager())
     with django_capture_on_commit_callbacks(execute=True):
         act(client, "refund", [payment], amount="6000", reason="half the tins dented")
 
@@ -430,10 +430,10 @@ def test_a_refund_that_takes_the_payments_refunds_past_the_threshold_waits_for_a
 def test_a_rejected_refund_refunds_nothing(client, pay, settings):
     settings.REFUND_APPROVAL_THRESHOLD = Decimal("500")
     payment = pay(cards.APPROVE)
-    client.force_login(manager())
+    back_office_sign_in(client, manager())
     act(client, "refund", [payment], reason="customer asked")
     approval = payment.refund_approvals.get()
-    client.force_login(manager())
+    back_office_sign_in(client, manager())
 
     client.post(
         reverse("admin:payments_refundapproval_changelist"),
@@ -449,7 +449,7 @@ def test_a_rejected_refund_refunds_nothing(client, pay, settings):
 def test_a_manager_exports_the_selection_as_csv_and_the_export_is_on_the_timeline(client):
     payments = [PaymentFactory.create(merchant_trade_no=f"TS20250603000{n}") for n in (1, 2)]
     staff = manager()
-    client.force_login(staff)
+    back_office_sign_in(client, staff)
 
     response = act(client, "export_csv", payments)
 
@@ -464,7 +464,7 @@ def test_a_manager_exports_the_selection_as_csv_and_the_export_is_on_the_timelin
 
 def test_a_manager_pauses_and_unpauses_a_gateway_saying_why(client):
     staff = manager()
-    client.force_login(staff)
+    back_office_sign_in(client, staff)
     add = reverse("admin:gateways_gatewayswitch_add")
 
     client.post(add, {"gateway": Gateway.ECPAY, "paused": "on", "reason": "ECPay maintenance"})
@@ -487,7 +487,7 @@ def test_a_manager_pauses_and_unpauses_a_gateway_saying_why(client):
 
 def test_a_reviewer_may_not_pause_a_gateway(client):
     switch = GatewaySwitch.objects.create(gateway=Gateway.ECPAY)
-    client.force_login(reviewer())
+    back_office_sign_in(client, reviewer())
 
     added = client.post(
         reverse("admin:gateways_gatewayswitch_add"), {"gateway": Gateway.CARD, "paused": "on"}
@@ -508,7 +508,7 @@ def test_a_discrepancy_is_resolved_with_who_and_why(client):
         payment=PaymentFactory.create(), kind=DiscrepancyKind.MISSING_CALLBACK
     )
     staff = reviewer()
-    client.force_login(staff)
+    back_office_sign_in(client, staff)
 
     client.post(
         reverse("admin:payments_reconciliationdiscrepancy_changelist"),
@@ -526,7 +526,7 @@ def test_a_discrepancy_is_resolved_with_who_and_why(client):
 
 
 def test_staff_with_only_the_view_permission_get_no_actions(client):
-    client.force_login(StaffFactory.create())
+    back_office_sign_in(client, StaffFactory.create())
 
     assert action_names(client) == set()
 
@@ -540,7 +540,7 @@ def test_re_querying_ecpay_recovers_a_payment_whose_notification_was_lost(
     payment = paid_at_ecpay_without_notification()
     assert payment.status == PaymentStatus.PENDING
     staff = reviewer()
-    client.force_login(staff)
+    back_office_sign_in(client, staff)
 
     act(client, "requery", [payment])
 
@@ -554,7 +554,7 @@ def test_re_querying_ecpay_recovers_a_payment_whose_notification_was_lost(
 
 def test_re_querying_a_payment_ecpay_does_not_know_is_refused(client):
     payment = PaymentFactory.create(gateway=Gateway.CARD)
-    client.force_login(reviewer())
+    back_office_sign_in(client, reviewer())
 
     response = act(client, "requery", [payment])
 
@@ -565,7 +565,7 @@ def test_re_querying_a_payment_ecpay_does_not_know_is_refused(client):
 @pytest.mark.parametrize("step", ["the list's form", "the confirmation page"])
 def test_a_reviewers_refund_is_refused_naming_the_permission_and_the_role(client, step):
     payment = PaymentFactory.create(status=PaymentStatus.COMPLETED)
-    client.force_login(reviewer())
+    back_office_sign_in(client, reviewer())
     form = {"action": "refund", ACTION_CHECKBOX_NAME: [payment.pk], "reason": "dented"}
     if step == "the list's form":
         form["index"] = "0"
@@ -585,7 +585,7 @@ def test_a_reviewers_refund_is_refused_naming_the_permission_and_the_role(client
 def test_a_reviewer_adds_a_note_that_shows_on_the_timeline_with_who_and_when(client):
     payment = PaymentFactory.create(needs_review=True)
     staff = reviewer()
-    client.force_login(staff)
+    back_office_sign_in(client, staff)
 
     asked = client.post(CHANGELIST, {"action": "add_note", ACTION_CHECKBOX_NAME: [payment.pk]})
     assert "What did you find?" in page(asked)
@@ -602,7 +602,7 @@ def test_a_reviewer_adds_a_note_that_shows_on_the_timeline_with_who_and_when(cli
 
 def test_an_empty_note_is_asked_for_again_and_adds_nothing(client):
     payment = PaymentFactory.create()
-    client.force_login(reviewer())
+    back_office_sign_in(client, reviewer())
 
     response = act(client, "add_note", [payment], note="   ")
 

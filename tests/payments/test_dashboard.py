@@ -7,16 +7,15 @@ from urllib.parse import parse_qs
 
 import pytest
 from django.db import connection
-from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.roles import MANAGERS, REVIEWERS
-from accounts.services import user_create
 from gateways.models import Gateway
 from payments.admin.dashboard import dashboard_numbers
 from payments.models import Payment, PaymentMethod, PaymentStatus
-from tests.factories import PASSWORD, PaymentFactory, StaffFactory, UserFactory
+from tests.back_office import back_office_sign_in, staff_in
+from tests.factories import PaymentFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -100,7 +99,7 @@ def test_with_nothing_ended_there_is_no_failure_rate():
 
 
 def test_staff_who_may_view_payments_see_the_page_with_its_chart(client, payments):
-    client.force_login(StaffFactory.create())
+    back_office_sign_in(client, StaffFactory.create())
 
     response = client.get(URL)
 
@@ -122,22 +121,21 @@ def test_staff_who_may_view_payments_see_the_page_with_its_chart(client, payment
 
 @pytest.mark.parametrize("role", [REVIEWERS, MANAGERS])
 def test_each_back_office_role_sees_the_dashboard_and_its_link(client, role):
-    user_create(email="staff@example.com", password=PASSWORD, roles=[role])
-    client.login(request=RequestFactory().get("/"), email="staff@example.com", password=PASSWORD)
+    back_office_sign_in(client, staff_in(role))
 
     assert client.get(URL).status_code == 200
     assert 'href="/admin/dashboard/"' in client.get("/admin/").content.decode()
 
 
 def test_staff_without_the_view_permission_are_refused(client):
-    client.force_login(UserFactory.create(is_staff=True))
+    back_office_sign_in(client, UserFactory.create(is_staff=True))
 
     assert client.get(URL).status_code == 403
     assert 'href="/admin/dashboard/"' not in client.get("/admin/").content.decode()
 
 
 def test_a_customer_is_sent_to_the_admin_sign_in(client, customer):
-    client.force_login(customer)
+    back_office_sign_in(client, customer)
 
     response = client.get(URL)
 
@@ -146,7 +144,7 @@ def test_a_customer_is_sent_to_the_admin_sign_in(client, customer):
 
 
 def test_the_stuck_link_filters_the_payment_list_to_the_stuck_payments(client, payments):
-    client.force_login(StaffFactory.create())
+    back_office_sign_in(client, StaffFactory.create())
     page = client.get(URL).content.decode()
     link = page.split('id="stuck-pending">')[1].split('href="')[1].split('"')[0]
     path, query = html.unescape(link).split("?")
@@ -158,7 +156,7 @@ def test_the_stuck_link_filters_the_payment_list_to_the_stuck_payments(client, p
 
 
 def test_the_page_costs_the_same_queries_however_many_payments(client):
-    client.force_login(StaffFactory.create())
+    back_office_sign_in(client, StaffFactory.create())
     payment(status=PaymentStatus.COMPLETED)
     client.get(URL)  # warm: the session and content types
     with CaptureQueriesContext(connection) as few:
@@ -179,7 +177,7 @@ def test_the_page_costs_the_same_queries_however_many_payments(client):
 def test_the_chart_shows_every_one_of_30_days_with_its_numbers_on_hover_and_in_a_table(
     client, payments
 ):
-    client.force_login(StaffFactory.create())
+    back_office_sign_in(client, StaffFactory.create())
 
     page = client.get(URL).content.decode()
     chart = page.split('<div class="dashboard-chart">')[1].split("</svg>")[0]

@@ -36,6 +36,9 @@ def test_seed_demo_creates_users_whose_printed_passwords_work_and_three_orders(c
     assert reviewer.has_perm("payments.view_payment")
     assert not reviewer.has_perm("payments.refund_payment")
     assert Order.objects.filter(user__email="customer@example.com").count() == 3
+    # The manager must set up two-factor sign-in, the reviewer may: each gets a link.
+    assert "two-factor sign-in (needed), set it up here: http" in output
+    assert "two-factor sign-in (optional), set it up here: http" in output
 
 
 @pytest.mark.django_db

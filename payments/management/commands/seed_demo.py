@@ -16,6 +16,7 @@ from accounts.services import (
     user_grant_role,
     user_set_password,
 )
+from accounts.two_factor import enrolment_start, has_authenticator, two_factor_required
 from core.models import Currency
 from orders.models import Order
 from orders.pricing import ItemLine
@@ -82,13 +83,29 @@ class Command(BaseCommand):
         self.stdout.write(f"  staff:    {STAFF_EMAIL}  password: {staff_password}")
         staff = User.objects.get(email=STAFF_EMAIL)
         self.stdout.write(f"  staff's API token: {user_api_token(user=staff)}")
+        self._two_factor(staff)
         self.stdout.write(f"  reviewer: {REVIEWER_EMAIL}  password: {reviewer_password}")
+        self._two_factor(User.objects.get(email=REVIEWER_EMAIL))
         self.stdout.write(f"  customer: {CUSTOMER_EMAIL}  password: {customer_password}")
         self.stdout.write(f"  customer's API token: {user_api_token(user=customer)}")
         for order in orders:
             self.stdout.write(
                 f"  order {order.number}: {order.total} {order.currency}, {order.status}"
             )
+
+    def _two_factor(self, user: User) -> None:
+        """The back office asks staff who may move money for a second factor: a link to set up
+        the authenticator, until they have."""
+        if has_authenticator(user):
+            self.stdout.write(
+                f"    two-factor sign-in is set up (to set it up again: "
+                f"manage.py two_factor_link {user.email})"
+            )
+            return
+        need = "needed" if two_factor_required(user) else "optional"
+        self.stdout.write(
+            f"    two-factor sign-in ({need}), set it up here: {enrolment_start(user=user).url}"
+        )
 
     def _plan(self) -> None:
         existing = set(
