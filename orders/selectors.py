@@ -58,6 +58,11 @@ def orders_visible_to(*, user: User, filters: Mapping[str, Any]) -> QuerySet[Ord
     return orders
 
 
+def orders_of(*, customer: User) -> QuerySet[Order]:
+    """A customer's orders, newest first (staff's page of the customer)."""
+    return Order.objects.filter(user=customer).order_by("-created_at", "-pk")
+
+
 _ORDER_FILTERS = {
     "status": "status",
     "created_after": "created_at__gte",

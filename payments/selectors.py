@@ -74,6 +74,23 @@ def payment_refunds(*, payment: Payment) -> QuerySet[GatewayOperation]:
     )
 
 
+def payments_of(*, customer: User) -> QuerySet[Payment]:
+    """A customer's payments, newest first (staff's page of the customer)."""
+    return Payment.objects.filter(user=customer).order_by("-created_at", "-pk")
+
+
+def payment_review_reason(payment: Payment) -> str:
+    """Why the payment was last flagged for a person to look at (payment_flag_for_review's
+    reason), or "" if it never was."""
+    event = (
+        PaymentEvent.objects.filter(payment=payment, type="flagged_for_review")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    reason = event.data.get("reason") if event is not None else None
+    return reason if isinstance(reason, str) else ""
+
+
 def ledger_entries_of(*, user: User) -> QuerySet[LedgerEntry]:
     """The user's ledger entries, each with its payment's public id at hand."""
     return (

@@ -1,16 +1,96 @@
-"""The customer's page in the back office, with their newest ledger entries."""
+"""A customer's page in the back office: their payments, balance and ledger, orders and sign-in
+lockouts in one place (templates/admin/accounts/user/change_form.html), each part shown to staff
+whose role may see it."""
 
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 
 from accounts.admin import UserAdmin
 from accounts.models import User
-from core.admin import ReadOnlyRecords
-from payments.models import LedgerEntry
+from accounts.selectors import is_locked_out, sign_in_attempts_of
+from accounts.two_factor import has_authenticator, recovery_codes_left, two_factor_required
+from core.admin import ReadOnlyRecords, local_time
+from orders.models import Order
+from orders.selectors import orders_of
+from payments.models import LedgerEntry, Payment
+from payments.selectors import payments_of
 
 # The user page shows this many of the newest ledger entries; the ledger's own list has all.
 LEDGER_ENTRIES_SHOWN = 20
+# And this many of the newest payments and orders, with a link to all of them.
+NEWEST_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class Lockout:
+    address: str
+    failures: int
+    last_attempt: str
+    locked: bool
+    url: str
+
+
+@dataclass
+class CustomerOverview:
+    """What staff see of one customer at the top of their page; a part is None where the
+    viewer's role may not see it."""
+
+    balance: str
+    two_factor: str
+    payments: list[Payment] | None = None
+    all_payments_url: str = ""
+    orders: list[Order] | None = None
+    all_orders_url: str = ""
+    lockouts: list[Lockout] | None = field(default=None)
+
+
+def customer_overview(request: HttpRequest, customer: User) -> CustomerOverview:
+    overview = CustomerOverview(
+        balance=f"{customer.balance:,} {customer.balance_currency}",
+        two_factor=_two_factor_state(customer),
+    )
+    viewer = request.user
+    if viewer.has_perm("payments.view_payment"):
+        overview.payments = list(payments_of(customer=customer)[:NEWEST_SHOWN])
+        overview.all_payments_url = _search("admin:payments_payment_changelist", customer.email)
+    if viewer.has_perm("orders.view_order"):
+        overview.orders = list(orders_of(customer=customer)[:NEWEST_SHOWN])
+        overview.all_orders_url = _search("admin:orders_order_changelist", customer.email)
+    if viewer.has_perm("axes.view_accessattempt"):
+        overview.lockouts = [
+            _lockout(attempt) for attempt in sign_in_attempts_of(email=customer.email)
+        ]
+    return overview
+
+
+def _two_factor_state(user: User) -> str:
+    if has_authenticator(user):
+        return f"on ({recovery_codes_left(user)} recovery codes left)"
+    if two_factor_required(user):
+        return "needed and not set up: give them a link (manage.py two_factor_link)"
+    return "off"
+
+
+def _lockout(attempt: AccessAttempt) -> Lockout:
+    return Lockout(
+        address=attempt.ip_address or "",
+        failures=attempt.failures_since_start,
+        last_attempt=local_time(attempt.attempt_time),
+        locked=is_locked_out(attempt),
+        url=reverse("admin:axes_accessattempt_change", args=[attempt.pk]),
+    )
+
+
+def _search(changelist: str, term: str) -> str:
+    return f"{reverse(changelist)}?{urlencode({'q': term})}"
 
 
 class NewestLedgerEntries(BaseInlineFormSet):  # type: ignore[type-arg]
@@ -40,6 +120,18 @@ class LedgerEntryInline(ReadOnlyRecords, admin.TabularInline[LedgerEntry, User])
 # the ledger.
 class UserWithLedgerAdmin(UserAdmin):
     inlines = (LedgerEntryInline,)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        user = self.get_object(request, object_id)
+        if user is not None:
+            extra_context = {**(extra_context or {}), "customer": customer_overview(request, user)}
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 admin.site.unregister(User)

@@ -20,6 +20,9 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from core.models import CENT
 from gateways.models import Gateway
@@ -291,7 +294,12 @@ def chart_bars(days: list[DayCounts]) -> dict[str, object]:
                     width=round(slot * 0.7, 1),
                     height=round(height, 1),
                     colour=STATUS_COLOURS[PaymentStatus(status)],
-                    title=f"{day.day:%b %d}: {count} {PaymentStatus(status).label.lower()}",
+                    title=_("%(day)s: %(count)s %(status)s")
+                    % {
+                        "day": _month_day(day.day),
+                        "count": count,
+                        "status": PaymentStatus(status).label.lower(),
+                    },
                 )
             )
         # Every fifth day and today: enough to place a bar without crowding the axis. Today's
@@ -299,7 +307,7 @@ def chart_bars(days: list[DayCounts]) -> dict[str, object]:
         last = index == len(days) - 1
         if last:
             labels.append(
-                DayLabel(x=round(CHART_LEFT + (index + 1) * slot, 1), text="today", anchor="end")
+                DayLabel(x=round(CHART_LEFT + (index + 1) * slot, 1), text=_("today"), anchor="end")
             )
         elif index % 5 == 0 and index < len(days) - 3:
             labels.append(DayLabel(x=round(x + slot * 0.35, 1), text=f"{day.day:%m-%d}"))
@@ -322,13 +330,22 @@ def chart_bars(days: list[DayCounts]) -> dict[str, object]:
 
 def _day_title(day: DayCounts) -> str:
     if not day.total:
-        return f"{day.day:%b %d}: no payments"
+        return _("%(day)s: no payments") % {"day": _month_day(day.day)}
     parts = ", ".join(
         f"{count} {PaymentStatus(status).label.lower()}"
         for status, count in day.counts.items()
         if count
     )
-    return f"{day.day:%b %d}: {day.total} payment{'s' if day.total != 1 else ''} ({parts})"
+    return ngettext(
+        "%(day)s: %(count)s payment (%(parts)s)",
+        "%(day)s: %(count)s payments (%(parts)s)",
+        day.total,
+    ) % {"day": _month_day(day.day), "count": day.total, "parts": parts}
+
+
+def _month_day(day: date) -> str:
+    """A day as the reader's language writes a month and a day ("December 4", "12月4日")."""
+    return date_format(day, "MONTH_DAY_FORMAT")
 
 
 def dashboard_view(request: HttpRequest) -> HttpResponse:
@@ -346,9 +363,12 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     }
     context = {
         **admin.site.each_context(request),
-        "title": "Payments dashboard",
+        "title": _("Payments dashboard"),
         "numbers": numbers,
-        "periods": [("Today", numbers.today), (f"Last {DAYS} days", numbers.last_30_days)],
+        "periods": [
+            (_("Today"), numbers.today),
+            (_("Last %(days)s days") % {"days": DAYS}, numbers.last_30_days),
+        ],
         "stuck": [(line, stuck_links[line.status]) for line in numbers.stuck],
         "stuck_minutes": settings.STUCK_PAYMENT_MINUTES,
         "review_link": f"{changelist}?" + urlencode({"needs_review__exact": "1"}),

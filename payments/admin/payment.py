@@ -15,9 +15,11 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import Prefetch, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.admin import ActionPermissions, staff_member
 from accounts.models import User
@@ -27,10 +29,13 @@ from gateways.models import GatewayCallback
 from notifications.models import Notification
 from orders.models import Order
 from payments.admin.payment_list import CappedCountPaginator, WorkQueueFilter
+from payments.admin.payment_page import page_actions, payment_summary, return_to_payment_page
 from payments.ecpay.reconciliation import payment_requery
 from payments.models import (
+    GatewayOperation,
     Payment,
     PaymentEvent,
+    RefundApproval,
 )
 from payments.queue import PAYMENT_PROCESS, queue_after_commit
 from payments.refunds.approvals import refund_ask
@@ -61,26 +66,26 @@ class ReadOnlyInline(ReadOnlyRecords, admin.TabularInline):  # type: ignore[type
 
 class PaymentEventInline(ReadOnlyInline):
     model = PaymentEvent
-    verbose_name_plural = "timeline"
+    verbose_name_plural = gettext_lazy("timeline")
     fields = ("when", "type", "status_change", "error", "actor", "data")
     readonly_fields = fields
 
-    @admin.display(description="when")
+    @admin.display(description=gettext_lazy("when"))
     def when(self, event: PaymentEvent) -> str:
         return local_time(event.created_at, seconds=True)
 
-    @admin.display(description="status")
+    @admin.display(description=gettext_lazy("status"))
     def status_change(self, event: PaymentEvent) -> str:
         if not event.to_status:
             return ""
         return f"{event.from_status or '∅'} → {event.to_status}"
 
-    @admin.display(description="error")
+    @admin.display(description=gettext_lazy("error"))
     def error(self, event: PaymentEvent) -> str:
         # Said only where there is one: a mark on every event would read as one on each.
         if not event.is_error:
             return ""
-        return format_html('<span class="badge badge-failed">{}</span>', "error")
+        return format_html('<span class="badge badge-failed">{}</span>', _("error"))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PaymentEvent]:
         return super().get_queryset(request).select_related("actor")
@@ -88,7 +93,7 @@ class PaymentEventInline(ReadOnlyInline):
 
 class GatewayCallbackInline(ReadOnlyInline):
     model = GatewayCallback
-    verbose_name_plural = "raw callbacks"
+    verbose_name_plural = gettext_lazy("raw callbacks")
     fields = ("created_at", "gateway", "external_reference", "signature_valid", "outcome", "body")
     readonly_fields = fields
 
@@ -99,25 +104,48 @@ class NotificationInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class GatewayOperationInline(ReadOnlyInline):
+    """The calls that moved money: the charge, and each refund with who asked and why."""
+
+    model = GatewayOperation
+    verbose_name_plural = gettext_lazy("charges and refunds")
+    fields = ("created_at", "kind", "amount", "status", "external_id", "reason", "error_message")
+    readonly_fields = fields
+
+
+class RefundApprovalInline(ReadOnlyInline):
+    model = RefundApproval
+    verbose_name_plural = gettext_lazy("refunds waiting for approval")
+    fields = ("created_at", "amount", "reason", "requested_by", "status", "decided_by")
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[RefundApproval]:
+        return super().get_queryset(request).select_related("requested_by", "decided_by")
+
+
 class RefundForm(forms.Form):
     amount = forms.DecimalField(
         required=False,
         min_value=Decimal("0.01"),
         decimal_places=2,
-        help_text="Leave empty to refund all that is left.",
+        help_text=gettext_lazy("Leave empty to refund all that is left."),
     )
-    reason = forms.CharField(max_length=255, help_text="Kept on the payment's timeline.")
+    reason = forms.CharField(
+        max_length=255, help_text=gettext_lazy("Kept on the payment's timeline.")
+    )
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(max_length=1000, help_text="Kept on the payment's timeline.")
+    reason = forms.CharField(
+        max_length=1000, help_text=gettext_lazy("Kept on the payment's timeline.")
+    )
 
 
 class NoteForm(forms.Form):
     note = forms.CharField(
         max_length=NOTE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="Shown on each payment's timeline, with your name and the time.",
+        help_text=gettext_lazy("Shown on each payment's timeline, with your name and the time."),
     )
 
 
@@ -158,7 +186,7 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
         ("created_at", admin.DateFieldListFilter),
     )
     search_fields = ("public_id",)  # shows the box; get_search_results does the searching
-    search_help_text = (
+    search_help_text = gettext_lazy(
         "Exact reference: payment id, MerchantTradeNo, gateway trade number, wallet payment id, "
         "order number or customer email."
     )
@@ -171,7 +199,7 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
     # Sorting by any other column (customer, amount, status...) sorts every payment on disk:
     # staff narrow the list with the filters and the search instead.
     sortable_by = ()
-    fields = (
+    readonly_fields = (
         "public_id",
         "kind",
         "user",
@@ -195,9 +223,49 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
         "created_at",
         "completed_at",
     )
-    readonly_fields = fields
-    inlines = (PaymentEventInline, GatewayCallbackInline, NotificationInline)
+    # The summary above says what a reviewer reads first; every field stays one click away.
+    fieldsets = (
+        (gettext_lazy("Every field"), {"fields": readonly_fields, "classes": ("collapse",)}),
+    )
+    inlines = (
+        PaymentEventInline,
+        GatewayCallbackInline,
+        NotificationInline,
+        GatewayOperationInline,
+        RefundApprovalInline,
+    )
     actions = ("reprocess", "mark_reviewed", "add_note", "requery", "refund", "export_csv")
+    change_form_template = "admin/payments/payment/change_form.html"
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        payment = self.get_object(request, object_id)
+        if payment is not None:
+            extra_context = {
+                **(extra_context or {}),
+                "summary": payment_summary(payment),
+                "page_actions": page_actions(payment, self.get_actions(request)),
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet[Payment]) -> Any:
+        # An action started on a payment's page ends there, not on the list.
+        response = super().response_action(request, queryset)
+        back = return_to_payment_page(request)
+        # Django ends an action that answers nothing with a redirect to the list (None when
+        # the action was refused): this one goes back to the payment's page instead.
+        to_list = response is None or (
+            isinstance(response, HttpResponseRedirect) and response.url == request.get_full_path()
+        )
+        if back and to_list:
+            return HttpResponseRedirect(back)
+        return response
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Payment]:
         # The page's customers by primary key, in one query after the page: a JOIN lets
@@ -241,7 +309,7 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
         )
         return queryset.filter(match), False
 
-    @admin.display(description="payment")
+    @admin.display(description=gettext_lazy("payment"))
     def short_id(self, payment: Payment) -> str:
         # pay_ and 24 characters: the start and the end tell payments apart at a glance.
         return format_html(
@@ -251,37 +319,39 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
             payment.public_id[-4:],
         )
 
-    @admin.display(description="customer")
+    @admin.display(description=gettext_lazy("customer"))
     def customer(self, payment: Payment) -> str:
         return format_html('<span class="cell-clip" title="{0}">{0}</span>', payment.user.email)
 
-    @admin.display(description="gateway / method")
+    @admin.display(description=gettext_lazy("gateway / method"))
     def gateway_and_method(self, payment: Payment) -> str:
         return f"{payment.get_gateway_display()} / {payment.get_method_display()}"
 
-    @admin.display(description="amount")
+    @admin.display(description=gettext_lazy("amount"))
     def amount_display(self, payment: Payment) -> str:
         return format_html(
             '<span class="cell-amount">{} {}</span>', f"{payment.amount:,}", payment.currency
         )
 
-    @admin.display(description="status")
+    @admin.display(description=gettext_lazy("status"))
     def status_badge(self, payment: Payment) -> str:
         return format_html(
             '<span class="badge badge-{}">{}</span>', payment.status, payment.get_status_display()
         )
 
-    @admin.display(description="created")
+    @admin.display(description=gettext_lazy("created"))
     def created_local(self, payment: Payment) -> str:
         return local_time(payment.created_at)
 
-    @admin.display(description="review")
+    @admin.display(description=gettext_lazy("review"))
     def review_flag(self, payment: Payment) -> str:
         if not payment.needs_review:
             return ""
         return format_html('<span class="badge badge-review">{}</span>', "needs review")
 
-    @admin.action(description="Reprocess (dead letters only)", permissions=["reprocess"])
+    @admin.action(
+        description=gettext_lazy("Reprocess (dead letters only)"), permissions=["reprocess"]
+    )
     def reprocess(self, request: HttpRequest, queryset: QuerySet[Payment]) -> HttpResponse | None:
         payments = list(queryset.order_by("pk"))
         if request.POST.get("post") != "yes":
@@ -289,10 +359,12 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
                 request,
                 payments,
                 action="reprocess",
-                title="Reprocess payments",
-                intro="Run the pipeline again for these failed payments? It never charges a "
-                "payment twice. Only failed payments that need review are taken.",
-                submit="Yes, reprocess them",
+                title=_("Reprocess payments"),
+                intro=_(
+                    "Run the pipeline again for these failed payments? It never charges a "
+                    "payment twice. Only failed payments that need review are taken."
+                ),
+                submit=_("Yes, reprocess them"),
             )
         actor = staff_member(request)
         for payment in payments:
@@ -300,13 +372,20 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
             try:
                 payment_reprocess(payment_id=payment.pk, actor=actor)
             except DomainError as error:
-                self.message_user(request, f"Payment {payment}: {error.message}", messages.ERROR)
+                self.message_user(
+                    request,
+                    _("Payment %(payment)s: %(error)s")
+                    % {"payment": payment, "error": error.message},
+                    messages.ERROR,
+                )
                 continue
             queue_after_commit(PAYMENT_PROCESS, payment.pk)
-            self.message_user(request, f"Reprocessing {payment}.", messages.SUCCESS)
+            self.message_user(
+                request, _("Reprocessing %(payment)s.") % {"payment": payment}, messages.SUCCESS
+            )
         return None
 
-    @admin.action(description="Mark reviewed", permissions=["review"])
+    @admin.action(description=gettext_lazy("Mark reviewed"), permissions=["review"])
     def mark_reviewed(
         self, request: HttpRequest, queryset: QuerySet[Payment]
     ) -> HttpResponse | None:
@@ -317,9 +396,9 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
                 request,
                 payments,
                 action="mark_reviewed",
-                title="Mark payments reviewed",
-                intro="Take these payments out of the review queue? Say why.",
-                submit="Yes, mark them reviewed",
+                title=_("Mark payments reviewed"),
+                intro=_("Take these payments out of the review queue? Say why."),
+                submit=_("Yes, mark them reviewed"),
                 form=form,
             )
         actor = staff_member(request)
@@ -330,7 +409,7 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
         self.message_user(request, f"{len(payments)} payment(s) marked reviewed.")
         return None
 
-    @admin.action(description="Add a note", permissions=["review"])
+    @admin.action(description=gettext_lazy("Add a note"), permissions=["review"])
     def add_note(self, request: HttpRequest, queryset: QuerySet[Payment]) -> HttpResponse | None:
         payments = list(queryset.order_by("pk"))
         form = NoteForm(request.POST if request.POST.get("post") == "yes" else None)
@@ -339,18 +418,27 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
                 request,
                 payments,
                 action="add_note",
-                title="Add a note",
-                intro="What did you find? The note goes on the timeline of each payment below.",
-                submit="Add the note",
+                title=_("Add a note"),
+                intro=_("What did you find? The note goes on the timeline of each payment below."),
+                submit=_("Add the note"),
                 form=form,
             )
         actor = staff_member(request)
         for payment in payments:
             payment_note_add(payment_id=payment.pk, actor=actor, text=form.cleaned_data["note"])
-        self.message_user(request, f"Note added to {len(payments)} payment(s).", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext(
+                "Note added to %(count)d payment.",
+                "Note added to %(count)d payments.",
+                len(payments),
+            )
+            % {"count": len(payments)},
+            messages.SUCCESS,
+        )
         return None
 
-    @admin.action(description="Re-query the gateway (ECPay)", permissions=["review"])
+    @admin.action(description=gettext_lazy("Re-query the gateway (ECPay)"), permissions=["review"])
     def requery(self, request: HttpRequest, queryset: QuerySet[Payment]) -> HttpResponse | None:
         payments = list(queryset.order_by("pk")[:REQUERY_AT_ONCE])
         if request.POST.get("post") != "yes":
@@ -358,34 +446,52 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
                 request,
                 payments,
                 action="requery",
-                title="Re-query the gateway",
-                intro="Ask ECPay what it knows of these payments now? A payment it says is paid "
-                "is recovered as a lost notification would be; a difference is recorded. At "
-                f"most {REQUERY_AT_ONCE} at a time: ECPay stops answering a merchant that asks "
-                "too often.",
-                submit="Yes, ask ECPay",
+                title=_("Re-query the gateway"),
+                intro=_(
+                    "Ask ECPay what it knows of these payments now? A payment it says is paid "
+                    "is recovered as a lost notification would be; a difference is recorded. At "
+                    "most %(count)s at a time: ECPay stops answering a merchant that asks too "
+                    "often."
+                )
+                % {"count": REQUERY_AT_ONCE},
+                submit=_("Yes, ask ECPay"),
             )
         actor = staff_member(request)
         for payment in payments:
             try:
                 event = payment_requery(payment_id=payment.pk, actor=actor)
             except DomainError as error:
-                self.message_user(request, f"Payment {payment}: {error.message}", messages.ERROR)
+                self.message_user(
+                    request,
+                    _("Payment %(payment)s: %(error)s")
+                    % {"payment": payment, "error": error.message},
+                    messages.ERROR,
+                )
                 continue
             if event.is_error:
-                text = f"could not ask ECPay ({event.data['error']})"
+                text = _("Payment %(payment)s: could not ask ECPay (%(error)s).") % {
+                    "payment": payment,
+                    "error": event.data["error"],
+                }
+            elif event.data["paid"]:
+                text = _("Payment %(payment)s: ECPay says paid; the payment is %(status)s.") % {
+                    "payment": payment,
+                    "status": event.data["status_after"],
+                }
             else:
-                paid = "paid" if event.data["paid"] else "not paid"
-                text = f"ECPay says {paid}; the payment is {event.data['status_after']}"
+                text = _("Payment %(payment)s: ECPay says not paid; the payment is %(status)s.") % {
+                    "payment": payment,
+                    "status": event.data["status_after"],
+                }
             level = messages.WARNING if event.is_error else messages.SUCCESS
-            self.message_user(request, f"Payment {payment}: {text}.", level)
+            self.message_user(request, text, level)
         return None
 
-    @admin.action(description="Refund (one payment)", permissions=["refund"])
+    @admin.action(description=gettext_lazy("Refund (one payment)"), permissions=["refund"])
     def refund(self, request: HttpRequest, queryset: QuerySet[Payment]) -> HttpResponse | None:
         payments = list(queryset.order_by("pk")[:2])
         if len(payments) != 1:
-            self.message_user(request, "Refund one payment at a time.", messages.WARNING)
+            self.message_user(request, _("Refund one payment at a time."), messages.WARNING)
             return None
         payment = payments[0]
         form = RefundForm(request.POST if request.POST.get("post") == "yes" else None)
@@ -394,12 +500,19 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
                 request,
                 payments,
                 action="refund",
-                title="Refund a payment",
-                intro=f"Refund {payment} ({payment.amount - payment.refunded_amount} "
-                f"{payment.currency} left to refund) through its gateway? If it and what the "
-                "payment has already refunded and has pending come to more than "
-                f"{settings.REFUND_APPROVAL_THRESHOLD}, a second manager must approve it first.",
-                submit="Yes, refund",
+                title=_("Refund a payment"),
+                intro=_(
+                    "Refund %(payment)s (%(left)s %(currency)s left to refund) through its "
+                    "gateway? If it and what the payment has already refunded and has pending "
+                    "come to more than %(threshold)s, a second manager must approve it first."
+                )
+                % {
+                    "payment": payment,
+                    "left": payment.amount - payment.refunded_amount,
+                    "currency": payment.currency,
+                    "threshold": settings.REFUND_APPROVAL_THRESHOLD,
+                },
+                submit=_("Yes, refund"),
                 form=form,
             )
         try:
@@ -410,30 +523,37 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
                 actor=staff_member(request),
             )
         except DomainError as error:
-            self.message_user(request, f"Payment {payment}: {error.message}", messages.ERROR)
+            self.message_user(
+                request,
+                _("Payment %(payment)s: %(error)s") % {"payment": payment, "error": error.message},
+                messages.ERROR,
+            )
             return None
         if asked.approval is not None:
             self.message_user(
                 request,
-                f"Payment {payment}: the refund waits for a second manager's approval.",
+                _("Payment %(payment)s: the refund waits for a second manager's approval.")
+                % {"payment": payment},
                 messages.WARNING,
             )
         else:
             self.message_user(
-                request, f"Payment {payment}: refund asked of the gateway.", messages.SUCCESS
+                request,
+                _("Payment %(payment)s: refund asked of the gateway.") % {"payment": payment},
+                messages.SUCCESS,
             )
         return None
 
-    @admin.action(description="Export as CSV", permissions=["export"])
+    @admin.action(description=gettext_lazy("Export as CSV"), permissions=["export"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Payment]) -> HttpResponse | None:
         if request.POST.get("post") != "yes":
             return self._confirm(
                 request,
                 list(queryset.order_by("pk")),
                 action="export_csv",
-                title="Export payments",
-                intro="Download these payments as CSV? The export is kept on their timelines.",
-                submit="Yes, download",
+                title=_("Export payments"),
+                intro=_("Download these payments as CSV? The export is kept on their timelines."),
+                submit=_("Yes, download"),
             )
         payments = list(queryset.select_related("user", "order").order_by("pk"))
         payments_staff_event_record(
@@ -472,6 +592,7 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
             "submit": submit,
             "form": form,
+            "return_to": return_to_payment_page(request),
         }
         return TemplateResponse(request, "admin/payments/payment/action_confirmation.html", context)
 

@@ -11,6 +11,7 @@ import pytest
 from django.apps import apps as django_apps
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -28,7 +29,7 @@ from payments.models import (
     PaymentStatus,
     ReconciliationDiscrepancy,
 )
-from payments.services import payment_fail
+from payments.services import payment_fail, payment_flag_for_review
 from tests.back_office import back_office_sign_in, manager, reviewer
 from tests.factories import OrderFactory, PaymentFactory, StaffFactory, UserFactory
 from tests.payments.test_reconciliation import paid_at_ecpay_without_notification
@@ -608,3 +609,97 @@ def test_an_empty_note_is_asked_for_again_and_adds_nothing(client):
 
     assert "This field is required." in page(response)
     assert not payment.events.filter(type="staff_note").exists()
+
+
+def test_a_payments_page_starts_with_a_summary_a_reviewer_reads_top_down(client):
+    order = OrderFactory.create()
+    payment = PaymentFactory.create(
+        user=order.user,
+        kind=PaymentKind.ORDER,
+        order=order,
+        amount=order.total,
+        status=PaymentStatus.COMPLETED,
+        merchant_trade_no="TS2025060300018",
+        gateway_reference="ch_summary",
+        card_brand="visa",
+        card_last4="4242",
+    )
+    payment_flag_for_review(payment_id=payment.pk, reason="paid twice for one order")
+    back_office_sign_in(client, reviewer())
+
+    detail = page(client.get(reverse("admin:payments_payment_change", args=[payment.pk])))
+
+    summary = detail.split('class="payment-summary"')[1].split("</section>")[0]
+    for text in (
+        f"{payment.amount:,} {payment.currency}",
+        "badge-completed",
+        "paid twice for one order",
+        payment.user.email,
+        f"balance {payment.user.balance:,} {payment.user.balance_currency}",
+        order.number,
+        "TS2025060300018",
+        "ch_summary",
+        "visa •••• 4242",
+    ):
+        assert text in summary, text
+    # The summary comes first, then the timeline; every field is still there, folded.
+    assert detail.index("payment-summary") < detail.index("events-group")
+    assert "Every field" in detail
+
+
+def test_the_page_offers_the_actions_the_role_allows_and_that_fit_the_payment(client, pay):
+    payment = pay(cards.APPROVE)
+    url = reverse("admin:payments_payment_change", args=[payment.pk])
+    back_office_sign_in(client, reviewer())
+    reviewers = page(client.get(url))
+    managers_client = Client()
+    back_office_sign_in(managers_client, manager())
+    managers = page(managers_client.get(url))
+
+    assert 'value="add_note"' in reviewers
+    assert 'value="refund"' not in reviewers
+    assert 'value="refund"' in managers
+    assert 'value="export_csv"' in managers
+    # Nothing to review, nothing to reprocess: those are not offered.
+    assert 'value="mark_reviewed"' not in managers
+    assert 'value="reprocess"' not in managers
+
+
+def test_a_refund_started_on_the_page_asks_confirms_and_comes_back_to_the_page(
+    client, pay, django_capture_on_commit_callbacks
+):
+    payment = pay(cards.APPROVE)
+    url = reverse("admin:payments_payment_change", args=[payment.pk])
+    back_office_sign_in(client, manager())
+    form = {"action": "refund", ACTION_CHECKBOX_NAME: [payment.pk], "index": "0", "return_to": url}
+
+    asked = page(client.post(CHANGELIST, form))
+    assert f'name="return_to" value="{url}"' in asked
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(
+            CHANGELIST, {**form, "post": "yes", "amount": "100", "reason": "dented tin"}
+        )
+
+    assert done.status_code == 302
+    assert done["Location"] == url
+    assert payment.operations.filter(kind=OperationKind.REFUND).count() == 1
+    back = page(client.get(url))
+    assert "refund asked of the gateway" in back
+
+
+def test_an_action_never_returns_to_a_page_other_than_its_payments(client, pay):
+    payment, other = pay(cards.APPROVE), pay(cards.APPROVE)
+    back_office_sign_in(client, reviewer())
+
+    done = client.post(
+        CHANGELIST,
+        {
+            "action": "add_note",
+            ACTION_CHECKBOX_NAME: [payment.pk],
+            "post": "yes",
+            "note": "called the customer",
+            "return_to": reverse("admin:payments_payment_change", args=[other.pk]),
+        },
+    )
+
+    assert done["Location"] == CHANGELIST

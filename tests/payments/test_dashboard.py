@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts.roles import MANAGERS, REVIEWERS
 from gateways.models import Gateway
@@ -113,7 +114,7 @@ def test_staff_who_may_view_payments_see_the_page_with_its_chart(client, payment
     assert "33.3%" in page
     assert "<svg" in page
     assert "<script" not in page.split("<svg")[1].split("</svg>")[0]
-    assert f"{timezone.localdate():%b %d}: 2 completed" in page
+    assert f"{date_format(timezone.localdate(), 'MONTH_DAY_FORMAT')}: 2 completed" in page
     assert 'id="review-queue"><a href="/admin/payments/payment/?needs_review__exact=1">1</a>' in (
         page
     )
@@ -186,7 +187,7 @@ def test_the_chart_shows_every_one_of_30_days_with_its_numbers_on_hover_and_in_a
     assert chart.count('class="chart-day"') == 30
     assert chart.count("no payments</title>") >= 28
     today = timezone.localdate()
-    assert f"{today:%b %d}: " in chart
+    assert f"{date_format(today, 'MONTH_DAY_FORMAT')}: " in chart
     # Today's label ends inside the chart instead of being cut at its edge.
     assert 'text-anchor="end">today</text>' in chart
     numbers = page.split('id="chart-numbers"')[1].split("</details>")[0]
