@@ -3,6 +3,7 @@ from typing import Any, ClassVar
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from core.models import MONEY_MAX, ZERO, MoneyField, currency_field
 
@@ -44,14 +45,14 @@ class User(AbstractUser):
     """
 
     username = None  # type: ignore[assignment]
-    email = models.EmailField("email address", unique=True)
-    balance = MoneyField(default=ZERO, editable=False)
-    balance_currency = currency_field()
+    email = models.EmailField(_("email address"), unique=True)
+    balance = MoneyField(default=ZERO, editable=False, verbose_name=_("balance"))
+    balance_currency = currency_field(verbose_name=_("balance currency"))
     # The user's subject (`sub`) in the Cognito user pool whose bearer tokens the API accepts
     # (accounts/auth.py). NULL, not "", for users who never signed in through Cognito: the
     # unique constraint lets any number of NULLs through.
     cognito_sub = models.CharField(  # noqa: DJ001
-        max_length=128, null=True, blank=True, editable=False
+        max_length=128, null=True, blank=True, editable=False, verbose_name=_("cognito sub")
     )
 
     USERNAME_FIELD = "email"
@@ -60,6 +61,8 @@ class User(AbstractUser):
     objects: ClassVar[UserManager] = UserManager()
 
     class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(balance__gte=0), name="user_balance_not_negative"

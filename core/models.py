@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 # One precision for every amount in the project: 12 digits before the point, 2 after. TWD is
 # whole at ECPay; other currencies keep their cents. Rounding happens only at a gateway's edge.
@@ -43,13 +44,14 @@ class MoneyField(models.DecimalField):  # type: ignore[type-arg]
         return name, path, args, kwargs
 
 
-def currency_field() -> models.CharField:  # type: ignore[type-arg]
-    return models.CharField(max_length=3, choices=Currency.choices, default=Currency.TWD)
+def currency_field(**kwargs: Any) -> models.CharField:  # type: ignore[type-arg]
+    kwargs.setdefault("verbose_name", _("currency"))
+    return models.CharField(max_length=3, choices=Currency.choices, default=Currency.TWD, **kwargs)
 
 
 class TimeStampedModel(models.Model):
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         abstract = True

@@ -1,14 +1,15 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Gateway(models.TextChoices):
     """Where a payment's money moves. `balance` is the customer's own stored value."""
 
-    ECPAY = "ecpay", "ECPay"
-    CARD = "card", "Card provider"
-    WALLET = "wallet", "Wallet"
-    BANK_APP = "bank_app", "Bank app"
-    BALANCE = "balance", "Balance"
+    ECPAY = "ecpay", _("ECPay")
+    CARD = "card", _("Card provider")
+    WALLET = "wallet", _("Wallet")
+    BANK_APP = "bank_app", _("Bank app")
+    BALANCE = "balance", _("Balance")
 
 
 class CallbackOutcome(models.TextChoices):
@@ -25,30 +26,38 @@ class GatewayCallback(models.Model):
     lost: rejected and duplicate deliveries are kept too, with the reason.
     """
 
-    gateway = models.CharField(max_length=16, choices=Gateway.choices)
+    gateway = models.CharField(max_length=16, choices=Gateway.choices, verbose_name=_("gateway"))
     # The gateway's own id of what the callback is about (ECPay MerchantTradeNo, wallet paymentId).
-    external_reference = models.CharField(max_length=64, blank=True)
-    body = models.TextField(blank=True)
-    content_type = models.CharField(max_length=128, blank=True)
-    headers = models.JSONField(default=dict, blank=True)
-    remote_addr = models.GenericIPAddressField(null=True, blank=True)
-    # None until checked; False is kept as evidence of a forged or corrupted delivery.
-    signature_valid = models.BooleanField(null=True)
-    outcome = models.CharField(
-        max_length=16, choices=CallbackOutcome.choices, default=CallbackOutcome.RECEIVED
+    external_reference = models.CharField(
+        max_length=64, blank=True, verbose_name=_("external reference")
     )
-    outcome_reason = models.CharField(max_length=255, blank=True)
+    body = models.TextField(blank=True, verbose_name=_("body"))
+    content_type = models.CharField(max_length=128, blank=True, verbose_name=_("content type"))
+    headers = models.JSONField(default=dict, blank=True, verbose_name=_("headers"))
+    remote_addr = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("remote addr"))
+    # None until checked; False is kept as evidence of a forged or corrupted delivery.
+    signature_valid = models.BooleanField(null=True, verbose_name=_("signature valid"))
+    outcome = models.CharField(
+        max_length=16,
+        choices=CallbackOutcome.choices,
+        default=CallbackOutcome.RECEIVED,
+        verbose_name=_("outcome"),
+    )
+    outcome_reason = models.CharField(max_length=255, blank=True, verbose_name=_("outcome reason"))
     payment = models.ForeignKey(
         "payments.Payment",
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="callbacks",
+        verbose_name=_("payment"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    processed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    processed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("processed at"))
 
     class Meta:
+        verbose_name = _("gateway callback")
+        verbose_name_plural = _("gateway callbacks")
         # Given to managers (accounts.roles), never implied by being staff.
         permissions = [("replay_callback", "Can replay gateway callbacks")]
         constraints = [
@@ -82,24 +91,32 @@ class GatewaySwitch(models.Model):
     unpauses what staff paused), and staff's unpause closes it. No row means the gateway runs.
     """
 
-    gateway = models.CharField(max_length=16, choices=Gateway.choices)
-    paused = models.BooleanField(default=False)
-    reason = models.CharField(max_length=255, blank=True)
+    gateway = models.CharField(max_length=16, choices=Gateway.choices, verbose_name=_("gateway"))
+    paused = models.BooleanField(default=False, verbose_name=_("paused"))
+    reason = models.CharField(max_length=255, blank=True, verbose_name=_("reason"))
     # The breaker: tripped since then (None: closed), the transient failures counted since
     # `failures_since` (the window's start), and when a probe last asked the gateway.
-    tripped_at = models.DateTimeField(null=True, blank=True)
-    failures = models.PositiveIntegerField(default=0)
-    failures_since = models.DateTimeField(null=True, blank=True)
-    probed_at = models.DateTimeField(null=True, blank=True)
+    tripped_at = models.DateTimeField(null=True, blank=True, verbose_name=_("tripped at"))
+    failures = models.PositiveIntegerField(default=0, verbose_name=_("failures"))
+    failures_since = models.DateTimeField(null=True, blank=True, verbose_name=_("failures since"))
+    probed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("probed at"))
     # The gateway asked us to stop querying it (ECPay: HTTP 403) until then.
-    queries_blocked_until = models.DateTimeField(null=True, blank=True)
-    changed_by = models.ForeignKey(
-        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    queries_blocked_until = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("queries blocked until")
     )
-    changed_at = models.DateTimeField(auto_now=True)
+    changed_by = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("changed by"),
+    )
+    changed_at = models.DateTimeField(auto_now=True, verbose_name=_("changed at"))
 
     class Meta:
-        verbose_name_plural = "gateway switches"
+        verbose_name = _("gateway switch")
+        verbose_name_plural = _("gateway switches")
         constraints = [
             models.UniqueConstraint(fields=["gateway"], name="gateway_switch_one_per_gateway"),
         ]

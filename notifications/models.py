@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from core.models import TimeStampedModel
 
@@ -25,21 +26,31 @@ class Notification(TimeStampedModel):
     """
 
     payment = models.ForeignKey(
-        "payments.Payment", on_delete=models.CASCADE, related_name="notifications"
+        "payments.Payment",
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("payment"),
     )
     # The payment event the message is about: completed, failed, refunded.
-    event = models.CharField(max_length=32)
-    channel = models.CharField(max_length=8, choices=NotificationChannel.choices)
-    # An email address or an SNS topic ARN.
-    recipient = models.CharField(max_length=255)
-    status = models.CharField(
-        max_length=8, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
+    event = models.CharField(max_length=32, verbose_name=_("event"))
+    channel = models.CharField(
+        max_length=8, choices=NotificationChannel.choices, verbose_name=_("channel")
     )
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    # An email address or an SNS topic ARN.
+    recipient = models.CharField(max_length=255, verbose_name=_("recipient"))
+    status = models.CharField(
+        max_length=8,
+        choices=NotificationStatus.choices,
+        default=NotificationStatus.PENDING,
+        verbose_name=_("status"),
+    )
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
 
     class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
         # Given to managers (accounts.roles), never implied by being staff.
         permissions = [("resend_notification", "Can resend notifications")]
         constraints = [

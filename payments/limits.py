@@ -12,6 +12,7 @@ money that arrived anyway still fits its column.
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils import translation
 
 from core.models import ZERO
 from gateways.ecpay import AMOUNT_RANGES, EcpayMethod
@@ -47,7 +48,9 @@ def amount_check(
     if gateway == Gateway.ECPAY and method in ECPAY_PAGE_METHODS:
         low, high = AMOUNT_RANGES[ECPAY_PAGE_METHODS[method]]
         if not low <= amount <= high:
-            label = PaymentMethod(method).label
+            # The API's messages are English whatever the caller's language (labels follow it).
+            with translation.override("en"):
+                label = str(PaymentMethod(method).label)
             raise AmountOutOfRange(
                 fields={field: [f"ECPay takes {label} payments of {low} to {high} TWD."]}
             )

@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from core.models import MONEY_MAX, ZERO, MoneyField, TimeStampedModel, currency_field
 from gateways.models import Gateway
@@ -14,37 +15,37 @@ _PUBLIC_ID_ALPHABET = string.ascii_lowercase + string.digits
 
 def new_payment_public_id() -> str:
     """`pay_` and 24 random characters: safe to show, unguessable, not the primary key."""
-    return "pay_" + "".join(secrets.choice(_PUBLIC_ID_ALPHABET) for _ in range(24))
+    return "pay_" + "".join(secrets.choice(_PUBLIC_ID_ALPHABET) for _position in range(24))
 
 
 class PaymentKind(models.TextChoices):
-    ORDER = "order", "Order"
-    DEPOSIT = "deposit", "Deposit"
-    WITHDRAWAL = "withdrawal", "Withdrawal"
+    ORDER = "order", _("Order")
+    DEPOSIT = "deposit", _("Deposit")
+    WITHDRAWAL = "withdrawal", _("Withdrawal")
 
 
 class PaymentMethod(models.TextChoices):
-    CARD = "card", "Card"
-    ATM = "atm", "ATM transfer"
-    CVS = "cvs", "Convenience store code"
-    BARCODE = "barcode", "Convenience store barcode"
-    WEB_ATM = "webatm", "WebATM"
-    WALLET = "wallet", "Wallet"
-    BANK_APP = "bank_app", "Bank app"
-    BALANCE = "balance", "Balance"
+    CARD = "card", _("Card")
+    ATM = "atm", _("ATM transfer")
+    CVS = "cvs", _("Convenience store code")
+    BARCODE = "barcode", _("Convenience store barcode")
+    WEB_ATM = "webatm", _("WebATM")
+    WALLET = "wallet", _("Wallet")
+    BANK_APP = "bank_app", _("Bank app")
+    BALANCE = "balance", _("Balance")
 
 
 class PaymentStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    PROCESSING = "processing", "Processing"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-    EXPIRED = "expired", "Expired"
-    REFUNDED = "refunded", "Refunded"
+    PENDING = "pending", _("Pending")
+    PROCESSING = "processing", _("Processing")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+    EXPIRED = "expired", _("Expired")
+    REFUNDED = "refunded", _("Refunded")
     # Money arrived that paid nothing (its order was paid another way, the attempt was given up
     # on, it fell short of the order's total): it went to the customer's balance instead.
-    CREDITED = "credited", "Credited to balance"
+    CREDITED = "credited", _("Credited to balance")
 
 
 # The only moves a payment's status may make; `payments.services.payment_transition` enforces
@@ -84,13 +85,23 @@ CLAIM_STATUSES = frozenset(
 class Payment(TimeStampedModel):
     """One attempt to move money, for an order, a deposit or a withdrawal."""
 
-    public_id = models.CharField(max_length=32, default=new_payment_public_id, editable=False)
-    kind = models.CharField(max_length=16, choices=PaymentKind.choices)
+    public_id = models.CharField(
+        max_length=32, default=new_payment_public_id, editable=False, verbose_name=_("public id")
+    )
+    kind = models.CharField(max_length=16, choices=PaymentKind.choices, verbose_name=_("kind"))
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        verbose_name=_("user"),
     )
     order = models.ForeignKey(
-        "orders.Order", on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+        "orders.Order",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payments",
+        verbose_name=_("order"),
     )
     # The order again, while this payment holds the order's claim: one order, one payment in
     # flight. Unique, so the database lets a second payment of the order take money only after
@@ -98,46 +109,74 @@ class Payment(TimeStampedModel):
     # an order payment is created and cleared by the transition that lets go
     # (`payments.services.payment_transition`). NULL for every other payment.
     claimed_order = models.ForeignKey(
-        "orders.Order", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "orders.Order",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("claimed order"),
     )
-    gateway = models.CharField(max_length=16, choices=Gateway.choices)
-    method = models.CharField(max_length=16, choices=PaymentMethod.choices)
-    amount = MoneyField()
+    gateway = models.CharField(max_length=16, choices=Gateway.choices, verbose_name=_("gateway"))
+    method = models.CharField(
+        max_length=16, choices=PaymentMethod.choices, verbose_name=_("method")
+    )
+    amount = MoneyField(verbose_name=_("amount"))
     currency = currency_field()
-    refunded_amount = MoneyField(default=ZERO)
+    refunded_amount = MoneyField(default=ZERO, verbose_name=_("refunded amount"))
     status = models.CharField(
-        max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.PENDING
+        max_length=16,
+        choices=PaymentStatus.choices,
+        default=PaymentStatus.PENDING,
+        verbose_name=_("status"),
     )
     # The three references below are NULL, not "", until known: NULLs never collide in their
     # unique indexes, empty strings would.
     # ECPay's MerchantTradeNo: ours, sent to ECPay, at most 20 letters and digits, never reused.
-    merchant_trade_no = models.CharField(max_length=20, null=True, blank=True)  # noqa: DJ001
+    merchant_trade_no = models.CharField(  # noqa: DJ001
+        max_length=20, null=True, blank=True, verbose_name=_("merchant trade no")
+    )
     # The gateway's own id of the payment (ECPay TradeNo, wallet paymentId, card charge id).
-    gateway_reference = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    gateway_reference = models.CharField(  # noqa: DJ001
+        max_length=64, null=True, blank=True, verbose_name=_("gateway reference")
+    )
     # All that is kept of a card: the provider's token, brand, last four digits and expiry.
-    card_token = models.CharField(max_length=64, blank=True)
-    card_brand = models.CharField(max_length=16, blank=True)
-    card_last4 = models.CharField(max_length=4, blank=True)
-    card_exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
-    card_exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
-    failure_reason = models.TextField(blank=True)
+    card_token = models.CharField(max_length=64, blank=True, verbose_name=_("card token"))
+    card_brand = models.CharField(max_length=16, blank=True, verbose_name=_("card brand"))
+    card_last4 = models.CharField(max_length=4, blank=True, verbose_name=_("card last4"))
+    card_exp_month = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("card exp month")
+    )
+    card_exp_year = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("card exp year")
+    )
+    failure_reason = models.TextField(blank=True, verbose_name=_("failure reason"))
     # ATM / convenience-store payments: the code ECPay issued (virtual account or payment
     # number), the bank's code for ATM, and until when the customer can pay with it.
-    payment_code = models.CharField(max_length=64, blank=True)
-    payment_code_bank = models.CharField(max_length=8, blank=True)
-    payment_code_expires_at = models.DateTimeField(null=True, blank=True)
+    payment_code = models.CharField(max_length=64, blank=True, verbose_name=_("payment code"))
+    payment_code_bank = models.CharField(
+        max_length=8, blank=True, verbose_name=_("payment code bank")
+    )
+    payment_code_expires_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("payment code expires at")
+    )
     # When the customer's browser was handed the signed form to ECPay's page: from then on ECPay
     # may take money for this payment, so it is never abandoned for another one unasked.
-    sent_to_gateway_at = models.DateTimeField(null=True, blank=True)
+    sent_to_gateway_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("sent to gateway at")
+    )
     # Charge attempts made so far (each is a GatewayOperation).
-    attempts = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
     # Set when a person must look: the pipeline crashed or gave up (a dead letter), or the
     # money does not add up. Cleared only by staff.
-    needs_review = models.BooleanField(default=False)
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
-    completed_at = models.DateTimeField(null=True, blank=True)
+    needs_review = models.BooleanField(default=False, verbose_name=_("needs review"))
+    idempotency_key = models.CharField(  # noqa: DJ001
+        max_length=255, null=True, blank=True, verbose_name=_("idempotency key")
+    )
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
 
     class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
             models.CheckConstraint(
@@ -215,19 +254,28 @@ class PaymentEvent(models.Model):
     with `is_error` on failed attempts.
     """
 
-    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="events")
-    type = models.CharField(max_length=64)
-    from_status = models.CharField(max_length=16, blank=True)
-    to_status = models.CharField(max_length=16, blank=True)
-    data = models.JSONField(default=dict, blank=True)
-    is_error = models.BooleanField(default=False)
+    payment = models.ForeignKey(
+        Payment, on_delete=models.CASCADE, related_name="events", verbose_name=_("payment")
+    )
+    type = models.CharField(max_length=64, verbose_name=_("type"))
+    from_status = models.CharField(max_length=16, blank=True, verbose_name=_("from status"))
+    to_status = models.CharField(max_length=16, blank=True, verbose_name=_("to status"))
+    data = models.JSONField(default=dict, blank=True, verbose_name=_("data"))
+    is_error = models.BooleanField(default=False, verbose_name=_("is error"))
     # The member of staff who caused it; empty for the system's own steps.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("payment event")
+        verbose_name_plural = _("payment events")
         indexes = [
             # A payment's timeline in time order.
             models.Index(fields=["payment", "created_at"], name="payment_event_timeline_idx"),
@@ -262,22 +310,33 @@ class LedgerEntry(models.Model):
     """One change to a user's balance. The balance always equals the sum of the user's entries."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ledger_entries"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="ledger_entries",
+        verbose_name=_("user"),
     )
     payment = models.ForeignKey(
-        Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
+        Payment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_entries",
+        verbose_name=_("payment"),
     )
-    entry_type = models.CharField(max_length=16, choices=LedgerEntryType.choices)
+    entry_type = models.CharField(
+        max_length=16, choices=LedgerEntryType.choices, verbose_name=_("entry type")
+    )
     # Signed: credits are positive, debits negative.
-    amount = MoneyField()
+    amount = MoneyField(verbose_name=_("amount"))
     currency = currency_field()
-    balance_after = MoneyField()
+    balance_after = MoneyField(verbose_name=_("balance after"))
     # Which of the payment's refunds this entry posts (1, 2, ...); 0 for every other entry.
-    refund_number = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
+    refund_number = models.PositiveSmallIntegerField(default=0, verbose_name=_("refund number"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
-        verbose_name_plural = "ledger entries"
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
         constraints = [
             models.CheckConstraint(
                 condition=(
@@ -339,24 +398,31 @@ class GatewayOperation(TimeStampedModel):
     an operation left without an answer can be looked up by it.
     """
 
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="operations")
-    gateway = models.CharField(max_length=16, choices=Gateway.choices)
-    kind = models.CharField(max_length=16, choices=OperationKind.choices)
-    idempotency_key = models.CharField(max_length=64)
-    amount = MoneyField()
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, related_name="operations", verbose_name=_("payment")
+    )
+    gateway = models.CharField(max_length=16, choices=Gateway.choices, verbose_name=_("gateway"))
+    kind = models.CharField(max_length=16, choices=OperationKind.choices, verbose_name=_("kind"))
+    idempotency_key = models.CharField(max_length=64, verbose_name=_("idempotency key"))
+    amount = MoneyField(verbose_name=_("amount"))
     currency = currency_field()
     status = models.CharField(
-        max_length=16, choices=OperationStatus.choices, default=OperationStatus.PENDING
+        max_length=16,
+        choices=OperationStatus.choices,
+        default=OperationStatus.PENDING,
+        verbose_name=_("status"),
     )
     # The gateway's id of the charge or refund, once known.
-    external_id = models.CharField(max_length=64, blank=True)
-    error_code = models.CharField(max_length=64, blank=True)
-    error_message = models.CharField(max_length=255, blank=True)
+    external_id = models.CharField(max_length=64, blank=True, verbose_name=_("external id"))
+    error_code = models.CharField(max_length=64, blank=True, verbose_name=_("error code"))
+    error_message = models.CharField(max_length=255, blank=True, verbose_name=_("error message"))
     # Refunds: why the member of staff refunded, as they wrote it.
-    reason = models.CharField(max_length=255, blank=True)
-    settled_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=255, blank=True, verbose_name=_("reason"))
+    settled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("settled at"))
 
     class Meta:
+        verbose_name = _("gateway operation")
+        verbose_name_plural = _("gateway operations")
         constraints = [
             models.UniqueConstraint(fields=["idempotency_key"], name="operation_key_unique"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="operation_amount_positive"),
@@ -388,12 +454,19 @@ class ReconciliationCheck(models.Model):
     """
 
     payment = models.OneToOneField(
-        Payment, on_delete=models.CASCADE, related_name="reconciliation_check"
+        Payment,
+        on_delete=models.CASCADE,
+        related_name="reconciliation_check",
+        verbose_name=_("payment"),
     )
-    asked_at = models.DateTimeField()
-    times_asked = models.PositiveIntegerField(default=1)
+    asked_at = models.DateTimeField(verbose_name=_("asked at"))
+    times_asked = models.PositiveIntegerField(default=1, verbose_name=_("times asked"))
     # What the gateway answered (TradeStatus, TradeAmt), or the error that kept it from it.
-    answer = models.JSONField(default=dict, blank=True)
+    answer = models.JSONField(default=dict, blank=True, verbose_name=_("answer"))
+
+    class Meta:
+        verbose_name = _("reconciliation check")
+        verbose_name_plural = _("reconciliation checks")
 
     def __str__(self) -> str:
         return f"{self.payment} asked at {self.asked_at:%Y-%m-%d %H:%M}"
@@ -405,18 +478,26 @@ class ReconciliationDiscrepancy(models.Model):
     Recorded once per payment and kind; resolved by a person, who says who and why.
     """
 
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="discrepancies")
-    kind = models.CharField(max_length=32, choices=DiscrepancyKind.choices)
-    details = models.JSONField(default=dict, blank=True)
-    found_at = models.DateTimeField(auto_now_add=True)
-    resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, related_name="discrepancies", verbose_name=_("payment")
     )
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    resolution = models.TextField(blank=True)
+    kind = models.CharField(max_length=32, choices=DiscrepancyKind.choices, verbose_name=_("kind"))
+    details = models.JSONField(default=dict, blank=True, verbose_name=_("details"))
+    found_at = models.DateTimeField(auto_now_add=True, verbose_name=_("found at"))
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resolved at"))
+    resolution = models.TextField(blank=True, verbose_name=_("resolution"))
 
     class Meta:
-        verbose_name_plural = "reconciliation discrepancies"
+        verbose_name = _("reconciliation discrepancy")
+        verbose_name_plural = _("reconciliation discrepancies")
         constraints = [
             models.UniqueConstraint(
                 fields=["payment", "kind"], name="discrepancy_once_per_payment_and_kind"
@@ -446,21 +527,37 @@ class RefundApproval(TimeStampedModel):
     requested.
     """
 
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refund_approvals")
+    payment = models.ForeignKey(
+        Payment,
+        on_delete=models.PROTECT,
+        related_name="refund_approvals",
+        verbose_name=_("payment"),
+    )
     # NULL: all that is left to refund when it is approved.
-    amount = MoneyField(null=True, blank=True)
-    reason = models.CharField(max_length=255)
+    amount = MoneyField(null=True, blank=True, verbose_name=_("amount"))
+    reason = models.CharField(max_length=255, verbose_name=_("reason"))
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("requested by"),
     )
     status = models.CharField(
-        max_length=16, choices=RefundApprovalStatus.choices, default=RefundApprovalStatus.REQUESTED
+        max_length=16,
+        choices=RefundApprovalStatus.choices,
+        default=RefundApprovalStatus.REQUESTED,
+        verbose_name=_("status"),
     )
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
     )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_note = models.TextField(blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
+    decision_note = models.TextField(blank=True, verbose_name=_("decision note"))
     # The refund made once approved.
     operation = models.OneToOneField(
         GatewayOperation,
@@ -468,9 +565,12 @@ class RefundApproval(TimeStampedModel):
         null=True,
         blank=True,
         related_name="approval",
+        verbose_name=_("operation"),
     )
 
     class Meta:
+        verbose_name = _("refund approval")
+        verbose_name_plural = _("refund approvals")
         constraints = [
             models.CheckConstraint(
                 condition=Q(amount__isnull=True) | Q(amount__gt=0),

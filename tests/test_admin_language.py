@@ -11,7 +11,7 @@ from django.utils.formats import date_format
 
 from payments.models import PaymentStatus
 from tests.back_office import back_office_sign_in, manager, reviewer
-from tests.factories import PaymentFactory
+from tests.factories import OrderFactory, PaymentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,17 @@ def test_a_payments_page_reads_in_chinese(client):
 
     page = client.get(reverse("admin:payments_payment_change", args=[payment.pk])).content.decode()
 
-    for text in ("金額", "狀態", "顧客", "餘額", "無需審查", "退款…", "時間軸", "所有欄位"):
+    for text in (
+        "金額",
+        "狀態",
+        "已完成",
+        "顧客",
+        "餘額",
+        "無需審查",
+        "退款…",
+        "時間軸",
+        "所有欄位",
+    ):
         assert text in page, text
 
 
@@ -84,3 +94,16 @@ def test_a_refusal_names_the_permission_in_chinese(client):
 
     messages = [str(message) for message in refused.context["messages"]]
     assert any("payments.refund_payment" in m and "您不能執行" in m for m in messages), messages
+
+
+def test_the_records_names_and_their_columns_read_in_chinese(client):
+    OrderFactory.create()
+    back_office_sign_in(in_chinese(client), manager())
+
+    home = client.get("/admin/").content.decode()
+    orders = client.get("/admin/orders/order/").content.decode()
+
+    for text in ("付款", "訂單", "金流回呼"):
+        assert text in home, text
+    for text in ("使用者", "總額", "建立時間"):
+        assert text in orders, text

@@ -22,12 +22,13 @@ class GatewayCallbackAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[
     """Every callback as it arrived: evidence, so nobody adds, edits or deletes one. Staff with
     `gateways.replay_callback` may process one again (the "replay" action)."""
 
+    # What became of it first; the references and the reason follow, cut short.
     list_display = (
         "pk",
         "gateway",
-        "external_reference",
-        "signature_valid",
         "outcome",
+        "signature_valid",
+        "external_reference",
         "outcome_reason",
         "payment",
         "created_at",

@@ -6,6 +6,7 @@
 """
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -127,7 +128,7 @@ def dashboard_numbers(*, now: datetime | None = None) -> DashboardNumbers:
     stuck = [
         StuckPayments(
             status=status,
-            label=status.label,
+            label=str(status.label),
             count=stuck_rows.get(status, {}).get("count", 0),
             oldest=stuck_rows.get(status, {}).get("oldest"),
         )
@@ -182,7 +183,7 @@ def _period(rows: list[dict[str, Any]], *, count_key: str, volume_key: str) -> P
 def _lines(
     rows: list[dict[str, Any]],
     field: str,
-    choices: list[tuple[str, str]],
+    choices: Sequence[tuple[str, Any]],
     count_key: str,
     volume_key: str,
 ) -> list[Line]:
@@ -190,7 +191,7 @@ def _lines(
     return [
         Line(
             key=key,
-            label=label,
+            label=str(label),
             count=sum(row[count_key] for row in rows if row[field] == key),
             volumes=_volumes([row for row in rows if row[field] == key], count_key, volume_key),
         )

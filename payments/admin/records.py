@@ -39,7 +39,7 @@ class LedgerEntryAdmin(ReadOnlyRecords, admin.ModelAdmin[LedgerEntry]):
 
 @admin.register(GatewayOperation)
 class GatewayOperationAdmin(ReadOnlyRecords, admin.ModelAdmin[GatewayOperation]):
-    list_display = ("idempotency_key", "payment", "kind", "amount", "status", "created_at")
+    list_display = ("idempotency_key", "kind", "amount", "status", "payment", "created_at")
     list_filter = ("status", "kind", "gateway")
     search_fields = ("idempotency_key", "external_id", "payment__public_id")
     list_select_related = ("payment",)

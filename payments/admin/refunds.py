@@ -25,15 +25,15 @@ class RefundApprovalAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[R
     """Refunds that take their payment's refunds above REFUND_APPROVAL_THRESHOLD, waiting for
     a second manager. Asked for with the payment's refund action, decided with the actions here."""
 
+    # Where each stands first: the reason and the people follow, cut short (the page has them).
     list_display = (
         "pk",
         "payment",
         "amount",
+        "status",
         "reason",
         "requested_by",
-        "status",
         "decided_by",
-        "decided_at",
         "created_at",
     )
     list_filter = ("status",)

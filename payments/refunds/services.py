@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import cast
 
 from django.db import transaction
+from django.utils import translation
 
 from accounts.models import User
 from core.models import ZERO
@@ -131,10 +132,10 @@ def refund_check_allowed(payment: Payment) -> None:
         # A deposit's money is in the balance: a withdrawal takes it out, not a refund.
         raise PaymentNotRefundable("Only order payments are refunded; withdraw a deposit instead.")
     if payment.method not in REFUNDABLE_METHODS.get(payment.gateway, frozenset()):
-        raise PaymentNotRefundable(
-            f"{payment.get_gateway_display()} {payment.get_method_display()} payments are "
-            "refunded outside this service."
-        )
+        # The API's messages are English whatever the caller's language (labels follow it).
+        with translation.override("en"):
+            method = f"{payment.get_gateway_display()} {payment.get_method_display()}"
+        raise PaymentNotRefundable(f"{method} payments are refunded outside this service.")
     if payment.status != PaymentStatus.COMPLETED:
         raise PaymentNotRefundable(
             f"Only a completed payment is refunded; this one is {payment.status}."

@@ -4,6 +4,7 @@ a password alone opens neither the admin nor the API."""
 
 import base64
 import re
+from dataclasses import dataclass
 from io import StringIO
 from urllib.parse import urlsplit
 
@@ -58,6 +59,23 @@ def enrol(client: Client, user: User) -> tuple[str, list[str]]:
     return secret, codes
 
 
+@dataclass(frozen=True)
+class Enrolled:
+    user: User
+    secret: str
+    recovery_codes: list[str]
+
+
+@pytest.fixture
+def enrolled() -> Enrolled:
+    """A manager who set up their authenticator (in a session of its own) from a link."""
+    user = manager()
+    client = Client()
+    password_sign_in(client, user)
+    secret, codes = enrol(client, user)
+    return Enrolled(user=user, secret=secret, recovery_codes=codes)
+
+
 def test_a_manager_with_only_a_password_is_sent_to_the_code_page_everywhere():
     client = Client()
     user = manager()
@@ -108,11 +126,8 @@ def test_a_wrong_code_at_enrolment_confirms_nothing():
     assert client.get("/admin/").status_code == 302
 
 
-def test_next_time_the_password_and_a_code_sign_in_and_go_where_they_were_going():
-    user = manager()
-    first = Client()
-    password_sign_in(first, user)
-    secret, _ = enrol(first, user)
+def test_next_time_the_password_and_a_code_sign_in_and_go_where_they_were_going(enrolled):
+    user, secret = enrolled.user, enrolled.secret
 
     client = Client()
     to_code = password_sign_in(client, user, next_url="/admin/payments/payment/")
@@ -124,11 +139,8 @@ def test_next_time_the_password_and_a_code_sign_in_and_go_where_they_were_going(
     assert client.get("/admin/payments/payment/").status_code == 200
 
 
-def test_a_code_is_good_once():
-    user = manager()
-    first = Client()
-    password_sign_in(first, user)
-    secret, _ = enrol(first, user)
+def test_a_code_is_good_once(enrolled):
+    user, secret = enrolled.user, enrolled.secret
 
     client = Client()
     to_code = password_sign_in(client, user)
@@ -139,12 +151,9 @@ def test_a_code_is_good_once():
     assert client.get("/admin/").status_code == 302
 
 
-def test_wrong_codes_make_the_next_try_wait(settings):
+def test_wrong_codes_make_the_next_try_wait(settings, enrolled):
     settings.OTP_TOTP_THROTTLE_FACTOR = 60
-    user = manager()
-    first = Client()
-    password_sign_in(first, user)
-    secret, _ = enrol(first, user)
+    user, secret = enrolled.user, enrolled.secret
     client = Client()
     to_code = password_sign_in(client, user)
     right = code_for(secret, steps_ahead=1)
@@ -157,11 +166,8 @@ def test_wrong_codes_make_the_next_try_wait(settings):
     assert client.get("/admin/").status_code == 302
 
 
-def test_a_recovery_code_signs_in_once():
-    user = manager()
-    first = Client()
-    password_sign_in(first, user)
-    _, codes = enrol(first, user)
+def test_a_recovery_code_signs_in_once(enrolled):
+    user, codes = enrolled.user, enrolled.recovery_codes
 
     client = Client()
     signed_in = client.post(password_sign_in(client, user)["Location"], {"code": codes[0].upper()})

@@ -189,3 +189,17 @@ def test_a_limit_outside_what_the_columns_hold_stops_the_service(settings, value
 
     with pytest.raises(SystemCheckError, match=r"payments\.E001"):
         call_command("check")
+
+
+def test_the_refusal_stays_english_for_a_caller_who_reads_chinese(customer, api_client_for):
+    response = api_client_for(customer).post(
+        "/api/v1/payments/",
+        ecpay_deposit("20001", "barcode"),
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="zh-hant",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["fields"]["amount"] == [
+        "ECPay takes Convenience store barcode payments of 17 to 20000 TWD."
+    ]
