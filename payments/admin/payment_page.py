@@ -18,7 +18,9 @@ from django.utils.translation import gettext as _
 
 from core.admin import local_time
 from gateways.models import Gateway
+from payments.exceptions import PaymentNotRefundable
 from payments.models import Payment, PaymentKind, PaymentStatus
+from payments.refunds.services import refund_check_allowed
 from payments.selectors import payment_review_reason
 
 # The actions a payment's page offers, in the order a reviewer reaches for them.
@@ -95,8 +97,7 @@ def page_actions(payment: Payment, allowed: Iterable[str]) -> list[PageAction]:
     makes_sense = {
         "mark_reviewed": payment.needs_review,
         "add_note": True,
-        "refund": payment.status == PaymentStatus.COMPLETED
-        and payment.refunded_amount < payment.amount,
+        "refund": _refundable(payment),
         "requery": payment.gateway == Gateway.ECPAY,
         "reprocess": payment.status == PaymentStatus.FAILED and payment.needs_review,
         "export_csv": True,
@@ -114,6 +115,16 @@ def page_actions(payment: Payment, allowed: Iterable[str]) -> list[PageAction]:
         for name in PAGE_ACTIONS
         if name in allowed and makes_sense[name]
     ]
+
+
+def _refundable(payment: Payment) -> bool:
+    """Whether the refund service would take this payment (not a deposit, a gateway and method
+    it refunds, completed) with something left to refund."""
+    try:
+        refund_check_allowed(payment)
+    except PaymentNotRefundable:
+        return False
+    return bool(payment.refunded_amount < payment.amount)
 
 
 def payment_page_url(payment_id: int | str) -> str:

@@ -36,7 +36,7 @@ from payments.models import (
 )
 from payments.refunds.services import refund_request
 from payments.services import payment_event_record
-from tests.back_office import manager
+from tests.back_office import manager, reviewer
 from tests.browser.back_office import staff_signs_in
 from tests.browser.chromium import WAIT_SECONDS, chromium
 from tests.factories import PASSWORD, OrderFactory, PaymentFactory, UserFactory
@@ -298,3 +298,26 @@ def test_the_language_switch_turns_the_back_office_chinese(browser, live_server,
     assert "已完成" in driver.find_element(By.CSS_SELECTOR, ".payment-summary").text
     width, window = page_width(driver)
     assert width <= window, size
+
+
+def test_a_reviewers_refund_is_refused_naming_the_permission(browser, live_server, roles_again):
+    size, driver = browser
+    payment = PaymentFactory.create(status=PaymentStatus.COMPLETED)
+    staff_signs_in(driver, live_server.url, reviewer(), "/admin/payments/payment/")
+    shown(driver, "#result_list")
+    # The list offers a reviewer no refund; a page kept open from before a role changed, or a
+    # crafted form, still sends one.
+    driver.execute_script(
+        "const select = document.querySelector('select[name=action]');"
+        "select.add(new Option('Refund (one payment)', 'refund'));"
+        "select.value = 'refund';"
+    )
+    driver.find_element(By.CSS_SELECTOR, f"input.action-select[value='{payment.pk}']").click()
+    driver.find_element(By.NAME, "index").click()
+    shown(driver, ".messagelist .error")
+    screenshot(driver, f"refund-refused-{size}")
+
+    message = driver.find_element(By.CSS_SELECTOR, ".messagelist .error").text
+    assert "payments.refund_payment" in message
+    assert "Payment managers" in message
+    assert not payment.operations.exists()

@@ -703,3 +703,13 @@ def test_an_action_never_returns_to_a_page_other_than_its_payments(client, pay):
     )
 
     assert done["Location"] == CHANGELIST
+
+
+def test_a_deposits_page_offers_no_refund(client):
+    deposit = PaymentFactory.create(kind=PaymentKind.DEPOSIT, status=PaymentStatus.COMPLETED)
+    back_office_sign_in(client, manager())
+
+    detail = page(client.get(reverse("admin:payments_payment_change", args=[deposit.pk])))
+
+    assert 'value="add_note"' in detail
+    assert 'value="refund"' not in detail
