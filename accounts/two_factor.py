@@ -136,10 +136,14 @@ def enrolment_confirm(*, request: HttpRequest, device: TOTPDevice, code: str) ->
     """Confirm `device` if `code` is its current code: it becomes the user's only authenticator,
     their recovery codes are replaced, and this session counts as verified. Returns the new
     recovery codes, to be shown once; None (and nothing changes) for a wrong code."""
-    if not device.verify_token(_digits(code)):
-        return None
     user = device.user
     with transaction.atomic():
+        # Under the device's row lock: two confirmations at once make one set of recovery codes.
+        device = (
+            TOTPDevice.objects.select_for_update().filter(pk=device.pk, confirmed=False).first()
+        )
+        if device is None or not device.verify_token(_digits(code)):
+            return None
         TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
         device.confirmed = True
         device.save(update_fields=["confirmed"])
@@ -161,23 +165,24 @@ class Verification:
 
 def verification_attempt(*, request: HttpRequest, user: User, code: str) -> Verification:
     """Check `code` (six digits from the authenticator, or a recovery code) for `user` and mark
-    the session verified if it is right. A recovery code works once. Wrong codes slow each
-    device down (django-otp's throttling: 1, 2, 4, 8 ... seconds after each miss)."""
+    the session verified if it is right. A code works once, even sent twice at once: each device
+    is checked under its row lock (a TOTP code's step, a recovery code's row, are spent inside
+    it). Wrong codes slow each device down (django-otp's throttling: 1, 2, 4, 8 ... seconds
+    after each miss)."""
     code = code.strip().replace(" ", "").replace("-", "").lower()
-    devices: list[Device] = []
-    if code.isdigit():
-        devices += TOTPDevice.objects.filter(user=user, confirmed=True)
-    else:
-        devices += StaticDevice.objects.filter(user=user, confirmed=True)
+    model: type[Device] = TOTPDevice if code.isdigit() else StaticDevice
     wait = 0
-    for device in devices:
-        allowed, details = device.verify_is_allowed()
+    for device_id in model.objects.filter(user=user, confirmed=True).values_list("pk", flat=True):
+        with transaction.atomic():
+            device = model.objects.select_for_update().get(pk=device_id)
+            allowed, details = device.verify_is_allowed()
+            verified = allowed and device.verify_token(code)
         if not allowed:
             locked_until = (details or {}).get("locked_until")
             if locked_until is not None:
                 wait = max(wait, int((locked_until - timezone.now()).total_seconds()) + 1)
             continue
-        if device.verify_token(code):
+        if verified:
             otp_login(request, device)
             kind = "recovery_code" if isinstance(device, StaticDevice) else "authenticator"
             logger.info("two_factor.verified", extra={"user_id": user.pk, "factor": kind})

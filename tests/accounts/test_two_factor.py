@@ -3,12 +3,14 @@ authenticator app after their password, set up from an enrolment link; recovery 
 a password alone opens neither the admin nor the API."""
 
 import base64
+import importlib
 import re
 from dataclasses import dataclass
 from io import StringIO
 from urllib.parse import urlsplit
 
 import pytest
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
@@ -18,6 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
 from tests.back_office import back_office_sign_in, manager, reviewer
+from tests.concurrency import run_at_once
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -281,3 +284,30 @@ def test_a_customer_is_not_asked_for_a_second_factor_anywhere():
 
     assert client.get("/api/v1/payments/").status_code == 200
     assert client.get("/admin/two-factor/").status_code == 302
+
+
+@pytest.mark.mysql
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("factor", ["authenticator", "recovery_code"])
+def test_one_code_sent_twice_at_once_signs_in_once(factor):
+    """Each device is checked under its row lock: the second request waits, then finds the
+    code spent."""
+    roles = importlib.import_module("accounts.migrations.0003_back_office_roles")
+    roles.create_roles(django_apps, None)
+    user = manager()
+    first = Client()
+    password_sign_in(first, user)
+    secret, codes = enrol(first, user)
+    code = code_for(secret, steps_ahead=1) if factor == "authenticator" else codes[0]
+    clients = [Client(), Client()]
+    pages = [password_sign_in(client, user)["Location"] for client in clients]
+    turns = iter(range(2))
+
+    def send_code() -> bool:
+        turn = next(turns)
+        answer = clients[turn].post(pages[turn], {"code": code})
+        return answer.status_code == 302
+
+    signed_in = run_at_once(send_code, threads=2)
+
+    assert sorted(signed_in) == [False, True]
