@@ -702,7 +702,12 @@ ECPAY_BASE_URL = env.str("ECPAY_BASE_URL", default=_development_default("ECPAY_B
 # merchants are allowed then, and ECPAY_BASE_URL must be the stage host (core/checks.py).
 ECPAY_STAGE = env.bool("ECPAY_STAGE", default=False)
 # Our own address as ECPay's servers and the customer's browser reach it (ReturnURL etc.).
-SITE_URL = env.str("SITE_URL", default=_development_default("SITE_URL"))
+# In development, the address bin/run serves on (PORT, as bin/run takes it), so a command run in
+# another shell (send_wallet_callback, a link it prints) reaches the same server.
+SITE_URL = env.str(
+    "SITE_URL",
+    default=f"http://127.0.0.1:{env.int('PORT', default=8000)}" if DEBUG else "",
+)
 # Reconciliation asks ECPay about a card payment still pending after this many minutes
 # (ECPay: about 10 minutes after payment), and about ATM / store codes after their deadline,
 # then again every ECPAY_RECONCILE_REASK_MINUTES until ECPay has settled the payment or its

@@ -3,7 +3,7 @@ from django.core.management import CommandError, call_command
 from django.test import RequestFactory, override_settings
 
 from accounts.models import User
-from orders.models import Order
+from orders.models import Order, OrderStatus
 
 
 @pytest.mark.django_db
@@ -79,3 +79,21 @@ def test_the_dry_run_says_what_it_would_do_and_changes_nothing(capsys):
 
     assert "would give customer@example.com a new password" in capsys.readouterr().out
     assert User.objects.get(email="customer@example.com").password == password
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=True)
+def test_each_run_tops_the_customer_up_to_enough_unpaid_orders(capsys):
+    call_command("seed_demo")
+    paid = Order.objects.order_by("created_at").first()
+    Order.objects.filter(pk=paid.pk).update(status=OrderStatus.PAID)  # as a tour would leave it
+
+    call_command("seed_demo")
+    assert Order.objects.filter(status=OrderStatus.PENDING_PAYMENT).count() == 3
+    call_command("seed_demo", "--orders", "6")
+
+    assert Order.objects.filter(status=OrderStatus.PENDING_PAYMENT).count() == 6
+    assert Order.objects.count() == 7
+    listed = [line for line in capsys.readouterr().out.splitlines() if "  order " in line]
+    assert len(listed) == 3 + 3 + 6
+    assert all("pending_payment" in line for line in listed)

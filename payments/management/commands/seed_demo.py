@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import QuerySet
 
 from accounts.models import User
 from accounts.roles import MANAGERS, REVIEWERS
@@ -18,7 +19,7 @@ from accounts.services import (
 )
 from accounts.two_factor import enrolment_start, has_authenticator, two_factor_required
 from core.models import Currency
-from orders.models import Order
+from orders.models import Order, OrderStatus
 from orders.pricing import ItemLine
 from orders.services import discount_code_create, order_create
 
@@ -43,13 +44,19 @@ class Command(BaseCommand):
     help = (
         "Create demo data for development: a payment manager (staff@example.com, who may also "
         "create orders through the API), a payment reviewer and a customer, each given a fresh "
-        "random password (printed), the API tokens, and three orders waiting for payment. Safe "
-        "to run again."
+        "random password (printed), the API tokens, and orders waiting for payment (topped up to "
+        "--orders on every run). Safe to run again."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--dry-run", action="store_true", help="say what it would create, change nothing"
+        )
+        parser.add_argument(
+            "--orders",
+            type=int,
+            default=len(DEMO_ORDERS),
+            help=f"unpaid orders the customer is left with (default {len(DEMO_ORDERS)})",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -58,8 +65,10 @@ class Command(BaseCommand):
                 "seed_demo prints the passwords of the users it creates: "
                 "development only (DJANGO_DEBUG=true)."
             )
+        if options["orders"] < 0:
+            raise CommandError("--orders must be 0 or more.")
         if options["dry_run"]:
-            self._plan()
+            self._plan(orders=options["orders"])
             return
         staff_password = self._user_with_fresh_password(STAFF_EMAIL, "Staff", role=MANAGERS)
         # There is no catalogue: the demo's orders are created through the API by staff.
@@ -74,10 +83,13 @@ class Command(BaseCommand):
         # The API schema's order example uses it.
         discount_code_create(code=DEMO_DISCOUNT_CODE, percent_off=Decimal("10"), currency="TWD")
         customer = User.objects.get(email=CUSTOMER_EMAIL)
-        if not Order.objects.filter(user=customer).exists():
-            for items in DEMO_ORDERS:
-                order_create(user=customer, items=items, currency=Currency.TWD)
-        orders = Order.objects.filter(user=customer).order_by("created_at")
+        # Each run tops the customer up to --orders unpaid orders: a tour that pays some leaves
+        # enough for the next one.
+        waiting = self._unpaid(customer).count()
+        for index in range(waiting, options["orders"]):
+            items = DEMO_ORDERS[index % len(DEMO_ORDERS)]
+            order_create(user=customer, items=items, currency=Currency.TWD)
+        orders = self._unpaid(customer).order_by("created_at")
 
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"  staff:    {STAFF_EMAIL}  password: {staff_password}")
@@ -107,7 +119,10 @@ class Command(BaseCommand):
             f"    two-factor sign-in ({need}), set it up here: {enrolment_start(user=user).url}"
         )
 
-    def _plan(self) -> None:
+    def _unpaid(self, customer: User) -> QuerySet[Order]:
+        return Order.objects.filter(user=customer, status=OrderStatus.PENDING_PAYMENT)
+
+    def _plan(self, *, orders: int) -> None:
         existing = set(
             User.objects.filter(
                 email__in=[STAFF_EMAIL, REVIEWER_EMAIL, CUSTOMER_EMAIL]
@@ -118,8 +133,10 @@ class Command(BaseCommand):
                 self.stdout.write(f"would give {email} a new password")
             else:
                 self.stdout.write(f"would create {email}")
-        if not Order.objects.filter(user__email=CUSTOMER_EMAIL).exists():
-            self.stdout.write(f"would create {len(DEMO_ORDERS)} orders for {CUSTOMER_EMAIL}")
+        customer = User.objects.filter(email=CUSTOMER_EMAIL).first()
+        waiting = self._unpaid(customer).count() if customer else 0
+        if waiting < orders:
+            self.stdout.write(f"would create {orders - waiting} orders for {CUSTOMER_EMAIL}")
         self.stdout.write("dry run: nothing changed")
 
     def _user_with_fresh_password(
