@@ -208,6 +208,8 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hant", "繁體中文")]
 # Stored in UTC; shown in Taiwan time, where ECPay and most customers are.
 TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="Asia/Taipei")
+# Locale formats of our own where Django's differ from how our customers write (config/formats/).
+FORMAT_MODULE_PATH = ["config.formats"]
 USE_I18N = True
 USE_TZ = True
 # The customer's pages are translated here (locale/zh_Hant); bin/run and bin/test compile them.

@@ -10,6 +10,7 @@ from drf_spectacular.views import (
 )
 
 from core.health import healthz, readyz
+from core.views import favicon
 from payments.admin.dashboard import dashboard_view
 from payments.checkout.urls import checkout_urlpatterns, order_urlpatterns
 
@@ -34,6 +35,8 @@ urlpatterns = [
     path("api/redoc/", redoc_view, name="api-redoc"),
     path("api/v1/", include("orders.api.urls")),
     path("callbacks/", include("payments.callbacks.urls")),
+    # Browsers ask for /favicon.ico whatever the page says: the one icon, where it lives.
+    path("favicon.ico", favicon, name="favicon"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),

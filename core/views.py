@@ -3,7 +3,8 @@ mode, and the customers' error pages (templates/400.html, 403.html, 404.html, 50
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 
 _API_ERRORS = {
     404: {"code": "not_found", "message": "No such resource.", "fields": {}},
@@ -27,3 +28,9 @@ class ApiErrorShape:
         if error is not None and not is_json and request.path.startswith("/api/"):
             return JsonResponse(error, status=response.status_code)
         return response
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """/favicon.ico, which browsers ask for whatever a page links: to the one icon (static), its
+    address looked up per request (the static manifest exists only after collectstatic)."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))

@@ -66,6 +66,23 @@ class ChannelSend(Protocol):
     def __call__(self, *, payment: NotifiedPayment, event: str, recipient: str) -> None: ...
 
 
+# A card provider's decline codes, as a customer reads them.
+_DECLINES = {
+    "card_declined": "your card was declined",
+    "insufficient_funds": "the card has insufficient funds",
+    "expired_card": "the card has expired",
+    "incorrect_cvc": "the card's security code was not right",
+}
+
+
+def failure_in_words(reason: str) -> str:
+    """Why a payment failed, for its customer: a decline in plain words; "" for anything else
+    (a crash, a gateway's error), which says nothing a customer can act on."""
+    if not reason.startswith("declined: "):
+        return ""
+    return _DECLINES.get(reason.removeprefix("declined: "), "your card was declined")
+
+
 def message_context(*, payment: NotifiedPayment, event: str) -> dict[str, str]:
     """What a message about `event` may say about the payment. Money leaves as a string."""
     return {
@@ -75,7 +92,10 @@ def message_context(*, payment: NotifiedPayment, event: str) -> dict[str, str]:
         "amount": str(payment.amount),
         "currency": payment.currency,
         "order_number": payment.order.number if payment.order else "",
+        # For systems (SNS): the reason as recorded. For people (emails): in words a customer
+        # understands, or nothing where the reason is ours to fix, not theirs.
         "failure_reason": payment.failure_reason if event == "failed" else "",
+        "failure_in_words": failure_in_words(payment.failure_reason) if event == "failed" else "",
         "card_brand": payment.card_brand,
         "card_last4": payment.card_last4,
     }

@@ -52,7 +52,7 @@ def test_a_payments_page_reads_in_chinese(client):
         "顧客",
         "餘額",
         "無需審查",
-        "退款…",
+        "新增備註…",
         "時間軸",
         "所有欄位",
     ):

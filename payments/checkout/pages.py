@@ -46,7 +46,7 @@ class PaymentState:
     """What the customer is told about an order's payment: one of these."""
 
     NONE = "none"  # no payment started yet
-    CONFIRMING = "confirming"  # ECPay has not told us the result yet
+    CONFIRMING = "confirming"  # the gateway (or our worker) has not settled it yet
     WAITING = "waiting"  # an ATM account or store code was issued: the customer pays with it
     PAID = "paid"
     FAILED = "failed"  # failed, cancelled or expired: the customer can try again

@@ -1,6 +1,7 @@
 """The customers' error pages: in their language, saying what to do, never a debug page."""
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from tests.factories import UserFactory
@@ -69,3 +70,13 @@ def test_no_page_template_holds_an_inline_script_or_style():
             inline.append(str(template))
 
     assert inline == []
+
+
+def test_the_favicon_is_where_browsers_ask_for_it(client):
+    asked = client.get("/favicon.ico")
+
+    assert asked.status_code == 301
+    assert asked["Location"].endswith(".svg")
+    assert (settings.BASE_DIR / "static" / "favicon.svg").is_file()
+    assert 'rel="icon"' in client.get("/accounts/login/").content.decode()
+    assert 'rel="icon"' in client.get("/admin/login/").content.decode()

@@ -89,16 +89,31 @@ def test_each_event_has_its_own_subject_and_text(event, subject, says, mailoutbo
 
 
 @pytest.mark.django_db
-def test_failed_payment_says_why_escaped_in_html_only(mailoutbox):
+def test_a_declined_payment_says_why_in_words_escaped_in_html_only(mailoutbox):
     payment = PaymentFactory.create(
-        status=PaymentStatus.FAILED, failure_reason="Declined <do not honour> & more"
+        status=PaymentStatus.FAILED, failure_reason="declined: incorrect_cvc"
     )
 
     notify_payment_event(payment=payment, event="failed")
 
     [email] = mailoutbox
-    assert "did not go through: Declined <do not honour> & more." in email.body
-    assert "Declined &lt;do not honour&gt; &amp; more" in email.alternatives[0][0]
+    assert "did not go through: the card's security code was not right." in email.body
+    assert "the card&#x27;s security code was not right" in email.alternatives[0][0]
+    assert "incorrect_cvc" not in email.body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "reason", ["process step crashed: ValueError: <oops>", "gateway error: upstream_error: 502"]
+)
+def test_a_failure_that_is_ours_tells_the_customer_nothing_they_cannot_act_on(mailoutbox, reason):
+    payment = PaymentFactory.create(status=PaymentStatus.FAILED, failure_reason=reason)
+
+    notify_payment_event(payment=payment, event="failed")
+
+    [email] = mailoutbox
+    assert "did not go through. You can try again" in email.body
+    assert reason.split(":")[0] not in email.body
 
 
 @pytest.mark.django_db

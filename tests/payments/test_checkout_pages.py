@@ -25,7 +25,7 @@ from payments.services import (
     payment_start_ecpay,
     payment_transition,
 )
-from tests.factories import OrderFactory, UserFactory
+from tests.factories import OrderFactory, PaymentFactory, UserFactory
 
 TAIPEI = ZoneInfo("Asia/Taipei")
 
@@ -364,3 +364,39 @@ def test_the_language_switcher_remembers_the_choice(signed_in: Client, order: Or
     page = signed_in.get(f"/orders/{order.number}/").text
     assert f"訂單 {order.number}" in page
     assert "等待付款" in page
+
+
+def test_chinese_pages_write_money_as_taiwan_does(client: Client, customer):
+    teapot = order_create(
+        user=customer,
+        items=[
+            ItemLine(sku="POT-004", name="Yixing teapot", unit_price=Decimal("2400"), quantity=1)
+        ],
+        currency=Currency.TWD,
+    )
+    client.force_login(customer)
+
+    page = client.get(f"/checkout/{teapot.number}/", HTTP_ACCEPT_LANGUAGE="zh-Hant").text
+
+    assert "2,400 TWD" in page  # grouped by three with a comma, not 2400
+    assert "2400 TWD" not in page
+
+
+def test_a_payment_not_made_with_ecpay_is_not_said_to_wait_for_ecpay(
+    signed_in: Client, order: Order
+):
+    PaymentFactory.create(
+        user=order.user,
+        kind=PaymentKind.ORDER,
+        order=order,
+        amount=order.total,
+        gateway=Gateway.CARD,
+        method=PaymentMethod.CARD,
+        status=PaymentStatus.PROCESSING,
+    )
+
+    page = signed_in.get(f"/checkout/{order.number}/result/").text
+
+    assert "Confirming your payment" in page
+    assert "We are still confirming the payment." in page
+    assert "ECPay" not in page
