@@ -203,7 +203,13 @@ class PaymentSerializer(FieldsBuiltOnce, serializers.ModelSerializer[Payment]):
                 "type": "pay_with_code",
                 "code": payment.payment_code,
                 "bank": payment.payment_code_bank,
-                "expires_at": payment.payment_code_expires_at,
+                # As every other time in the answer: in the site's zone, its offset said (a bare
+                # datetime here would go out in UTC).
+                "expires_at": serializers.DateTimeField().to_representation(
+                    payment.payment_code_expires_at
+                )
+                if payment.payment_code_expires_at
+                else None,
             }
         path = reverse("checkout:payment", args=[payment.public_id])
         return {"type": "redirect_to_url", "url": settings.SITE_URL.rstrip("/") + path}

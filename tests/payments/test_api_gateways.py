@@ -86,8 +86,10 @@ def test_once_ecpay_issues_an_atm_account_the_next_action_is_to_pay_with_it(
         "type": "pay_with_code",
         "code": "9103522850",
         "bank": "812",
-        "expires_at": "2026-11-25T15:59:59Z",
+        # The end of the day ECPay gave, in the site's zone like every other time in the answer.
+        "expires_at": "2026-11-25T23:59:59+08:00",
     }
+    assert body["created_at"].endswith("+08:00")
     # The page that sends the browser to ECPay is for a payment not started there yet.
     assert Client().get(f"/checkout/payments/{payment.public_id}/").status_code == 404
 
