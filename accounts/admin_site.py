@@ -27,6 +27,7 @@ from django.views.decorators.cache import never_cache
 from accounts.models import User
 from accounts.two_factor import (
     EnrolmentRefused,
+    authenticator_key,
     enrolment_confirm,
     enrolment_device,
     has_authenticator,
@@ -132,12 +133,11 @@ class BackOfficeSite(admin.AdminSite):
                 context.update({"title": _("Your recovery codes"), "recovery_codes": codes})
                 return TemplateResponse(request, "admin/two_factor/recovery_codes.html", context)
             form.add_error("code", _("That code is not right. Try the current one."))
-        secret = device.config_url.split("secret=", 1)[1].split("&", 1)[0]
         context.update(
             {
                 "form": form,
                 "qr_code": _qr_svg(device.config_url),
-                "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+                "secret": authenticator_key(device),
                 "recovery_codes_left": recovery_codes_left(user),
             }
         )

@@ -18,6 +18,7 @@ There is no bypass, in development or anywhere: the demo staff get a link like a
 """
 
 import logging
+from base64 import b32encode
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -80,8 +81,13 @@ def has_authenticator(user: User) -> bool:
 
 
 def verification_needed(user: User) -> bool:
-    """Whether `user` must prove a second factor this session: they must use one, or chose to."""
-    return user.is_active and (two_factor_required(user) or has_authenticator(user))
+    """Whether `user` must prove a second factor this session: they must use one, or chose to.
+    Kept on the user object: the admin asks several times a page (its view, its context)."""
+    needed = getattr(user, "_two_factor_needed", None)
+    if needed is None:
+        needed = user.is_active and (two_factor_required(user) or has_authenticator(user))
+        setattr(user, "_two_factor_needed", needed)  # noqa: B010 - not a field of User
+    return bool(needed)
 
 
 def is_verified(request: HttpRequest) -> bool:
@@ -142,7 +148,7 @@ def enrolment_confirm(*, request: HttpRequest, device: TOTPDevice, code: str) ->
         device = (
             TOTPDevice.objects.select_for_update().filter(pk=device.pk, confirmed=False).first()
         )
-        if device is None or not device.verify_token(_digits(code)):
+        if device is None or not device.verify_token(normalised(code)):
             return None
         TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
         device.confirmed = True
@@ -169,7 +175,7 @@ def verification_attempt(*, request: HttpRequest, user: User, code: str) -> Veri
     is checked under its row lock (a TOTP code's step, a recovery code's row, are spent inside
     it). Wrong codes slow each device down (django-otp's throttling: 1, 2, 4, 8 ... seconds
     after each miss)."""
-    code = code.strip().replace(" ", "").replace("-", "").lower()
+    code = normalised(code)
     model: type[Device] = TOTPDevice if code.isdigit() else StaticDevice
     wait = 0
     for device_id in model.objects.filter(user=user, confirmed=True).values_list("pk", flat=True):
@@ -191,9 +197,16 @@ def verification_attempt(*, request: HttpRequest, user: User, code: str) -> Veri
     return Verification(verified=False, wait_seconds=wait)
 
 
+def authenticator_key(device: TOTPDevice) -> str:
+    """The key an authenticator app takes by hand, in base32 groups of four."""
+    key = b32encode(device.bin_key).decode("ascii")
+    return " ".join(key[i : i + 4] for i in range(0, len(key), 4))
+
+
 def recovery_codes_left(user: User) -> int:
     return int(StaticToken.objects.filter(device__user=user, device__confirmed=True).count())
 
 
-def _digits(code: str) -> str:
-    return code.strip().replace(" ", "")
+def normalised(code: str) -> str:
+    """A code as typed, without the spaces and dashes people add (`123 456`, `abcd-efgh`)."""
+    return code.strip().replace(" ", "").replace("-", "").lower()

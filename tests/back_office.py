@@ -34,12 +34,18 @@ def back_office_sign_in(client: Client, user: User) -> None:
     client.force_login(user)
     if not two_factor_required(user) and not has_authenticator(user):
         return
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name=AUTHENTICATOR_NAME, confirmed=True)
+    device = authenticator(user)
     session = client.session
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()
+
+
+def authenticator(user: User) -> TOTPDevice:
+    """The user's confirmed authenticator, set up now if they have none (as after enrolment)."""
+    device, _ = TOTPDevice.objects.get_or_create(
+        user=user, confirmed=True, defaults={"name": AUTHENTICATOR_NAME}
+    )
+    return device
 
 
 def current_code(device: TOTPDevice) -> str:

@@ -2,7 +2,7 @@
 lockouts in one place (templates/admin/accounts/user/change_form.html), each part shown to staff
 whose role may see it."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from accounts.admin import UserAdmin
 from accounts.models import User
@@ -49,7 +50,7 @@ class CustomerOverview:
     all_payments_url: str = ""
     orders: list[Order] | None = None
     all_orders_url: str = ""
-    lockouts: list[Lockout] | None = field(default=None)
+    lockouts: list[Lockout] | None = None
 
 
 def customer_overview(request: HttpRequest, customer: User) -> CustomerOverview:
@@ -73,10 +74,10 @@ def customer_overview(request: HttpRequest, customer: User) -> CustomerOverview:
 
 def _two_factor_state(user: User) -> str:
     if has_authenticator(user):
-        return f"on ({recovery_codes_left(user)} recovery codes left)"
+        return _("on (%(count)s recovery codes left)") % {"count": recovery_codes_left(user)}
     if two_factor_required(user):
-        return "needed and not set up: give them a link (manage.py two_factor_link)"
-    return "off"
+        return _("needed and not set up: give them a link (manage.py two_factor_link)")
+    return _("off")
 
 
 def _lockout(attempt: AccessAttempt) -> Lockout:
@@ -121,17 +122,19 @@ class LedgerEntryInline(ReadOnlyRecords, admin.TabularInline[LedgerEntry, User])
 class UserWithLedgerAdmin(UserAdmin):
     inlines = (LedgerEntryInline,)
 
-    def change_view(
+    def render_change_form(
         self,
         request: HttpRequest,
-        object_id: str,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
         form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
+        obj: User | None = None,
     ) -> HttpResponse:
-        user = self.get_object(request, object_id)
-        if user is not None:
-            extra_context = {**(extra_context or {}), "customer": customer_overview(request, user)}
-        return super().change_view(request, object_id, form_url, extra_context)
+        # The overview, from the user the page already holds.
+        if obj is not None:
+            context["customer"] = customer_overview(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 admin.site.unregister(User)

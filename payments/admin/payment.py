@@ -237,22 +237,23 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
     actions = ("reprocess", "mark_reviewed", "add_note", "requery", "refund", "export_csv")
     change_form_template = "admin/payments/payment/change_form.html"
 
-    def change_view(
+    def render_change_form(
         self,
         request: HttpRequest,
-        object_id: str,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
         form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
+        obj: Payment | None = None,
     ) -> HttpResponse:
-        payment = self.get_object(request, object_id)
-        if payment is not None:
-            extra_context = {
-                **(extra_context or {}),
-                "summary": payment_summary(payment),
-                "page_actions": page_actions(payment, self.get_actions(request)),
-                "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            }
-        return super().change_view(request, object_id, form_url, extra_context)
+        # The summary and the actions at hand, from the payment the page already holds.
+        if obj is not None:
+            context.update(
+                summary=payment_summary(obj),
+                page_actions=page_actions(obj, self.get_actions(request)),
+                action_checkbox_name=ACTION_CHECKBOX_NAME,
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def response_action(self, request: HttpRequest, queryset: QuerySet[Payment]) -> Any:
         # An action started on a payment's page ends there, not on the list.

@@ -1,14 +1,13 @@
 """Signing in to the back office in a browser as staff do: the password, then (for a role that
 moves money) a code from their authenticator."""
 
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from accounts.models import User
-from accounts.two_factor import AUTHENTICATOR_NAME, has_authenticator, two_factor_required
-from tests.back_office import current_code
+from accounts.two_factor import has_authenticator, two_factor_required
+from tests.back_office import authenticator, current_code
 from tests.browser.chromium import WAIT_SECONDS
 from tests.factories import PASSWORD
 
@@ -18,9 +17,7 @@ def staff_signs_in(browser: WebDriver, site: str, staff: User, path: str = "/adm
     factor is given an authenticator (if they have none) and types its current code."""
     needs_code = two_factor_required(staff) or has_authenticator(staff)
     if needs_code:
-        device, _ = TOTPDevice.objects.get_or_create(
-            user=staff, confirmed=True, defaults={"name": AUTHENTICATOR_NAME}
-        )
+        device = authenticator(staff)
         # Each code signs in once: a second sign-in within the same half minute takes the code
         # as if the authenticator had moved on.
         device.last_t = -1
