@@ -42,6 +42,11 @@ def _development_default(name: str) -> str:
     return DEVELOPMENT_DEFAULTS[name] if DEBUG else ""
 
 
+# In development, the port bin/run serves on (PORT; the card provider simulator listens on
+# PORT + 100). The development addresses below follow it, so a command run in another shell with
+# the same PORT (bin/run's export line sets it) reaches the running service and its simulators.
+DEVELOPMENT_PORT = env.int("PORT", default=8000)
+
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
     raise ImproperlyConfigured(
@@ -569,7 +574,10 @@ BENCH_ENDPOINTS_ENABLED = env.bool("BENCH_ENDPOINTS_ENABLED", default=False)
 
 # Card provider (seed 002's PROVIDER_EXAMPLE_REQUEST_URI). The development default is the
 # simulator as bin/run serves it, in a process of its own.
-CARD_PROVIDER_URL = env.str("CARD_PROVIDER_URL", default=_development_default("CARD_PROVIDER_URL"))
+CARD_PROVIDER_URL = env.str(
+    "CARD_PROVIDER_URL",
+    default=f"http://127.0.0.1:{DEVELOPMENT_PORT + 100}/simulators/card" if DEBUG else "",
+)
 CARD_PROVIDER_API_KEY = env.str(
     "CARD_PROVIDER_API_KEY", default=_development_default("CARD_PROVIDER_API_KEY")
 )
@@ -681,9 +689,10 @@ BALANCE_MAX_AMOUNT = Decimal(env.str("BALANCE_MAX_AMOUNT", default="1000000"))
 EXPIRE_PENDING_AFTER_MINUTES = env.int("EXPIRE_PENDING_AFTER_MINUTES", default=1440)
 
 # --- Notifications ----------------------------------------------------------------------------
-# Console in development; Amazon SES in production: EMAIL_BACKEND=django_ses.SESBackend.
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
-# Where django.core.mail.backends.filebased.EmailBackend writes messages.
+# In development a mailbox of files under var/mail/, one log line per message, read at /dev/mail/
+# (notifications/mailbox.py); Amazon SES in production: EMAIL_BACKEND=django_ses.SESBackend.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="notifications.mailbox.MailboxBackend")
+# Where the development mailbox (and Django's filebased backend) writes messages.
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="payments@example.com")
 # django-ses reads its region from here.
@@ -699,17 +708,17 @@ ECPAY_HASH_IV = env.str("ECPAY_HASH_IV", default=_development_default("ECPAY_HAS
 # Where the customer's browser posts the checkout form, and where QueryTradeInfo is asked.
 # Stage: https://payment-stage.ecpay.com.tw, production: https://payment.ecpay.com.tw. The stage
 # hosts are not reachable from here: development points at the app's own ECPay simulator.
-ECPAY_BASE_URL = env.str("ECPAY_BASE_URL", default=_development_default("ECPAY_BASE_URL"))
+ECPAY_BASE_URL = env.str(
+    "ECPAY_BASE_URL",
+    default=f"http://127.0.0.1:{DEVELOPMENT_PORT}/simulators/ecpay" if DEBUG else "",
+)
 # A deployment that talks to ECPay's stage (a staging site, not production): ECPay's public stage
 # merchants are allowed then, and ECPAY_BASE_URL must be the stage host (core/checks.py).
 ECPAY_STAGE = env.bool("ECPAY_STAGE", default=False)
 # Our own address as ECPay's servers and the customer's browser reach it (ReturnURL etc.).
-# In development, the address bin/run serves on (PORT, as bin/run takes it), so a command run in
-# another shell (send_wallet_callback, a link it prints) reaches the same server.
-SITE_URL = env.str(
-    "SITE_URL",
-    default=f"http://127.0.0.1:{env.int('PORT', default=8000)}" if DEBUG else "",
-)
+# In development, the address bin/run serves on (PORT), so a command run in another shell
+# (send_wallet_callback, a link it prints) reaches the same server.
+SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{DEVELOPMENT_PORT}" if DEBUG else "")
 # Reconciliation asks ECPay about a card payment still pending after this many minutes
 # (ECPay: about 10 minutes after payment), and about ATM / store codes after their deadline,
 # then again every ECPAY_RECONCILE_REASK_MINUTES until ECPay has settled the payment or its

@@ -43,6 +43,8 @@ urlpatterns = [
     path("checkout/", include((checkout_urlpatterns, "checkout"))),
     path("orders/", include((order_urlpatterns, "orders"))),
     path("i18n/", include("django.conf.urls.i18n")),
+    # What the service emailed, kept under var/mail/: its pages answer in development only.
+    path("dev/mail/", include("notifications.urls")),
 ]
 
 if settings.SIMULATORS_ENABLED:

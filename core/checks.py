@@ -52,10 +52,16 @@ _ECPAY_STAGE_VALUES = {
     "ECPAY_HASH_KEY": ECPAY_STAGE_HASH_KEYS,
     "ECPAY_HASH_IV": ECPAY_STAGE_HASH_IVS,
 }
-# Django's mail backends that deliver nothing: they print, keep in memory, drop or write a file.
+# The mail backends that deliver nothing: Django's print, keep in memory, drop or write a file,
+# and so does the development mailbox (notifications/mailbox.py).
 UNDELIVERING_EMAIL_BACKENDS = frozenset(
-    f"django.core.mail.backends.{name}.EmailBackend"
-    for name in ("console", "locmem", "dummy", "filebased")
+    [
+        *(
+            f"django.core.mail.backends.{name}.EmailBackend"
+            for name in ("console", "locmem", "dummy", "filebased")
+        ),
+        "notifications.mailbox.MailboxBackend",
+    ]
 )
 
 

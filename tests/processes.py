@@ -31,6 +31,7 @@ _PROJECT_PREFIXES = (
     "WALLET_",
     "BANK_APP_",
     "SITE_URL",
+    "PORT",
 )
 
 

@@ -13,6 +13,7 @@ from core.models import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, Currency
 from gateways.card.validation import card_number_valid
 from gateways.models import Gateway
 from orders.models import Order, OrderStatus
+from payments.exceptions import OrderAlreadyPaid
 from payments.models import (
     GatewayOperation,
     OperationStatus,
@@ -130,6 +131,13 @@ class PaymentCreateSerializer(FieldsBuiltOnce):
         order = Order.objects.filter(user=user, number=number).first()
         if order is None:
             raise serializers.ValidationError({"order": ["No such order."]})
+        if order.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
+            # The answer a payment losing the race for the order gets (payments.services):
+            # 409, naming the payment that paid it.
+            paid_by = (
+                Payment.objects.filter(claimed_order=order).values_list("public_id", flat=True)
+            ).first()
+            raise OrderAlreadyPaid(payment=paid_by)
         if order.status != OrderStatus.PENDING_PAYMENT:
             raise serializers.ValidationError({"order": ["This order is not waiting for payment."]})
         return order

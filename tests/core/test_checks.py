@@ -149,6 +149,7 @@ def test_public_https_endpoints_pass(settings):
         "django.core.mail.backends.locmem.EmailBackend",
         "django.core.mail.backends.dummy.EmailBackend",
         "django.core.mail.backends.filebased.EmailBackend",
+        "notifications.mailbox.MailboxBackend",
     ],
 )
 def test_an_email_backend_that_delivers_nothing_is_refused(settings, backend):

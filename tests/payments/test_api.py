@@ -125,8 +125,9 @@ def test_a_paid_order_cannot_be_paid_again(customer, api_client_for, card_provid
         "/api/v1/payments/", order_payment(paid), format="json"
     )
 
-    assert response.status_code == 400
-    assert "order" in response.json()["fields"]
+    # As when a payment loses the race for the order: 409, not a 400 about the request.
+    assert response.status_code == 409
+    assert response.json()["code"] == "order_already_paid"
 
 
 def test_a_deposit_in_another_currency_than_the_balance_is_refused(

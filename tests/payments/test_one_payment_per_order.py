@@ -374,6 +374,33 @@ def test_a_second_request_for_a_paid_order_is_told_who_paid_it(customer, order, 
     assert refused.value.extra["payment"] == paid.public_id
 
 
+def test_paying_a_paid_order_through_the_api_answers_409_naming_the_payment(
+    customer, order, pay, api_client_for
+):
+    paid = pay(cards.APPROVE, order=order)
+
+    for body in (card_payment_body(order), order_payment_body(order, gateway="balance")):
+        again = api_client_for(customer).post("/api/v1/payments/", body, format="json")
+
+        assert again.status_code == 409
+        assert again.json()["code"] == "order_already_paid"
+        assert again.json()["payment"] == paid.public_id
+    assert order.payments.count() == 1
+
+
+def test_paying_a_cancelled_order_is_refused_as_not_waiting_for_payment(
+    customer, order, api_client_for
+):
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.CANCELLED)
+
+    refused = api_client_for(customer).post(
+        "/api/v1/payments/", card_payment_body(order), format="json"
+    )
+
+    assert refused.status_code == 400
+    assert refused.json()["fields"] == {"order": ["This order is not waiting for payment."]}
+
+
 def test_the_refusal_names_the_payment_under_way(customer, order):
     first = start_on_ecpay(order, PaymentMethod.ATM)
     send_to_ecpay(first)

@@ -1,6 +1,9 @@
+import shlex
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import RequestFactory, override_settings
+from rest_framework.authtoken.models import Token
 
 from accounts.models import User
 from orders.models import Order, OrderStatus
@@ -39,6 +42,22 @@ def test_seed_demo_creates_users_whose_printed_passwords_work_and_three_orders(c
     # The manager must set up two-factor sign-in, the reviewer may: each gets a link.
     assert "two-factor sign-in (needed), set it up here: http" in output
     assert "two-factor sign-in (optional), set it up here: http" in output
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=True, SITE_URL="http://127.0.0.1:8123", DEVELOPMENT_PORT=8123)
+def test_seed_demo_prints_one_export_line_for_the_readme_s_tours(capsys):
+    call_command("seed_demo")
+
+    [line] = [line for line in capsys.readouterr().out.splitlines() if "export " in line]
+    exported = dict(word.split("=", 1) for word in shlex.split(line.strip())[1:])
+    assert exported == {
+        "PORT": "8123",
+        "SITE_URL": "http://127.0.0.1:8123",
+        "API": "http://127.0.0.1:8123/api/v1",
+        "TOKEN": Token.objects.get(user__email="customer@example.com").key,
+        "STAFF_TOKEN": Token.objects.get(user__email="staff@example.com").key,
+    }
 
 
 @pytest.mark.django_db

@@ -1,6 +1,7 @@
 """Demo data for a development machine: two members of staff, a customer and a few orders."""
 
 import secrets
+import shlex
 from decimal import Decimal
 from typing import Any
 
@@ -104,6 +105,15 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  order {order.number}: {order.total} {order.currency}, {order.status}"
             )
+        # The README's tours start from these: one line to paste into the reader's shell. PORT
+        # makes the commands run there (send_wallet_callback, ...) reach this run's servers.
+        site = settings.SITE_URL.rstrip("/")
+        self.stdout.write("  for the README's tours, paste into your shell:")
+        self.stdout.write(
+            f"  export PORT={settings.DEVELOPMENT_PORT} SITE_URL={shlex.quote(site)} "
+            f"API={shlex.quote(site + '/api/v1')} "
+            f"TOKEN={user_api_token(user=customer)} STAFF_TOKEN={user_api_token(user=staff)}"
+        )
 
     def _two_factor(self, user: User) -> None:
         """The back office asks staff who may move money for a second factor: a link to set up
