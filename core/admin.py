@@ -1,10 +1,8 @@
 """What every app's admin shares."""
 
-from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from django.utils import timezone
 
 
 class ReadOnlyRecords:
@@ -26,14 +24,3 @@ class ReadOnlyRecords:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-
-def local_time(moment: datetime | None, *, seconds: bool = False) -> str:
-    """A time as staff read it: in the site's time zone (TIME_ZONE), with that zone's offset
-    said, so "21:31" is never taken for another zone's. "" for none."""
-    if moment is None:
-        return ""
-    local = timezone.localtime(moment)
-    offset = local.strftime("%z")  # +0800
-    zone = f"UTC{offset[:3]}" + (f":{offset[3:]}" if offset[3:] != "00" else "")
-    return f"{local:%Y-%m-%d %H:%M{':%S' if seconds else ''}} {zone}"

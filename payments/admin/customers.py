@@ -18,7 +18,8 @@ from accounts.admin import UserAdmin
 from accounts.models import User
 from accounts.selectors import is_locked_out, sign_in_attempts_of
 from accounts.two_factor import has_authenticator, recovery_codes_left, two_factor_required
-from core.admin import ReadOnlyRecords, local_time
+from core.admin import ReadOnlyRecords
+from core.times import local_time
 from orders.models import Order
 from orders.selectors import orders_of
 from payments.models import LedgerEntry, Payment

@@ -23,8 +23,9 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.admin import ActionPermissions, staff_member
 from accounts.models import User
-from core.admin import ReadOnlyRecords, local_time
+from core.admin import ReadOnlyRecords
 from core.exceptions import DomainError
+from core.times import local_time
 from gateways.models import GatewayCallback
 from notifications.models import Notification
 from orders.models import Order

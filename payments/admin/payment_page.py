@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
-from core.admin import local_time
+from core.times import local_time
 from gateways.models import Gateway
 from payments.exceptions import PaymentNotRefundable
 from payments.models import Payment, PaymentKind, PaymentStatus

@@ -307,6 +307,12 @@ def test_the_result_page_shows_paid_once_the_notification_completed_the_payment(
         page = signed_in.get(url).text
         assert "Paid. Thank you!" in page, url
         assert '<meta http-equiv="refresh"' not in page, url
+    paid_at = timezone.localtime(Payment.objects.get(pk=payment.pk).completed_at)
+    assert (
+        f"Paid on {paid_at:%Y-%m-%d %H:%M} UTC+08."
+        in signed_in.get(f"/orders/{order.number}/").text
+    )
+    assert " UTC+08</div>" in signed_in.get("/orders/").text
 
 
 def test_the_result_page_shows_the_atm_account_to_pay_to(signed_in: Client, order: Order):
@@ -321,7 +327,8 @@ def test_the_result_page_shows_the_atm_account_to_pay_to(signed_in: Client, orde
     page = signed_in.get(f"/checkout/{order.number}/result/").text
 
     assert "Waiting for your payment" in page
-    for text in ("812", "9103522175887271", "2030-01-31 23:59"):
+    # The deadline in the site's zone, the zone said (the customer may be anywhere).
+    for text in ("812", "9103522175887271", "2030-01-31 23:59 UTC+08"):
         assert text in page
     assert '<meta http-equiv="refresh"' not in page
     assert "9103522175887271" in signed_in.get(f"/orders/{order.number}/").text
