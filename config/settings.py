@@ -161,6 +161,11 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
 _database = DATABASES["default"]
+# The password apart from the URL: ECS injects it from Secrets Manager (the secret RDS's master
+# password was generated into, deploy/aws/), so DATABASE_URL holds no secret and a password of
+# any characters needs no URL-escaping.
+if _database_password := env.str("DATABASE_PASSWORD", default=""):
+    _database["PASSWORD"] = _database_password
 # Persistent connections: reconnecting per request costs ~45% of a database endpoint's
 # throughput on MariaDB (docs/stack.md); health checks drop a connection the server closed.
 _database["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
@@ -227,9 +232,14 @@ LOGIN_REDIRECT_URL = "orders:list"
 STATIC_URL = "static/"
 # The project's own: the pages' stylesheet and scripts (static/), never inline ones.
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static")))
-# collectstatic fills it (the image build); WhiteNoise warns on every request if it is missing.
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# A relative DJANGO_STATIC_ROOT is in the code's folder: the Lambda package carries its static
+# files in `staticfiles/` (zappa_settings.json).
+STATIC_ROOT = BASE_DIR / env.str("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static"))
+# collectstatic fills it when the image or the Lambda package is built; WhiteNoise warns on every
+# request if it is missing. Only development makes it here: in production the code's folder may
+# be read-only (Lambda's is), and a missing one stops the start instead (core.checks).
+if DEBUG:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Compressed copies at collectstatic time (the image build). Not the manifest variant: that

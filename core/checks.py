@@ -8,6 +8,7 @@ the others DEPLOYMENT; `deploy_checks_enforce` runs both kinds, with Django's ow
 import ipaddress
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -300,6 +301,29 @@ def email_delivered(
                 "would never hear about their payments.",
                 hint="Set EMAIL_BACKEND=django_ses.SESBackend (Amazon SES).",
                 id="core.E012",
+            )
+        ]
+    return []
+
+
+# A file collectstatic always copies (the pages' stylesheet): where it is, the rest is too.
+COLLECTED_MARKER = "css/site.css"
+
+
+@register(DEPLOYMENT, deploy=True)
+def static_files_collected(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> Sequence[CheckMessage]:
+    """WhiteNoise serves the pages' stylesheets and scripts from STATIC_ROOT, filled when the
+    image or the Lambda package is built: without them every page loads unstyled and broken."""
+    if not (Path(settings.STATIC_ROOT) / COLLECTED_MARKER).is_file():
+        return [
+            Error(
+                f"STATIC_ROOT ({settings.STATIC_ROOT}) holds no collected static files: the "
+                "pages would load without their stylesheets and scripts.",
+                hint="Run `manage.py collectstatic` when building (the Dockerfile does), or set "
+                "DJANGO_STATIC_ROOT to where the build put them.",
+                id="core.E013",
             )
         ]
     return []

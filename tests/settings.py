@@ -11,6 +11,9 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key")
 from config.settings import *  # noqa: F403
 
 DEBUG = False
+# Development makes it (config/settings.py); the suite has DEBUG off, and WhiteNoise warns on
+# every request without one.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
 # The gateway simulators stand in for the outside world (routed only when this is set).
 SIMULATORS_ENABLED = True
 # With DEBUG off the settings default no gateway secret or endpoint: the suite runs with the

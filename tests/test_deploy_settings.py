@@ -5,17 +5,24 @@ import json
 import os
 import secrets
 import subprocess
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
 
-from core.checks import ECPAY_STAGE_URL, ENDPOINTS, GATEWAY_SECRETS
+from core.checks import COLLECTED_MARKER, ECPAY_STAGE_URL, ENDPOINTS, GATEWAY_SECRETS
 from core.published import DEVELOPMENT_DEFAULTS
 from tests.processes import PYTHON, ROOT, project_environment
 
 
 def production_environment(tmp_path, **overrides: str) -> dict[str, str]:
+    # What collectstatic leaves when the image or the package is built, as far as the checks
+    # look (core.E013): the pages' stylesheet.
+    collected = tmp_path / "static"
+    (collected / COLLECTED_MARKER).parent.mkdir(parents=True, exist_ok=True)
+    (collected / COLLECTED_MARKER).write_text("body {}")
     production = {
+        "DJANGO_STATIC_ROOT": str(collected),
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "payments.example.com",
@@ -81,6 +88,7 @@ def test_check_deploy_is_clean_under_production_settings(tmp_path):
             },
             ["core.E010", "core.E011", "core.E012"],
         ),
+        ({"DJANGO_STATIC_ROOT": "{tmp_path}/collectstatic-never-ran"}, ["core.E013"]),
     ],
 )
 def test_check_deploy_fails_on_what_must_not_reach_production(tmp_path, overrides, problems):
@@ -279,8 +287,13 @@ def test_zappa_starts_with_its_variables_and_the_secrets_of_its_remote_env(tmp_p
         if name in (*GATEWAY_SECRETS, "DJANGO_SECRET_KEY", "DATABASE_URL", "CACHE_URL")
     }
 
-    done = django_setup(project_environment(**variables, **remote_env))
+    # The package carries the static files collectstatic put in `staticfiles/` (not excluded).
+    assert variables["DJANGO_STATIC_ROOT"] == "staticfiles"
+    assert not any(fnmatch("staticfiles", pattern) for pattern in stage["exclude"])
+    remote_env["DJANGO_STATIC_ROOT"] = production_environment(tmp_path)["DJANGO_STATIC_ROOT"]
+
+    done = django_setup(project_environment(**{**variables, **remote_env}))
     assert done.returncode == 0, done.stderr
-    refused = django_setup(project_environment(**variables, **{**remote_env, "ECPAY_HASH_IV": ""}))
+    refused = django_setup(project_environment(**{**variables, **remote_env, "ECPAY_HASH_IV": ""}))
     assert refused.returncode != 0
     assert "core.E004" in refused.stderr

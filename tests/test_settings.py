@@ -47,3 +47,27 @@ def test_mysql_sessions_are_utf8mb4_strict_and_read_committed():
     assert charset == "utf8mb4"
     assert "STRICT_ALL_TABLES" in sql_mode
     assert isolation == "READ-COMMITTED"
+
+
+def test_the_database_password_may_come_apart_from_the_url():
+    shown = start_django(
+        "from django.conf import settings; d = settings.DATABASES['default'];"
+        "print(d['USER'], d['PASSWORD'], d['HOST'])",
+        DJANGO_SECRET_KEY="x",
+        DATABASE_URL="mysql://payments@db.payments.internal:3306/payments",
+        DATABASE_PASSWORD="p@ss:w/rd?#",
+    )
+    assert shown.stdout.split() == ["payments", "p@ss:w/rd?#", "db.payments.internal"]
+
+
+@pytest.mark.mysql
+def test_with_the_password_apart_the_service_connects_to_mariadb():
+    settings = connection.settings_dict
+    shown = start_django(
+        "from django.db import connection; connection.ensure_connection(); print('connected')",
+        DJANGO_SECRET_KEY="x",
+        DATABASE_URL=f"mysql://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/"
+        f"{settings['NAME']}",
+        DATABASE_PASSWORD=settings["PASSWORD"],
+    )
+    assert shown.stdout.strip() == "connected", shown.stderr
