@@ -169,7 +169,8 @@ def for_moto(template: dict[str, Any]) -> dict[str, Any]:
         for name, output in template.get("Outputs", {}).items()
         if not any(name in json.dumps(output) for name in left_out)
     }
-    return stand_in({**template, "Resources": kept, "Outputs": outputs})
+    moto_template: dict[str, Any] = stand_in({**template, "Resources": kept, "Outputs": outputs})
+    return moto_template
 
 
 @pytest.fixture
