@@ -2,6 +2,7 @@ import importlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import boto3
 import pytest
 from django.apps import apps
 from django.core.cache import cache
@@ -18,7 +19,7 @@ from gateways.models import Gateway
 from orders.models import Order, PaymentHeader
 from payments.models import PaymentKind, PaymentStatus
 from tests.accounts.cognito import UserPool, enable_cognito
-from tests.aws import Topic, create_topic
+from tests.aws import REGION, Topic, create_topic
 from tests.back_office import back_office_sign_in
 from tests.factories import OrderFactory, PaymentFactory, UserFactory
 from tests.processes import (
@@ -138,6 +139,18 @@ def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ready=lambda: answers(url),
     ):
         yield url
+
+
+@pytest.fixture
+def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Any]:
+    """boto3 clients of the moto server, by service name: every AWS call of the test (and of the
+    code it runs) goes there, with credentials that can reach nothing else."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    return lambda service: boto3.client(service, region_name=REGION)
 
 
 @pytest.fixture

@@ -13,9 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
-import pytest
-
 from tests.aws import REGION
 from tests.processes import ROOT
 
@@ -171,16 +168,6 @@ def for_moto(template: dict[str, Any]) -> dict[str, Any]:
     }
     moto_template: dict[str, Any] = stand_in({**template, "Resources": kept, "Outputs": outputs})
     return moto_template
-
-
-@pytest.fixture
-def aws(moto_url, monkeypatch):
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    return lambda service: boto3.client(service, region_name=REGION)
 
 
 def test_the_templates_deploy_on_moto(aws):

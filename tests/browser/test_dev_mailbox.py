@@ -15,10 +15,10 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from notifications.channels import email_send
 from notifications.mailbox import mailbox_messages
 from notifications.views import MAILBOX_BACKEND
-from payments.models import PaymentKind, PaymentStatus
+from payments.models import PaymentStatus
 from tests.browser.chromium import chromium, policy_violations
 from tests.browser.test_checkout_in_a_browser import wait_for_text
-from tests.factories import OrderFactory, PaymentFactory
+from tests.notifications.test_services import order_payment
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "artifacts" / "screenshots" / "mailbox"
 SIZES: dict[str, dict[str, Any]] = {"desktop": {"window": (1280, 800)}, "phone": {"phone": True}}
@@ -56,18 +56,8 @@ def test_the_mailbox_shows_a_customer_s_email_within_the_window(
     settings.DEBUG = True
     settings.EMAIL_BACKEND = MAILBOX_BACKEND
     settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
-    order = OrderFactory.create()
-    payment = PaymentFactory.create(
-        kind=PaymentKind.ORDER,
-        order=order,
-        user=order.user,
-        amount=order.total,
-        status=PaymentStatus.FAILED,
-        failure_reason="declined: card_declined",
-        card_brand="visa",
-        card_last4="0002",
-    )
-    email_send(payment=payment, event="failed", recipient=order.user.email)
+    payment = order_payment(status=PaymentStatus.FAILED, failure_reason="declined: card_declined")
+    email_send(payment=payment, event="failed", recipient=payment.user.email)
     [message] = mailbox_messages()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 

@@ -8,7 +8,6 @@ import json
 import uuid
 from pathlib import Path
 
-import boto3
 import pytest
 import yaml
 from django.core.management import call_command
@@ -18,16 +17,6 @@ from tests.aws import REGION
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "sqs-queues.yaml"
 CONCERNS = ("pipeline", "notifications", "maintenance")
-
-
-@pytest.fixture
-def aws(moto_url, monkeypatch):
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    return lambda service: boto3.client(service, region_name=REGION)
 
 
 @pytest.fixture

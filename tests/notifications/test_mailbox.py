@@ -8,8 +8,8 @@ from django.core.mail import EmailMultiAlternatives
 from notifications.channels import email_send
 from notifications.mailbox import mailbox_messages
 from notifications.views import MAILBOX_BACKEND
-from payments.models import PaymentKind, PaymentStatus
-from tests.factories import OrderFactory, PaymentFactory
+from payments.models import PaymentStatus
+from tests.notifications.test_services import order_payment
 
 
 @pytest.fixture
@@ -21,22 +21,9 @@ def mailbox(settings, tmp_path):
     return tmp_path / "mail"
 
 
-def completed_payment():
-    order = OrderFactory.create()
-    return PaymentFactory.create(
-        kind=PaymentKind.ORDER,
-        order=order,
-        user=order.user,
-        amount=order.total,
-        status=PaymentStatus.COMPLETED,
-        card_brand="visa",
-        card_last4="4242",
-    )
-
-
 @pytest.mark.django_db
 def test_a_customer_email_is_a_file_and_one_log_line_not_the_message(mailbox, caplog):
-    payment = completed_payment()
+    payment = order_payment(status=PaymentStatus.COMPLETED)
 
     with caplog.at_level(logging.INFO, logger="notifications.mailbox"):
         email_send(payment=payment, event="completed", recipient=payment.user.email)
