@@ -5,6 +5,8 @@ and with DEBUG off a missing secret is an error, never a silent fallback. `.env.
 every variable this module reads.
 """
 
+import json
+import os
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -30,6 +32,34 @@ env = environ.Env()
 _env_file = env.str("DJANGO_ENV_FILE", default=str(BASE_DIR / ".env"))
 if _env_file:
     environ.Env.read_env(_env_file, overwrite=False)
+
+
+def _secrets_manager_read(secret_ids: list[str]) -> None:
+    """Set the variables that the AWS Secrets Manager secrets `secret_ids` hold, each secret a
+    JSON object of variable names and values, where nothing has set them already. This is for
+    AWS Lambda, where nothing injects secrets as ECS does: they are read when the function starts
+    and kept in its memory only, never written to a file or S3."""
+    import boto3  # only where secrets are read from AWS
+
+    client = boto3.session.Session().client(
+        "secretsmanager", region_name=env.str("AWS_REGION", default="ap-northeast-1")
+    )
+    for secret_id in secret_ids:
+        try:
+            values = json.loads(client.get_secret_value(SecretId=secret_id)["SecretString"])
+        except Exception as error:  # the secret's value never goes into the message
+            raise ImproperlyConfigured(
+                f"The secret {secret_id!r} (SECRETS_MANAGER_SECRET_IDS) could not be read as a "
+                f"JSON object: {type(error).__name__}."
+            ) from None
+        if not isinstance(values, dict):
+            raise ImproperlyConfigured(f"The secret {secret_id!r} is not a JSON object.")
+        for name, value in values.items():
+            os.environ.setdefault(name, str(value))
+
+
+if _secret_ids := env.list("SECRETS_MANAGER_SECRET_IDS", default=[]):
+    _secrets_manager_read(_secret_ids)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
@@ -155,6 +185,18 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
+# The MySQL driver: mysqlclient (the default; it compiles against the MySQL client library), or
+# PyMySQL (pure Python) where that library is missing: AWS Lambda (zappa_settings.json). Django's
+# MySQL backend takes PyMySQL in mysqlclient's place.
+DATABASE_DRIVER = env.str("DATABASE_DRIVER", default="mysqlclient")
+if DATABASE_DRIVER == "pymysql":
+    import pymysql
+
+    pymysql.install_as_MySQLdb()
+elif DATABASE_DRIVER != "mysqlclient":
+    raise ImproperlyConfigured(
+        f"DATABASE_DRIVER is {DATABASE_DRIVER!r}: mysqlclient (the default) or pymysql."
+    )
 # SQLite by default so a newcomer needs nothing; MySQL / MariaDB through DATABASE_URL, e.g.
 # mysql://payments:payments@127.0.0.1:3306/payments
 DATABASES = {
@@ -184,7 +226,10 @@ if _database["ENGINE"] == "django.db.backends.mysql":
     # encrypted and the server's certificate and name are checked, or there is no connection:
     # never a silent fall back to plain text.
     _database_tls_ca = env.str("DATABASE_TLS_CA", default="")
-    if _database_tls_ca:
+    if _database_tls_ca and DATABASE_DRIVER == "pymysql":
+        # PyMySQL's names for the same: with these it refuses a server without TLS too.
+        _database["OPTIONS"].update(ssl_ca=_database_tls_ca, ssl_verify_identity=True)
+    elif _database_tls_ca:
         _database["OPTIONS"].update(ssl={"ca": _database_tls_ca}, ssl_mode="VERIFY_IDENTITY")
     _database["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
 elif _database["ENGINE"] == "django.db.backends.sqlite3":

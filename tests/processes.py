@@ -1,6 +1,7 @@
 """Starting real processes for tests: a Celery worker, the card provider simulator, bin/run."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -154,3 +155,22 @@ def card_simulator(folder: Path, *, slow_seconds: str, **variables: str) -> Iter
         log=folder / "simulator.log",
     ) as base:
         yield f"{base}/simulators/card"
+
+
+def committed_code(destination: Path) -> Path:
+    """A copy of the files git tracks (what a clean clone holds), in `destination`."""
+    files = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    for name in filter(None, files):
+        source = ROOT / name.decode()
+        if source.is_file():
+            (destination / name.decode()).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name.decode())
+    return destination
+
+
+def make_read_only(folder: Path) -> None:
+    """No one may write in `folder` (root aside, unless it drops its capabilities)."""
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(path.stat().st_mode & ~0o222)

@@ -22,6 +22,7 @@ pytestmark = [
 ]
 
 SHOW_CIPHER = (
+    "import MySQLdb; print(MySQLdb.__name__.replace('MySQLdb', 'mysqlclient')); "
     "from django.db import connection; cursor = connection.cursor(); "
     "cursor.execute(\"SHOW STATUS LIKE 'Ssl_cipher'\"); print(cursor.fetchone()[1] or 'none')"
 )
@@ -69,27 +70,43 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, 
         yield port, folder / "ca.pem"
 
 
-def run_django(*, database_url: str, ca: Path) -> subprocess.CompletedProcess[str]:
+# Each case with each driver: mysqlclient (the image's) and PyMySQL (Lambda's, DATABASE_DRIVER).
+DRIVERS = ["mysqlclient", "pymysql"]
+# How each driver says the server does not speak TLS, and that its certificate is not trusted.
+NO_TLS = {
+    "mysqlclient": "SSL is required, but the server does not support it",
+    "pymysql": "SSL is required but the server doesn't support it",
+}
+UNTRUSTED = {"mysqlclient": "TLS/SSL error", "pymysql": "CERTIFICATE_VERIFY_FAILED"}
+
+
+def run_django(*, database_url: str, ca: Path, driver: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [PYTHON, "manage.py", "shell", "-c", SHOW_CIPHER],
         cwd=ROOT,
-        env=project_environment(DATABASE_URL=database_url, DATABASE_TLS_CA=str(ca)),
+        env=project_environment(
+            DATABASE_URL=database_url, DATABASE_TLS_CA=str(ca), DATABASE_DRIVER=driver
+        ),
         capture_output=True,
         text=True,
         timeout=120,
     )
 
 
-def test_with_the_servers_ca_the_connection_is_encrypted(tls_server):
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_with_the_servers_ca_the_connection_is_encrypted(tls_server, driver):
     port, ca = tls_server
 
-    done = run_django(database_url=f"mysql://root@127.0.0.1:{port}/mysql", ca=ca)
+    done = run_django(database_url=f"mysql://root@127.0.0.1:{port}/mysql", ca=ca, driver=driver)
 
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1].startswith("TLS_")
+    *_, spoken_by, cipher = done.stdout.splitlines()
+    assert spoken_by == driver
+    assert cipher.startswith("TLS_")
 
 
-def test_a_server_without_tls_is_refused_never_spoken_to_in_plain_text(tls_server):
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_a_server_without_tls_is_refused_never_spoken_to_in_plain_text(tls_server, driver):
     _, ca = tls_server
     plain = connection.settings_dict  # the project's MariaDB serves no TLS
 
@@ -99,20 +116,24 @@ def test_a_server_without_tls_is_refused_never_spoken_to_in_plain_text(tls_serve
             f"{plain['NAME']}"
         ),
         ca=ca,
+        driver=driver,
     )
 
     assert done.returncode != 0
-    assert "SSL is required, but the server does not support it" in done.stderr
+    assert NO_TLS[driver] in done.stderr
 
 
-def test_a_server_whose_certificate_another_ca_signed_is_refused(tls_server, tmp_path):
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_a_server_whose_certificate_another_ca_signed_is_refused(tls_server, tmp_path, driver):
     port, _ = tls_server
     openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=Other",
             "-keyout", "other-key.pem", "-out", "other.pem", cwd=tmp_path)  # fmt: skip
 
     done = run_django(
-        database_url=f"mysql://root@127.0.0.1:{port}/mysql", ca=tmp_path / "other.pem"
+        database_url=f"mysql://root@127.0.0.1:{port}/mysql",
+        ca=tmp_path / "other.pem",
+        driver=driver,
     )
 
     assert done.returncode != 0
-    assert "TLS/SSL error" in done.stderr
+    assert UNTRUSTED[driver] in done.stderr

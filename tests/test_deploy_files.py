@@ -276,8 +276,14 @@ def test_zappa_sets_production_values_and_takes_secrets_from_elsewhere():
     assert set(variables) <= settings_variables(), set(variables) - settings_variables()
     assert not set(variables) & SECRETS
     assert not set(stage.get("environment_variables", {})) & SECRETS
-    assert stage["remote_env"].startswith("s3://")
+    # Secrets are read from Secrets Manager when the function starts, never copied to S3.
+    assert "remote_env" not in stage
+    assert variables["SECRETS_MANAGER_SECRET_IDS"]
+    # zappa's own debug would send every uncaught error's traceback to the client.
+    assert stage["debug"] is False
     assert variables["DJANGO_DEBUG"] == "false"
+    # No MySQL client library on Lambda: the pure-Python driver.
+    assert variables["DATABASE_DRIVER"] == "pymysql"
     # Lambda runs no entrypoint: the app checks its settings as it loads instead.
     assert variables["DJANGO_DEPLOY_CHECK_ON_START"] == "true"
     assert variables["SIMULATORS_ENABLED"] == "false"

@@ -277,23 +277,49 @@ def test_with_the_start_up_check_a_bad_environment_refuses_to_start(tmp_path, ov
     assert "The deploy checks failed: refusing to start" in done.stderr
 
 
-def test_zappa_starts_with_its_variables_and_the_secrets_of_its_remote_env(tmp_path):
+def test_zappa_starts_with_its_variables_and_the_secrets_it_reads_from_secrets_manager(
+    tmp_path, aws, moto_url
+):
     stage = json.loads((ROOT / "zappa_settings.json").read_text())["production"]
     variables = stage["aws_environment_variables"]
-    # What the release pipeline writes to remote_env from the secret store (docs/deploy.md).
-    remote_env = {
-        name: value
-        for name, value in production_environment(tmp_path).items()
-        if name in (*GATEWAY_SECRETS, "DJANGO_SECRET_KEY", "DATABASE_URL", "CACHE_URL")
-    }
-
     # The package carries the static files collectstatic put in `staticfiles/` (not excluded).
     assert variables["DJANGO_STATIC_ROOT"] == "staticfiles"
     assert not any(fnmatch("staticfiles", pattern) for pattern in stage["exclude"])
-    remote_env["DJANGO_STATIC_ROOT"] = production_environment(tmp_path)["DJANGO_STATIC_ROOT"]
+    # What the operator keeps in the function's secret (docs/deploy.md), on moto.
+    production = production_environment(tmp_path)
+    secret = {
+        name: value
+        for name, value in production.items()
+        if name in (*GATEWAY_SECRETS, "DJANGO_SECRET_KEY", "DATABASE_URL", "CACHE_URL")
+    }
+    [secret_id] = variables["SECRETS_MANAGER_SECRET_IDS"].split(",")
+    secrets_manager = aws("secretsmanager")
+    secrets_manager.create_secret(Name=secret_id, SecretString=json.dumps(secret))
+    lambda_env = {
+        **variables,
+        "DJANGO_STATIC_ROOT": production["DJANGO_STATIC_ROOT"],
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
 
-    done = django_setup(project_environment(**{**variables, **remote_env}))
+    def on_lambda(**overrides: str) -> dict[str, str]:
+        """The function's environment: its variables, and nothing of the secret's."""
+        env = project_environment(**{**lambda_env, **overrides})
+        for name in secret:
+            env.pop(name, None)
+        return env
+
+    done = django_setup(on_lambda())
     assert done.returncode == 0, done.stderr
-    refused = django_setup(project_environment(**{**variables, **remote_env, "ECPAY_HASH_IV": ""}))
+    # A secret the operator left out is refused at start, by name.
+    secrets_manager.put_secret_value(
+        SecretId=secret_id, SecretString=json.dumps({**secret, "ECPAY_HASH_IV": ""})
+    )
+    refused = django_setup(on_lambda())
     assert refused.returncode != 0
     assert "core.E004" in refused.stderr
+    # A secret that cannot be read stops the start too, naming it, never showing a value.
+    missing = django_setup(on_lambda(SECRETS_MANAGER_SECRET_IDS="no-such-secret"))
+    assert missing.returncode != 0
+    assert "'no-such-secret' (SECRETS_MANAGER_SECRET_IDS) could not be read" in missing.stderr

@@ -3,14 +3,13 @@ and in the image (the code belongs to root; the service runs as another user): l
 settings and the apps writes nothing there, and a request is served (issue 25, 2)."""
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from core.checks import COLLECTED_MARKER
-from tests.processes import PYTHON, ROOT
+from tests.processes import PYTHON, committed_code, make_read_only
 from tests.test_deploy_settings import production_environment
 
 # Loads the apps (with the deploy checks, as zappa starts) and serves one request.
@@ -21,25 +20,6 @@ from django.test import Client
 answer = Client().get("/healthz", HTTP_HOST="payments.example.com", secure=True)
 print("served", answer.status_code)
 """
-
-
-def read_only_copy(tmp_path: Path) -> Path:
-    """The committed code, copied and made read-only."""
-    files = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
-    ).stdout.split(b"\0")
-    code = tmp_path / "code"
-    for name in filter(None, files):
-        source = ROOT / name.decode()
-        if source.is_file():
-            (code / name.decode()).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, code / name.decode())
-    return code
-
-
-def make_read_only(folder: Path) -> None:
-    for path in [folder, *folder.rglob("*")]:
-        path.chmod(path.stat().st_mode & ~0o222)
 
 
 def start(code: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -60,7 +40,7 @@ def start(code: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def code(tmp_path):
-    code = read_only_copy(tmp_path)
+    code = committed_code(tmp_path / "code")
     # What the Lambda package carries besides the code: its collected static files.
     marker = code / "staticfiles" / COLLECTED_MARKER
     marker.parent.mkdir(parents=True)
