@@ -30,9 +30,9 @@ WORKDIR /app
 COPY . .
 # Settings need a secret key to load; this one exists only for these two build commands and is
 # not kept in the image. The .mo files are not committed: they are built here.
-RUN DJANGO_ENV_FILE= DJANGO_SECRET_KEY=build-only \
+RUN DJANGO_ENV_FILE='' DJANGO_SECRET_KEY=build-only \
         python manage.py compilemessages --ignore=var \
-    && DJANGO_ENV_FILE= DJANGO_SECRET_KEY=build-only \
+    && DJANGO_ENV_FILE='' DJANGO_SECRET_KEY=build-only \
         python manage.py collectstatic --noinput \
     && rm -rf var/broker
 
@@ -64,7 +64,9 @@ RUN mkdir -p /app/var && chown app:app /app/var
 # The CA bundle of Amazon RDS, for TLS to the database: DATABASE_TLS_CA names this file.
 ADD --chmod=644 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /etc/ssl/rds/global-bundle.pem
 
-USER app:app
+# By number: a platform that checks the image runs as non-root (Kubernetes' runAsNonRoot)
+# cannot resolve a name.
+USER 10001:10001
 EXPOSE 8000
 
 # Liveness only (/healthz): a database outage must not get healthy web containers restarted.
