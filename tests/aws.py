@@ -56,3 +56,12 @@ def create_topic(*, moto_url: str, name: str) -> Topic:
 
 
 _FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def secret_set(client: Any, name: str, value: dict[str, str]) -> None:
+    """The Secrets Manager secret `name` holding `value` (JSON), whether or not an earlier test
+    of the session made it: the moto server lives as long as the session."""
+    try:
+        client.create_secret(Name=name, SecretString=json.dumps(value))
+    except client.exceptions.ResourceExistsException:
+        client.put_secret_value(SecretId=name, SecretString=json.dumps(value))

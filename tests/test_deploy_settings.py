@@ -12,6 +12,7 @@ import pytest
 
 from core.checks import COLLECTED_MARKER, ECPAY_STAGE_URL, ENDPOINTS, GATEWAY_SECRETS
 from core.published import DEVELOPMENT_DEFAULTS
+from tests.aws import secret_set
 from tests.processes import PYTHON, ROOT, project_environment
 
 
@@ -294,7 +295,7 @@ def test_zappa_starts_with_its_variables_and_the_secrets_it_reads_from_secrets_m
     }
     [secret_id] = variables["SECRETS_MANAGER_SECRET_IDS"].split(",")
     secrets_manager = aws("secretsmanager")
-    secrets_manager.create_secret(Name=secret_id, SecretString=json.dumps(secret))
+    secret_set(secrets_manager, secret_id, secret)
     lambda_env = {
         **variables,
         "DJANGO_STATIC_ROOT": production["DJANGO_STATIC_ROOT"],

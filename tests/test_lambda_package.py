@@ -21,6 +21,7 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from core.checks import GATEWAY_SECRETS
+from tests.aws import secret_set
 from tests.factories import UserFactory
 from tests.processes import ROOT, committed_code, make_read_only
 
@@ -148,9 +149,7 @@ def function_environment(aws, moto_url) -> dict[str, str]:
         },
     }
     variables = STAGE["aws_environment_variables"]
-    aws("secretsmanager").create_secret(
-        Name=variables["SECRETS_MANAGER_SECRET_IDS"], SecretString=json.dumps(secret)
-    )
+    secret_set(aws("secretsmanager"), variables["SECRETS_MANAGER_SECRET_IDS"], secret)
     return {
         "PATH": "/usr/bin:/bin",
         "HOME": "/nonexistent",
