@@ -84,12 +84,17 @@ ensure_mariadb() {
         done
     fi
     # Root signs in over the socket (Debian's unix_socket auth); the app user over TCP.
+    # payments_owner stands for RDS's master user (every privilege, to grant too) in
+    # tests/test_database_users.py: it makes the services' rows-only user as the migrate task
+    # does in production (`manage.py database_users`, docs/deploy.md).
     as_root mariadb -uroot <<'SQL'
 CREATE DATABASE IF NOT EXISTS payments CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 CREATE USER IF NOT EXISTS 'payments'@'localhost' IDENTIFIED BY 'payments';
 CREATE USER IF NOT EXISTS 'payments'@'127.0.0.1' IDENTIFIED BY 'payments';
 GRANT ALL PRIVILEGES ON `payments`.* TO 'payments'@'localhost', 'payments'@'127.0.0.1';
 GRANT ALL PRIVILEGES ON `test\_payments%`.* TO 'payments'@'localhost', 'payments'@'127.0.0.1';
+CREATE USER IF NOT EXISTS 'payments_owner'@'127.0.0.1' IDENTIFIED BY 'payments_owner';
+GRANT ALL PRIVILEGES ON *.* TO 'payments_owner'@'127.0.0.1' WITH GRANT OPTION;
 SQL
     # Named time zones: a Django date lookup or Trunc with USE_TZ is CONVERT_TZ, NULL on a fresh
     # server whose zone tables are empty. None runs today (the admin's date filter and the

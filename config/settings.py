@@ -203,15 +203,27 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
 _database = DATABASES["default"]
-# The password apart from the URL: ECS injects it from Secrets Manager (the secret RDS's master
-# password was generated into, deploy/aws/), so DATABASE_URL holds no secret and a password of
-# any characters needs no URL-escaping.
+# The user and password apart from the URL: ECS injects both from a secret in Secrets Manager
+# (deploy/service.yaml: the services' user, or the owner for the migrate task), so DATABASE_URL
+# holds no secret, one URL serves every task, and a password of any characters needs no escaping.
+if _database_user := env.str("DATABASE_USER", default=""):
+    _database["USER"] = _database_user
 if _database_password := env.str("DATABASE_PASSWORD", default=""):
     _database["PASSWORD"] = _database_password
+# The services' own database user, which `manage.py database_users` (the migrate task, as the
+# owner) creates with rights to rows only: deploy/service.yaml, docs/deploy.md.
+DATABASE_APP_USER = env.str("DATABASE_APP_USER", default="payments_app")
+DATABASE_APP_PASSWORD = env.str("DATABASE_APP_PASSWORD", default="")
 # Persistent connections: reconnecting per request costs ~45% of a database endpoint's
 # throughput on MariaDB (docs/stack.md); health checks drop a connection the server closed.
 _database["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 _database["CONN_HEALTH_CHECKS"] = True
+# The CA bundle the database server's certificate must chain to ("" for no TLS). A relative
+# path is in the code's folder: the Lambda package carries rds-ca/global-bundle.pem
+# (deploy/rds_ca.py fetched it, checked against the pinned digest); core.E014 checks it loads.
+DATABASE_TLS_CA = env.str("DATABASE_TLS_CA", default="")
+if DATABASE_TLS_CA:
+    DATABASE_TLS_CA = str(BASE_DIR / DATABASE_TLS_CA)
 if _database["ENGINE"] == "django.db.backends.mysql":
     _database["OPTIONS"] = {
         "charset": "utf8mb4",
@@ -225,12 +237,11 @@ if _database["ENGINE"] == "django.db.backends.mysql":
     # TLS to the database (RDS: its CA bundle, docs/deploy.md). With it, the connection is
     # encrypted and the server's certificate and name are checked, or there is no connection:
     # never a silent fall back to plain text.
-    _database_tls_ca = env.str("DATABASE_TLS_CA", default="")
-    if _database_tls_ca and DATABASE_DRIVER == "pymysql":
+    if DATABASE_TLS_CA and DATABASE_DRIVER == "pymysql":
         # PyMySQL's names for the same: with these it refuses a server without TLS too.
-        _database["OPTIONS"].update(ssl_ca=_database_tls_ca, ssl_verify_identity=True)
-    elif _database_tls_ca:
-        _database["OPTIONS"].update(ssl={"ca": _database_tls_ca}, ssl_mode="VERIFY_IDENTITY")
+        _database["OPTIONS"].update(ssl_ca=DATABASE_TLS_CA, ssl_verify_identity=True)
+    elif DATABASE_TLS_CA:
+        _database["OPTIONS"].update(ssl={"ca": DATABASE_TLS_CA}, ssl_mode="VERIFY_IDENTITY")
     _database["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
 elif _database["ENGINE"] == "django.db.backends.sqlite3":
     _database["OPTIONS"] = {

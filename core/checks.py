@@ -7,6 +7,7 @@ the others DEPLOYMENT; `deploy_checks_enforce` runs both kinds, with Django's ow
 
 import ipaddress
 import logging
+import ssl
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -324,6 +325,29 @@ def static_files_collected(
                 hint="Run `manage.py collectstatic` when building (the Dockerfile does), or set "
                 "DJANGO_STATIC_ROOT to where the build put them.",
                 id="core.E013",
+            )
+        ]
+    return []
+
+
+@register(DEPLOYMENT, deploy=True)
+def database_tls_ca_loads(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> Sequence[CheckMessage]:
+    """A CA bundle that is missing or unreadable fails every database connection, at the first
+    request rather than at start: say so before the process serves."""
+    if not settings.DATABASE_TLS_CA:
+        return []
+    try:
+        ssl.create_default_context(cafile=settings.DATABASE_TLS_CA)
+    except (OSError, ssl.SSLError) as error:
+        return [
+            Error(
+                f"DATABASE_TLS_CA ({settings.DATABASE_TLS_CA}) is not a readable bundle of CA "
+                f"certificates ({error}): no connection to the database would be trusted.",
+                hint="Fetch the RDS bundle when building (`python deploy/rds_ca.py fetch`; the "
+                "Dockerfile does), or point DATABASE_TLS_CA at where it is.",
+                id="core.E014",
             )
         ]
     return []

@@ -121,6 +121,13 @@ class JsonFormatter(logging.Formatter):
             value = getattr(record, name, None)
             if value is not None:
                 line[name] = value
+        # Numbers a log-based metric reads (extra={"measurements": {...}}): fields of their
+        # own, so a CloudWatch metric filter takes `$.name` without parsing the message.
+        measurements = getattr(record, "measurements", None)
+        if isinstance(measurements, dict):
+            for name, value in measurements.items():
+                if isinstance(value, int | float) and name not in line:
+                    line[name] = value
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:

@@ -2,11 +2,11 @@
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -18,6 +18,7 @@ from payments.models import (
     GatewayOperation,
     LedgerEntry,
     OperationKind,
+    OperationStatus,
     Payment,
     PaymentEvent,
     PaymentStatus,
@@ -140,6 +141,25 @@ def payments_stranded(*, older_than: timedelta) -> QuerySet[Payment]:
         .exclude(gateway__in=gateways_paused())
         .order_by("created_at")
     )
+
+
+@dataclass(frozen=True)
+class UnknownOutcomes:
+    """Charges and refunds sent without an answer that said what happened."""
+
+    count: int
+    oldest: datetime | None
+
+
+def operations_unknown() -> UnknownOutcomes:
+    """How many gateway operations have an unknown outcome, and since when the oldest: the
+    janitor settles each within minutes, so an old one means asking the gateway keeps failing
+    (its outage, our credentials) and money may have moved that no record shows. One range of
+    the index on (status, created_at)."""
+    found = GatewayOperation.objects.filter(status=OperationStatus.UNKNOWN).aggregate(
+        count=Count("pk"), oldest=Min("created_at")
+    )
+    return UnknownOutcomes(count=found["count"], oldest=found["oldest"])
 
 
 # How long after a payment failed its customer is still worth telling.

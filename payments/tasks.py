@@ -19,6 +19,7 @@ from typing import Any
 from celery import Task, shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from django.utils import timezone
 
 from gateways.base import GatewayError, PaymentDeclinedError, TransientGatewayError
 from gateways.models import Gateway
@@ -33,7 +34,12 @@ from payments.ecpay.notifications import (
 from payments.ecpay.reconciliation import reconcile_ecpay
 from payments.models import Payment, PaymentStatus
 from payments.refunds import processing as refund_processing
-from payments.selectors import payments_expirable, payments_stranded, wallet_reported_success
+from payments.selectors import (
+    operations_unknown,
+    payments_expirable,
+    payments_stranded,
+    wallet_reported_success,
+)
 from payments.services import breaker_count_failure, breakers_probe, payment_expire
 from payments.wallet.callbacks import wallet_payment_settle
 
@@ -234,7 +240,23 @@ def operations_settle_unknown() -> int:
         else:
             # Never reached the provider: the process step may charge, with a new key.
             payment_process.delay(settlement.payment_id)
+    _report_unknown_outcomes()
     return settled
+
+
+def _report_unknown_outcomes() -> None:
+    """One line per sweep while any outcome stays unknown, with its numbers as fields: the
+    deployment's alarm reads the oldest one's age from it (deploy/service.yaml)."""
+    unknown = operations_unknown()
+    if unknown.oldest is None:
+        return
+    age = int((timezone.now() - unknown.oldest).total_seconds())
+    logger.warning(
+        "%d gateway operations have an unknown outcome; the oldest for %d s",
+        unknown.count,
+        age,
+        extra={"measurements": {"unknown_outcomes": unknown.count, "oldest_unknown_seconds": age}},
+    )
 
 
 @shared_task

@@ -1,4 +1,5 @@
 import importlib
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -44,6 +45,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "mysql" in item.keywords or "integration" in item.keywords:
             item.add_marker(skip)
+
+
+if os.environ.get("TESTS_DATABASE_AS_IS"):
+    # tests/test_database_users.py runs tests as the services' database user, which may not
+    # create a database or a table: they run in the test database an earlier session made and
+    # migrated (DATABASE_URL names it), as it is.
+    @pytest.fixture(scope="session")
+    def django_db_setup() -> None:
+        pass
 
 
 @receiver(post_migrate, dispatch_uid="tests.recreate_back_office_roles")

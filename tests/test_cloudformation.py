@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import payments.tasks
 from tests.aws import REGION
 from tests.processes import ROOT
 
@@ -110,15 +111,24 @@ def test_each_service_has_a_role_of_its_own_and_the_load_balancer_asks_liveness(
     }
     assert receivers == {"WorkerRole"}
     assert resources["WebTargets"]["Properties"]["HealthCheckPath"] == "/healthz"
-    # No secret in a task's plain environment: each comes from Secrets Manager.
-    for task in tasks.values():
+    # No secret in a task's plain environment: each comes from Secrets Manager. The database
+    # user is one too: the owner's in the migrate task only, the rows-only user's elsewhere.
+    for name, task in tasks.items():
         [container] = task["ContainerDefinitions"]
         plain = {variable["Name"]: variable["Value"] for variable in container["Environment"]}
-        secret = {variable["Name"] for variable in container["Secrets"]}
-        assert {"DJANGO_SECRET_KEY", "DATABASE_PASSWORD", "ECPAY_HASH_KEY"} <= secret
-        assert not secret & set(plain)
-        assert "@" in json.dumps(plain["DATABASE_URL"])  # user@host, and no password
-        assert ":payments@" not in json.dumps(plain["DATABASE_URL"])
+        secret = {
+            variable["Name"]: json.dumps(variable["ValueFrom"]) for variable in container["Secrets"]
+        }
+        assert {"DJANGO_SECRET_KEY", "DATABASE_USER", "DATABASE_PASSWORD", "ECPAY_HASH_KEY"} <= set(
+            secret
+        )
+        assert not set(secret) & set(plain)
+        assert "@" not in json.dumps(plain["DATABASE_URL"])
+        database_user = "DatabaseSecret" if name == "MigrateTask" else "DatabaseAppSecret"
+        assert database_user + "}:username" in secret["DATABASE_USER"], name
+        assert database_user + "}:password" in secret["DATABASE_PASSWORD"], name
+    migrate = tasks["MigrateTask"]["ContainerDefinitions"][0]
+    assert "database_users --require-tls" in migrate["Command"][-1]
 
 
 # What moto's CloudFormation cannot create (no support for secrets, SES identities or
@@ -234,3 +244,38 @@ def test_the_templates_deploy_on_moto(aws):
     assert groups[0]["retentionInDays"] == 90
     [target_group] = aws("elbv2").describe_target_groups(Names=[f"{prefix}-web"])["TargetGroups"]
     assert target_group["HealthCheckPath"] == "/healthz"
+
+    # A release's first step (docs/deploy.md, Releasing): the new image reaches the migrate
+    # task only; the services keep running the old one until their migrations are applied.
+    release = parameters["ImageUri"].replace("sha256:0", "sha256:1")
+    cloudformation.update_stack(
+        StackName=prefix,
+        TemplateBody=json.dumps(for_moto(rendered(SERVICE))),
+        Parameters=[
+            {"ParameterKey": k, "ParameterValue": v}
+            for k, v in {**parameters, "MigrateImageUri": release}.items()
+        ],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+
+    def revision(family: str) -> int:
+        task = ecs.describe_task_definition(taskDefinition=f"{prefix}-{family}")
+        return int(task["taskDefinition"]["revision"])
+
+    # Which task definitions changed: moto's update keeps no container's image, so the
+    # revision numbers tell (a new one for migrate, none for the services).
+    assert revision("migrate") == 2
+    assert revision("web") == revision("beat") == revision("worker-pipeline") == 1
+
+
+def test_the_unknown_outcomes_alarm_reads_the_field_the_janitor_logs():
+    resources = rendered(SERVICE)["Resources"]
+    metric_filter = resources["UnknownOutcomesFilter"]["Properties"]
+    alarm = resources["UnknownOutcomesAlarm"]["Properties"]
+
+    # tests/payments/test_card_pipeline.py checks the line has these.
+    assert f'$.logger = "{payments.tasks.logger.name}"' in metric_filter["FilterPattern"]
+    [transformation] = metric_filter["MetricTransformations"]
+    assert transformation["MetricValue"] == "$.oldest_unknown_seconds"
+    assert alarm["MetricName"] == transformation["MetricName"]
+    assert (alarm["Statistic"], alarm["Threshold"]) == ("Maximum", 900)

@@ -13,6 +13,7 @@ import pytest
 from core.checks import COLLECTED_MARKER, ECPAY_STAGE_URL, ENDPOINTS, GATEWAY_SECRETS
 from core.published import DEVELOPMENT_DEFAULTS
 from tests.aws import secret_set
+from tests.certificates import ca_bundle
 from tests.processes import PYTHON, ROOT, project_environment
 
 
@@ -90,6 +91,9 @@ def test_check_deploy_is_clean_under_production_settings(tmp_path):
             ["core.E010", "core.E011", "core.E012"],
         ),
         ({"DJANGO_STATIC_ROOT": "{tmp_path}/collectstatic-never-ran"}, ["core.E013"]),
+        # The RDS bundle was never fetched, or what was fetched is not one (an error page).
+        ({"DATABASE_TLS_CA": "{tmp_path}/rds-ca/global-bundle.pem"}, ["core.E014"]),
+        ({"DATABASE_TLS_CA": "{tmp_path}/static/css/site.css"}, ["core.E014"]),
     ],
 )
 def test_check_deploy_fails_on_what_must_not_reach_production(tmp_path, overrides, problems):
@@ -296,9 +300,14 @@ def test_zappa_starts_with_its_variables_and_the_secrets_it_reads_from_secrets_m
     [secret_id] = variables["SECRETS_MANAGER_SECRET_IDS"].split(",")
     secrets_manager = aws("secretsmanager")
     secret_set(secrets_manager, secret_id, secret)
+    # ...and the RDS CA bundle deploy/rds_ca.py fetched into rds-ca/ (tests/test_rds_ca.py).
+    assert variables["DATABASE_TLS_CA"] == "rds-ca/global-bundle.pem"
+    assert not any(fnmatch("rds-ca", pattern) for pattern in stage["exclude_glob"])
+    (tmp_path / "rds-ca.pem").write_bytes(ca_bundle(tmp_path, "RDS stand-in"))
     lambda_env = {
         **variables,
         "DJANGO_STATIC_ROOT": production["DJANGO_STATIC_ROOT"],
+        "DATABASE_TLS_CA": str(tmp_path / "rds-ca.pem"),
         "AWS_ENDPOINT_URL": moto_url,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from rest_framework.authtoken.models import Token
 
 from core.checks import GATEWAY_SECRETS
 from tests.aws import secret_set
+from tests.certificates import ca_bundle
 from tests.factories import UserFactory
 from tests.processes import ROOT, committed_code, make_read_only
 
@@ -109,6 +111,15 @@ def package(tmp_path_factory) -> Iterator[Path]:
         "AWS_SECRET_ACCESS_KEY": "build-only",
         "HOME": str(build.parent),
     }
+    # The RDS CA bundle, fetched as the build fetches it: checked against a pinned digest. A CA
+    # of the test's stands in for AWS's, which this machine cannot reach.
+    bundle = ca_bundle(build.parent, "Amazon RDS Root CA stand-in")
+    (build.parent / "served.pem").write_bytes(bundle)
+    run(
+        [venv / "bin/python", "deploy/rds_ca.py", "fetch", "--sha256", sha256(bundle).hexdigest()],
+        cwd=build,
+        env={**tools, "RDS_CA_BUNDLE_URL": (build.parent / "served.pem").as_uri()},
+    )
     run(
         [venv / "bin/python", "manage.py", "collectstatic", "--noinput", "-v0"],
         cwd=build,
@@ -180,15 +191,20 @@ def invoke(package: Path, env: dict[str, str], event: dict[str, Any]) -> dict[st
 def test_the_lambda_package_serves_an_api_request_from_the_database(package, function_environment):
     customer = UserFactory.create()
     token = Token.objects.create(user=customer)
+    # This tier's MariaDB speaks plain text (tests/test_database_tls.py has PyMySQL verify one
+    # that speaks TLS): the requests that reach it go without the package's RDS bundle. The
+    # liveness check keeps it: the function starts only if its start-up deploy checks find the
+    # bundle the package carries (core.E014).
+    plain = {**function_environment, "DATABASE_TLS_CA": ""}
 
     alive = invoke(package, function_environment, api_gateway_event("/healthz"))
     listed = invoke(
         package,
-        function_environment,
+        plain,
         api_gateway_event("/api/v1/payments/", {"Authorization": f"Token {token.key}"}),
     )
-    refused = invoke(package, function_environment, api_gateway_event("/api/v1/payments/"))
-    page = invoke(package, function_environment, api_gateway_event("/accounts/login/"))
+    refused = invoke(package, plain, api_gateway_event("/api/v1/payments/"))
+    page = invoke(package, plain, api_gateway_event("/accounts/login/"))
 
     assert alive == {"statusCode": 200, "body": '{"status": "ok"}'}
     assert listed["statusCode"] == 200, listed
@@ -196,7 +212,7 @@ def test_the_lambda_package_serves_an_api_request_from_the_database(package, fun
     assert refused["statusCode"] == 401
     # Its pages link their stylesheet, which the package carries (WhiteNoise serves it).
     assert page["statusCode"] == 200
-    stylesheet = invoke(package, function_environment, api_gateway_event("/static/css/site.css"))
+    stylesheet = invoke(package, plain, api_gateway_event("/static/css/site.css"))
     assert stylesheet["statusCode"] == 200
     # Nothing was written beside the code: Lambda's folder is read-only.
     assert not (package / "var").exists()
@@ -207,5 +223,6 @@ def test_the_package_holds_no_secret_test_or_development_file(package):
         assert not (package / absent).exists(), absent
     assert (package / "staticfiles" / "css" / "site.css").is_file()
     assert (package / "locale" / "zh_Hant" / "LC_MESSAGES" / "django.mo").is_file()
+    assert (package / STAGE["aws_environment_variables"]["DATABASE_TLS_CA"]).is_file()
     # Only the project's own: a library's folder of the same name stays.
     assert (package / "botocore" / "docs").is_dir()

@@ -3,11 +3,16 @@
 The real-worker versions of the important journeys are in tests/integration/.
 """
 
+import json
+import logging
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
+from core.logging import JsonFormatter
 from gateways.card import get_card_gateway
 from gateways.card.simulator import cards
 from orders.models import OrderStatus
@@ -160,6 +165,35 @@ def test_a_charge_whose_answer_times_out_is_unknown_until_the_janitor_asks_the_p
     assert charges_at_provider(payment) == 1
     assert len(mailoutbox) == 1
     assert operations_settle_unknown() == 0
+
+
+def test_while_an_outcome_stays_unknown_each_sweep_logs_its_age_for_the_alarm(
+    pay, settings, caplog
+):
+    payment = pay(cards.TIMEOUT_AFTER_CHARGE)
+    operation = payment.operations.get()
+    GatewayOperation.objects.filter(pk=operation.pk).update(
+        created_at=timezone.now() - timedelta(minutes=20)
+    )
+    # The provider cannot be asked yet: the outcome stays unknown through this sweep.
+    settings.OPERATION_SETTLE_AFTER_SECONDS = 3600
+
+    with caplog.at_level(logging.WARNING, logger="payments.tasks"):
+        operations_settle_unknown()
+    [record] = [r for r in caplog.records if r.name == "payments.tasks"]
+    line = json.loads(JsonFormatter().format(record))
+
+    # What deploy/service.yaml's UnknownOutcomesFilter reads: the logger and the field.
+    assert line["logger"] == "payments.tasks"
+    assert line["unknown_outcomes"] == 1
+    assert 20 * 60 <= line["oldest_unknown_seconds"] < 21 * 60
+    assert "1 gateway operations have an unknown outcome" in line["message"]
+
+    settings.OPERATION_SETTLE_AFTER_SECONDS = 0
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="payments.tasks"):
+        operations_settle_unknown()
+    assert not [r for r in caplog.records if r.name == "payments.tasks"]
 
 
 def test_a_crash_is_a_dead_letter_that_reprocess_payments_completes_charging_once(
