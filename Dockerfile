@@ -49,7 +49,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=config.settings \
     DJANGO_ENV_FILE="" \
-    PORT=8000
+    PORT=8000 \
+    PROMETHEUS_MULTIPROC_DIR=/app/var/prometheus
 
 # libmariadb3: the shared library default-libmysqlclient-dev compiled mysqlclient against.
 RUN apt-get update \

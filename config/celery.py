@@ -4,7 +4,7 @@ import os
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_init, worker_process_shutdown
 from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -31,3 +31,23 @@ def database_connections_recycled(task: Task[..., Any], **kwargs: Any) -> None:
     if getattr(task.request, "is_eager", False):
         return
     close_old_connections()
+
+
+@worker_init.connect
+def metrics_served(**kwargs: Any) -> None:
+    """In the worker's main process, before its pool starts: a fresh metrics folder, and the
+    pool's counters served on METRICS_PORT when it is set (core/metrics.py)."""
+    from django.conf import settings
+
+    from core.metrics import multiprocess_dir_reset, serve_worker_metrics
+
+    multiprocess_dir_reset()
+    if settings.METRICS_PORT:
+        serve_worker_metrics(settings.METRICS_PORT)
+
+
+@worker_process_shutdown.connect
+def metrics_process_retired(pid: int, **kwargs: Any) -> None:
+    from core.metrics import process_dead
+
+    process_dead(pid)

@@ -80,3 +80,18 @@ class JsonAccessLogger(glogging.Logger):
 
 
 logger_class = JsonAccessLogger
+
+
+# Prometheus metrics from every process (core/metrics.py): with PROMETHEUS_MULTIPROC_DIR set,
+# each worker writes its counters there and /metrics adds them up. The master empties the
+# folder at start (an earlier run's files would count twice) and retires a dead worker's.
+def on_starting(server: Any) -> None:
+    from core.metrics import multiprocess_dir_reset
+
+    multiprocess_dir_reset()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from core.metrics import process_dead
+
+    process_dead(worker.pid)

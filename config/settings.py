@@ -145,6 +145,9 @@ MIDDLEWARE = [
     "core.logging.RequestIdMiddleware",
     # Before any check of the Host header: load balancers probe containers by address.
     "core.health.ProbeMiddleware",
+    # Counts every other request; answers /metrics, before the host check too (a scraper asks
+    # by address): core/metrics.py.
+    "core.metrics.MetricsMiddleware",
     # Errors Django answers itself under /api/ (404, 500) in the API's shape, DEBUG or not.
     "core.views.ApiErrorShape",
     "django.middleware.security.SecurityMiddleware",
@@ -486,6 +489,12 @@ IDEMPOTENCY_KEY_TTL_SECONDS = env.int("IDEMPOTENCY_KEY_TTL_SECONDS", default=864
 IDEMPOTENCY_KEY_LOCK_SECONDS = env.int("IDEMPOTENCY_KEY_LOCK_SECONDS", default=300)
 
 # --- Cache ------------------------------------------------------------------------------------
+# Prometheus metrics (core/metrics.py, README's Operations). /metrics on the web tier answers
+# only `Authorization: Bearer <METRICS_TOKEN>`, and is off (404) while it is unset; a Celery
+# worker serves its own on METRICS_PORT (0: off), to the internal network only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_PORT = env.int("METRICS_PORT", default=0)
+
 # API throttling counts here. Process-local by default; set CACHE_URL to Redis when more than
 # one process serves the API, or each would count on its own.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
@@ -537,6 +546,7 @@ CELERY_TASK_ROUTES = {
     "payments.tasks.payments_expire_pending": {"queue": "maintenance"},
     "payments.tasks.payments_resume_stranded": {"queue": "maintenance"},
     "payments.tasks.gateways_probe": {"queue": "maintenance"},
+    "payments.tasks.ledger_check": {"queue": "maintenance"},
     "core.tasks.*": {"queue": "maintenance"},
     "gateways.tasks.*": {"queue": "maintenance"},
 }
@@ -593,6 +603,11 @@ CELERY_BEAT_SCHEDULE = {
     # Delete refused callbacks about no payment, past CALLBACK_REFUSED_RETENTION_DAYS.
     "purge-refused-callbacks": {
         "task": "gateways.tasks.callbacks_purge_refused",
+        "schedule": 3600.0,
+    },
+    # Every balance against its ledger: the metric payments_ledger_mismatches and its alert.
+    "check-ledger": {
+        "task": "payments.tasks.ledger_check",
         "schedule": 3600.0,
     },
 }

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from gateways.metrics import callback_reason, callbacks_received, callbacks_settled
 from gateways.models import CallbackOutcome, GatewayCallback, GatewaySwitch
 
 
@@ -82,7 +83,7 @@ def callback_record(
     when the signature could be checked before storing (a pure computation): only a signed
     callback counts as waiting for its worker (`gateways.selectors`).
     """
-    return GatewayCallback.objects.create(
+    callback = GatewayCallback.objects.create(
         gateway=gateway,
         external_reference=external_reference[:64],
         body=body,
@@ -91,6 +92,9 @@ def callback_record(
         remote_addr=remote_addr,
         signature_valid=signature_valid,
     )
+    # Stored in a transaction of its own (the view's autocommit): received is received.
+    callbacks_received.labels(gateway).inc()
+    return callback
 
 
 def callback_settle(
@@ -101,11 +105,13 @@ def callback_settle(
     signature_valid: bool | None = None,
     payment_id: int | None = None,
     external_reference: str = "",
+    gateway: str = "",
 ) -> None:
-    """Record what a callback turned out to be: accepted, a duplicate, or rejected and why."""
+    """Record what a callback turned out to be: accepted, a duplicate, or rejected and why
+    (and count it, by `gateway`, the callback's)."""
     if outcome == CallbackOutcome.RECEIVED:
         raise ValueError("A settled callback is accepted, a duplicate or rejected.")
-    GatewayCallback.objects.filter(pk=callback_id).update(
+    updated = GatewayCallback.objects.filter(pk=callback_id).update(
         outcome=outcome,
         outcome_reason=reason[:255],
         signature_valid=signature_valid,
@@ -113,6 +119,13 @@ def callback_settle(
         external_reference=external_reference[:64],
         processed_at=timezone.now(),
     )
+    if updated:
+        # Callers on the hot paths say which gateway; the rare others cost a query.
+        gateway = gateway or GatewayCallback.objects.values_list("gateway", flat=True).get(
+            pk=callback_id
+        )
+        why = callback_reason(outcome=outcome, reason=reason, signature_valid=signature_valid)
+        transaction.on_commit(callbacks_settled.labels(gateway, outcome, why).inc)
 
 
 def gateway_block_queries(*, gateway: str, until: datetime) -> None:

@@ -24,6 +24,7 @@ from notifications.services import notify_payment_event
 from orders.models import OrderStatus
 from payments.card.charges import card_charge, succeeded_charges
 from payments.exceptions import InsufficientBalance
+from payments.metrics import pipeline_retries, timed_step
 from payments.models import (
     LedgerEntry,
     LedgerEntryType,
@@ -70,6 +71,7 @@ class Failure:
     needs_review: bool
 
 
+@timed_step("validate")
 def validate(payment_id: int) -> None:
     """pending → processing, once the payment can be charged as it stands.
 
@@ -88,6 +90,7 @@ def validate(payment_id: int) -> None:
         )
 
 
+@timed_step("process")
 def process(payment_id: int) -> None:
     """Take the money, once: charge the card, or debit the customer's balance.
 
@@ -130,6 +133,7 @@ def process(payment_id: int) -> None:
         raise PaymentInvalid("the payment does not hold its order") from None
 
 
+@timed_step("update")
 def update(payment_id: int, failure: Failure | None = None) -> None:
     """Apply the outcome: completed with what it pays for, or failed with the reason."""
     if failure is not None:
@@ -196,6 +200,7 @@ def handle_error(payment_id: int, step: str, error: BaseException) -> Failure:
     return failure
 
 
+@timed_step("notify")
 def notify(payment_id: int) -> None:
     """Tell the customer the outcome. Each message is sent at most once, and the timeline says
     so once, whatever reruns or runs at the same time."""
@@ -217,6 +222,8 @@ def notify(payment_id: int) -> None:
 
 
 def record_retry(payment_id: int, error: TransientGatewayError, retry: int, delay: float) -> None:
+    # Only the process step talks to a gateway, so only it is retried.
+    pipeline_retries.labels("process").inc()
     payment_event_record(
         payment_id=payment_id,
         type="retry_scheduled",

@@ -10,6 +10,7 @@ import logging
 from typing import Any, Final
 
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
@@ -55,3 +56,27 @@ def pipeline_start(payment_id: int) -> None:
 def refund_start(operation_id: int) -> None:
     """Queue a recorded refund once the transaction that recorded it has committed."""
     queue_after_commit(REFUND_PROCESS, operation_id)
+
+
+def queues_waiting(names: list[str] | None = None) -> dict[str, int] | None:
+    """How many messages wait on each queue (every queue the workers consume by default):
+    Redis' list length, SQS's approximate number visible; messages a worker holds are not
+    counted. None when the broker cannot be reached or a queue does not exist. For
+    `manage.py queue_depth` and the metrics' scrape, which must answer quickly: one attempt."""
+    names = names if names is not None else [queue.name for queue in settings.CELERY_TASK_QUEUES]
+    waiting: dict[str, int] = {}
+    try:
+        with current_app.connection_for_read() as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=2)
+            # Every kombu transport's channel declares queues; the stub's type does not say.
+            channel: Any = connection.default_channel
+            for name in names:
+                # Not passive: Redis keeps no empty queue, so a passive declare would call an
+                # empty queue missing. Nothing is created either way: Redis makes a list when a
+                # message arrives, and SQS' queues are predefined (an unknown one is an error).
+                _, count, _ = channel.queue_declare(queue=name)
+                waiting[name] = int(count)
+    except Exception as error:  # the broker down, or a transport's own "no such queue"
+        logger.warning("queue depth unknown: %s", type(error).__name__)
+        return None
+    return waiting

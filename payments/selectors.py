@@ -143,6 +143,11 @@ def payments_stranded(*, older_than: timedelta) -> QuerySet[Payment]:
     )
 
 
+def payments_needing_review_count() -> int:
+    """Payments flagged for a person: one range of the index on (needs_review, created_at)."""
+    return Payment.objects.filter(needs_review=True).count()
+
+
 @dataclass(frozen=True)
 class UnknownOutcomes:
     """Charges and refunds sent without an answer that said what happened."""

@@ -21,6 +21,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from accounts.models import User
+from core.batches import ids_in_batches
 from gateways.base import GatewayError, PaymentDeclinedError, TransientGatewayError
 from gateways.models import Gateway
 from gateways.selectors import callbacks_left_waiting
@@ -32,9 +34,18 @@ from payments.ecpay.notifications import (
     ecpay_notifications_apply_waiting,
 )
 from payments.ecpay.reconciliation import reconcile_ecpay
+from payments.metrics import (
+    ledger_checked,
+    ledger_mismatched,
+    notification_drains,
+    periodic_heartbeat,
+    reconciliation_discrepancies,
+    reconciliation_ran,
+)
 from payments.models import Payment, PaymentStatus
 from payments.refunds import processing as refund_processing
 from payments.selectors import (
+    ledger_mismatches,
     operations_unknown,
     payments_expirable,
     payments_stranded,
@@ -96,6 +107,7 @@ def ecpay_notifications_drain(retry: int = 0) -> None:
     under its row lock, and one already applied is no longer waiting. A database failure is
     retried with backoff, as a gateway's is; past the retries what waits is the sweep's.
     """
+    notification_drains.inc()
     try:
         applied = ecpay_notifications_apply_waiting(limit=DRAIN_SHARED_AFTER)
         if applied < DRAIN_SHARED_AFTER:
@@ -294,8 +306,13 @@ def payments_expire_pending(limit: int = 1000) -> int:
 
 @shared_task
 def gateways_probe() -> int:
-    """Periodic: probe the gateways their circuit breaker paused; returns how many resumed."""
-    return len(breakers_probe())
+    """Periodic: probe the gateways their circuit breaker paused; returns how many resumed.
+
+    The most frequent periodic task, so also the heartbeat of beat and the maintenance worker:
+    its metric and its "succeeded" log line say both are alive (README, Operations)."""
+    resumed = len(breakers_probe())
+    periodic_heartbeat.set_to_current_time()
+    return resumed
 
 
 @shared_task
@@ -304,7 +321,26 @@ def ecpay_reconcile() -> int:
     report = reconcile_ecpay(
         card_age=timedelta(minutes=settings.ECPAY_RECONCILE_CARD_AFTER_MINUTES), limit=100
     )
+    if not report.backed_off:
+        reconciliation_discrepancies.set(len(report.discrepancies))
+        reconciliation_ran.set_to_current_time()
     return len(report.recovered)
+
+
+@shared_task
+def ledger_check() -> int:
+    """Periodic: check every balance against its ledger (as `manage.py check_ledger` does), in
+    batches of users; returns how many differ, which the metrics and an error line report."""
+    mismatched = 0
+    for user_ids in ids_in_batches(User.objects.all()):
+        mismatched += len(ledger_mismatches(user_ids=user_ids))
+    ledger_mismatched.set(mismatched)
+    ledger_checked.set_to_current_time()
+    if mismatched:
+        logger.error(
+            "%d balance(s) differ from their ledger: run manage.py check_ledger", mismatched
+        )
+    return mismatched
 
 
 def _notify_if_refunded(payment: Payment | None) -> None:

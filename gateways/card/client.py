@@ -22,8 +22,12 @@ from gateways.base import (
     TransientGatewayError,
 )
 from gateways.http import failed_to_connect
+from gateways.metrics import measured
 
 Json = dict[str, Any]
+
+# Its name in the metrics: Gateway.CARD.
+GATEWAY = "card"
 
 
 class CardProviderClient:
@@ -36,6 +40,7 @@ class CardProviderClient:
         self._headers = {"Authorization": f"Bearer {api_key}"}
         self._timeout = (connect_timeout, read_timeout)
 
+    @measured(GATEWAY, "tokenize")
     def tokenize(self, card: CardDetails) -> CardToken:
         """Exchange card details for a token. A card the provider refuses (not valid, expired,
         a network it does not take) raises PaymentDeclinedError: the customer must use another."""
@@ -61,6 +66,7 @@ class CardProviderClient:
             exp_year=_integer(body, "exp_year"),
         )
 
+    @measured(GATEWAY, "charge")
     def charge(self, request: ChargeRequest) -> ChargeResult:
         """Charge a token, at most once per idempotency key: a repeat answers as the first did.
 
@@ -83,6 +89,7 @@ class CardProviderClient:
         )
         return _charge_result(body)
 
+    @measured(GATEWAY, "find_charge")
     def find_charge(self, idempotency_key: str) -> ChargeResult | None:
         """The charge made with this key, or None if the provider never recorded one.
 
@@ -96,6 +103,7 @@ class CardProviderClient:
             return None
         return _charge_result(_answer(response))
 
+    @measured(GATEWAY, "refund")
     def refund(self, request: RefundRequest) -> RefundResult:
         """Refund part or all of a charge, at most once per idempotency key. More than what is
         left of the charge raises PermanentGatewayError."""

@@ -28,8 +28,12 @@ from gateways.base import (
 from gateways.ecpay.config import EcpayConfig
 from gateways.ecpay.signature import check_mac_matches, check_mac_value
 from gateways.http import failed_to_connect
+from gateways.metrics import measured
 
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,12}")
+
+# Its name in the metrics: Gateway.ECPAY.
+GATEWAY = "ecpay"
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class QueryRateLimited(TransientGatewayError):
     back_off = timedelta(minutes=30)
 
 
+@measured(GATEWAY, "query_trade")
 def query_trade(
     merchant_trade_no: str, config: EcpayConfig, *, timeout: float = 10.0
 ) -> TradeStatus:
@@ -124,6 +129,7 @@ def query_trade(
 REFUND = "R"
 
 
+@measured(GATEWAY, "refund")
 def credit_refund(
     *,
     merchant_trade_no: str,

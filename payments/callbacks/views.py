@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 
+from gateways.metrics import callbacks_refused_unstored
 from gateways.models import CallbackOutcome, Gateway, GatewayCallback
 from gateways.services import callback_record
 from payments.ecpay.notifications import ecpay_notification_check, ecpay_notification_receive
@@ -129,6 +130,8 @@ class CallbackView(APIView):
     # Not part of the API's schema: the gateways, not API clients, call these.
     schema = None
     max_body_bytes = 0
+    # Whose callbacks these are (Gateway), for the metrics.
+    gateway = ""
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -144,6 +147,15 @@ class CallbackView(APIView):
 
     def handle_exception(self, exc: Exception) -> Response:
         response = super().handle_exception(exc)
+        if 400 <= response.status_code < 500:
+            reason = (
+                "too_large"
+                if isinstance(exc, CallbackTooLarge)
+                else "throttled"
+                if isinstance(exc, Throttled)
+                else "malformed"
+            )
+            callbacks_refused_unstored.labels(self.gateway, reason).inc()
         # Refused before anything could be verified (throttled ones are not counted again).
         if 400 <= response.status_code < 500 and response.status_code != 429:
             self.count_unsigned(self.request)
@@ -204,6 +216,7 @@ class EcpayNotificationView(CallbackView):
     renderer_classes = [EcpayAnswerRenderer]
     # A notification is some thirty short fields, a few KB with NeedExtraPaidInfo's.
     max_body_bytes = 32 * 1024
+    gateway = Gateway.ECPAY
 
     def post(self, request: Request) -> Response:
         # The CheckMacValue first: pure computation, so nothing is lost if it fails, and an
@@ -247,7 +260,6 @@ class WalletCallbackView(CallbackView):
     renderer_classes = [WalletAnswerRenderer]
     # A callback is four short fields.
     max_body_bytes = 8 * 1024
-    gateway = ""
 
     def post(self, request: Request) -> Response:
         signed = wallet_callback_signed(

@@ -371,6 +371,7 @@ def _settle(
 ) -> str:
     callback_settle(
         callback_id=callback.pk,
+        gateway=callback.gateway,
         outcome=verdict.outcome,
         reason=verdict.reason,
         signature_valid=signature_valid,

@@ -38,6 +38,7 @@ from payments.exceptions import (
     OrderPaymentInProgress,
 )
 from payments.limits import ECPAY_PAGE_METHODS, amount_check, balance_room_check
+from payments.metrics import counted_on_commit, payments_created
 from payments.models import (
     LedgerEntryType,
     Payment,
@@ -136,6 +137,7 @@ def payment_create(
             PaymentEvent.objects.create(
                 payment=payment, type="created", to_status=payment.status, data={"kind": kind}
             )
+            counted_on_commit(payments_created.labels(gateway, method).inc)
     except IntegrityError:
         earlier = _created_before(
             user=user, idempotency_key=idempotency_key, order=order, wanted=wanted

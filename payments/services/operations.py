@@ -5,6 +5,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.transitions import transition_needed
+from payments.metrics import counted_on_commit, gateway_operations
 from payments.models import (
     OPERATION_TRANSITIONS,
     GatewayOperation,
@@ -113,4 +114,5 @@ def operation_settle(
             },
             is_error=to in (OperationStatus.FAILED, OperationStatus.UNKNOWN),
         )
+        counted_on_commit(gateway_operations.labels(operation.gateway, operation.kind, to).inc)
     return operation

@@ -5,6 +5,7 @@ row, refuses a move `PAYMENT_TRANSITIONS` does not allow, treats a repeated move
 writes the event. Lock order, everywhere: a payment row, then its order's row, then its user's.
 """
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.transitions import check_locked, transition_needed
+from payments.metrics import (
+    counted_on_commit,
+    payment_completion,
+    payment_dead_letters,
+    payment_transitions,
+)
 from payments.models import (
     CLAIM_STATUSES,
     PAYMENT_TRANSITIONS,
@@ -98,7 +105,18 @@ def _payment_move(
         is_error=is_error,
         actor=actor,
     )
+    counted_on_commit(functools.partial(_count_move, payment))
     return payment
+
+
+def _count_move(payment: Payment) -> None:
+    payment_transitions.labels(payment.gateway, payment.method, payment.status).inc()
+    if payment.status == PaymentStatus.COMPLETED and payment.completed_at is not None:
+        payment_completion.labels(payment.gateway).observe(
+            (payment.completed_at - payment.created_at).total_seconds()
+        )
+    elif payment.status == PaymentStatus.FAILED and payment.needs_review:
+        payment_dead_letters.labels(payment.gateway).inc()
 
 
 def payment_event_record(

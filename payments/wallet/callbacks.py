@@ -96,6 +96,7 @@ def wallet_callback_receive(
     except BadSignatureError as error:
         callback_settle(
             callback_id=callback.pk,
+            gateway=callback.gateway,
             outcome=CallbackOutcome.REJECTED,
             reason=str(error),
             signature_valid=False,
@@ -106,6 +107,7 @@ def wallet_callback_receive(
     except MalformedCallback as error:
         callback_settle(
             callback_id=callback.pk,
+            gateway=callback.gateway,
             outcome=CallbackOutcome.REJECTED,
             reason=str(error),
             signature_valid=True,
@@ -135,14 +137,18 @@ def wallet_callback_accept(*, callback_id: int, gateway: str, callback: WalletCa
     existing = Payment.objects.filter(gateway=gateway, gateway_reference=reference).first()
     if existing is not None:
         return _settle(
-            callback_id, Verdict(CallbackOutcome.DUPLICATE, answer="duplicate"), callback, existing
+            callback_id,
+            gateway,
+            Verdict(CallbackOutcome.DUPLICATE, answer="duplicate"),
+            callback,
+            existing,
         )
     order = Order.objects.filter(number=callback.order_number).first()
     if order is None:
         verdict = Verdict(
             CallbackOutcome.REJECTED, "unknown order", code="unknown_order", status=404
         )
-        return _settle(callback_id, verdict, callback)
+        return _settle(callback_id, gateway, verdict, callback)
     try:
         amount_check(
             kind=PaymentKind.ORDER,
@@ -154,7 +160,7 @@ def wallet_callback_accept(*, callback_id: int, gateway: str, callback: WalletCa
     except AmountOutOfRange as error:
         reason = f"amount out of range: {error.fields['amount'][0]}"
         verdict = Verdict(CallbackOutcome.REJECTED, reason, code=error.code, status=400)
-        return _settle(callback_id, verdict, callback)
+        return _settle(callback_id, gateway, verdict, callback)
 
     try:
         payment, answer = _payment_record(
@@ -165,11 +171,15 @@ def wallet_callback_accept(*, callback_id: int, gateway: str, callback: WalletCa
         if winner is None:
             raise
         return _settle(
-            callback_id, Verdict(CallbackOutcome.DUPLICATE, answer="duplicate"), callback, winner
+            callback_id,
+            gateway,
+            Verdict(CallbackOutcome.DUPLICATE, answer="duplicate"),
+            callback,
+            winner,
         )
     reason = "order already paid: recorded, not applied to it" if answer == "skipped" else ""
     verdict = Verdict(CallbackOutcome.ACCEPTED, reason, answer=answer)
-    return _settle(callback_id, verdict, callback, payment)
+    return _settle(callback_id, gateway, verdict, callback, payment)
 
 
 def _payment_record(
@@ -215,10 +225,15 @@ PAID_STATUSES = frozenset({PaymentStatus.COMPLETED, PaymentStatus.REFUNDED})
 
 
 def _settle(
-    callback_id: int, verdict: Verdict, callback: WalletCallback, payment: Payment | None = None
+    callback_id: int,
+    gateway: str,
+    verdict: Verdict,
+    callback: WalletCallback,
+    payment: Payment | None = None,
 ) -> Verdict:
     callback_settle(
         callback_id=callback_id,
+        gateway=gateway,
         outcome=verdict.outcome,
         reason=verdict.reason,
         signature_valid=True,
