@@ -35,13 +35,12 @@ def database_connections_recycled(task: Task[..., Any], **kwargs: Any) -> None:
 
 @worker_init.connect
 def metrics_served(**kwargs: Any) -> None:
-    """In the worker's main process, before its pool starts: a fresh metrics folder, and the
-    pool's counters served on METRICS_PORT when it is set (core/metrics.py)."""
+    """In the worker's main process, before its pool starts: its pool's counters served on
+    METRICS_PORT when it is set (core/metrics.py)."""
     from django.conf import settings
 
-    from core.metrics import multiprocess_dir_reset, serve_worker_metrics
+    from core.metrics import serve_worker_metrics
 
-    multiprocess_dir_reset()
     if settings.METRICS_PORT:
         serve_worker_metrics(settings.METRICS_PORT)
 

@@ -6,6 +6,7 @@ from the environment: PORT, WEB_CONCURRENCY (processes), GUNICORN_THREADS (threa
 
 import json
 import os
+import shutil
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,15 +84,18 @@ logger_class = JsonAccessLogger
 
 
 # Prometheus metrics from every process (core/metrics.py): with PROMETHEUS_MULTIPROC_DIR set,
-# each worker writes its counters there and /metrics adds them up. The master empties the
-# folder at start (an earlier run's files would count twice) and retires a dead worker's.
+# each worker writes its counters there and /metrics adds them up. The master, which loads no
+# application code, empties the folder before any worker starts (an earlier run's files would
+# count twice), and retires a dead worker's live gauges.
 def on_starting(server: Any) -> None:
-    from core.metrics import multiprocess_dir_reset
-
-    multiprocess_dir_reset()
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(folder, exist_ok=True)
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    from core.metrics import process_dead
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
 
-    process_dead(worker.pid)
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

@@ -23,7 +23,6 @@ address. `tests/payments/test_metrics.py` checks every series of a scrape.
 
 import hmac
 import os
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +48,13 @@ MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
+# Every metric writes its file there from the moment it is made: the folder must exist before
+# the first (this module's, which every module with metrics imports). Emptying it of an
+# earlier run's files is the start's job, before any process of the server exists
+# (deploy/entrypoint.sh, gunicorn's on_starting): none may be deleted from under a process.
+if _folder := os.environ.get(MULTIPROCESS_DIR_VARIABLE):
+    Path(_folder).mkdir(parents=True, exist_ok=True)
+
 http_requests = Counter(
     "http_requests_total",
     "Requests answered, by method, route pattern and status.",
@@ -73,15 +79,6 @@ def register_state_collector(make: Callable[[], Collector]) -> None:
 
 def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROCESS_DIR_VARIABLE) or None
-
-
-def multiprocess_dir_reset() -> None:
-    """Empty the folder at a server's start: files of an earlier run's processes would be added
-    to this one's. Called by gunicorn's master and the Celery worker's main process."""
-    folder = multiprocess_dir()
-    if folder:
-        shutil.rmtree(folder, ignore_errors=True)
-        Path(folder).mkdir(parents=True, exist_ok=True)
 
 
 def process_dead(pid: int) -> None:

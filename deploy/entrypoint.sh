@@ -11,4 +11,10 @@ if ! python "$(dirname "$0")/../manage.py" check --deploy --fail-level ERROR; th
         "(docs/deploy.md, Configuration)." >&2
     exit 1
 fi
+# Prometheus' multiprocess folder (core/metrics.py), emptied before any process of this
+# container counts into it: files of a previous run would be added to this one's.
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+    rm -rf "$PROMETHEUS_MULTIPROC_DIR"
+    mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+fi
 exec "$@"

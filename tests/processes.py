@@ -33,6 +33,9 @@ _PROJECT_PREFIXES = (
     "BANK_APP_",
     "SITE_URL",
     "PORT",
+    "METRICS_",
+    "PROMETHEUS_",
+    "SENTRY_",
 )
 
 

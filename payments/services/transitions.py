@@ -105,18 +105,26 @@ def _payment_move(
         is_error=is_error,
         actor=actor,
     )
-    counted_on_commit(functools.partial(_count_move, payment))
+    # What this move was, read now: a later move of the same object in the same transaction
+    # must not change what this one counts.
+    took = (
+        (payment.completed_at - payment.created_at).total_seconds()
+        if to == PaymentStatus.COMPLETED and payment.completed_at is not None
+        else None
+    )
+    dead_letter = to == PaymentStatus.FAILED and payment.needs_review
+    counted_on_commit(
+        functools.partial(_count_move, payment.gateway, payment.method, to, took, dead_letter)
+    )
     return payment
 
 
-def _count_move(payment: Payment) -> None:
-    payment_transitions.labels(payment.gateway, payment.method, payment.status).inc()
-    if payment.status == PaymentStatus.COMPLETED and payment.completed_at is not None:
-        payment_completion.labels(payment.gateway).observe(
-            (payment.completed_at - payment.created_at).total_seconds()
-        )
-    elif payment.status == PaymentStatus.FAILED and payment.needs_review:
-        payment_dead_letters.labels(payment.gateway).inc()
+def _count_move(gateway: str, method: str, to: str, took: float | None, dead_letter: bool) -> None:
+    payment_transitions.labels(gateway, method, to).inc()
+    if took is not None:
+        payment_completion.labels(gateway).observe(took)
+    if dead_letter:
+        payment_dead_letters.labels(gateway).inc()
 
 
 def payment_event_record(

@@ -62,6 +62,16 @@ def sns_messages(sns_topic: Topic) -> Callable[[str], list[dict[str, Any]]]:
     return about
 
 
+# What /metrics on the session's gunicorn answers (tests/integration/test_metrics_processes.py).
+METRICS_TOKEN = "integration-metrics-token-0123456789"
+
+
+@pytest.fixture(scope="session")
+def worker_metrics_port() -> int:
+    """Where the session's worker serves its pool's metrics (METRICS_PORT)."""
+    return free_port()
+
+
 @pytest.fixture(scope="session")
 def live_worker(
     django_db_setup: None,
@@ -69,9 +79,13 @@ def live_worker(
     worker_folder: Path,
     moto_url: str,
     sns_topic: Topic,
+    worker_metrics_port: int,
 ) -> Iterator[Path]:
     """Start the worker once for the session; yields the file its log is written to."""
     env = project_environment(
+        # As the image runs it: its pool's processes count into one folder, served on a port.
+        PROMETHEUS_MULTIPROC_DIR=str(worker_folder / "prometheus"),
+        METRICS_PORT=str(worker_metrics_port),
         DATABASE_URL=database_url(),
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
         CARD_PROVIDER_URL=card_simulator_url,
@@ -132,7 +146,13 @@ def emails_to(worker_folder: Path, address: str) -> int:
 
 
 @pytest.fixture(scope="session")
-def live_app_url(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_app_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's gunicorn's log and metrics folder."""
+    return tmp_path_factory.mktemp("live-app")
+
+
+@pytest.fixture(scope="session")
+def live_app_url(django_db_setup: None, live_app_folder: Path) -> Iterator[str]:
     """The app as production serves it (gunicorn, config/gunicorn.py: several processes with
     threads), on the test database and the test broker, for the session; yields its base URL.
 
@@ -140,10 +160,12 @@ def live_app_url(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
     back to it, from the simulator's delivery threads, and are redelivered within a second when
     not answered `1|OK`. The pipeline steps they queue run in the session's worker.
     """
-    folder = tmp_path_factory.mktemp("live-app")
+    folder = live_app_folder
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = project_environment(
+        PROMETHEUS_MULTIPROC_DIR=str(folder / "prometheus"),
+        METRICS_TOKEN=METRICS_TOKEN,
         DATABASE_URL=database_url(),
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
         SIMULATORS_ENABLED="true",
