@@ -2,7 +2,7 @@
 same run, on the real stack on loopback (bin/bench starts MariaDB and Redis, then runs this).
 
     .venv/bin/python -m bench.run [--quick] [--payments 1000000] [--seconds 10]
-                                  [--only create,notification,pipeline,scale,commands]
+                                  [--only create,notification,pipeline,scale,commands,tracing]
 
 Every number is a ratio to a ceiling measured minutes apart on the same machine, so a test suite
 running beside it slows both alike. Prints one table; exits 0 whether targets pass or not (a
@@ -64,7 +64,7 @@ class Sizes:
 
 
 # What `--only` can pick; all of them by default.
-SECTIONS = ("create", "notification", "pipeline", "scale", "commands")
+SECTIONS = ("create", "notification", "pipeline", "scale", "commands", "tracing")
 # A payment through the worker may cost at most this many times the CPU of its four steps
 # called alone: what the task orchestration adds is ours to keep small.
 PIPELINE_ORCHESTRATION_TARGET = 1.1
@@ -131,6 +131,8 @@ def run(sizes: Sizes, sections: tuple[str, ...] = SECTIONS) -> list[Row]:
             if "notification" in sections:
                 rows += _notifications(base, users, sizes)
                 rows += _notifications_with_worker(env, base, users, sizes)
+            if "tracing" in sections:
+                rows += _tracing(env, base, users, seconds=min(sizes.seconds, 5))
             from bench.queries import count_queries
 
             say("counting queries")
@@ -513,6 +515,58 @@ def _scale_rows(small: Reads, large: Reads, payments: int) -> list[Row]:
             )
         )
     return rows
+
+
+def _tracing(env: dict[str, str], base: str, users: "Users", *, seconds: int) -> list[Row]:
+    """What tracing costs a request when on (spans exported over OTLP to a collector on
+    loopback), against the same server with it off; and that off, nothing of it is loaded."""
+    from bench.stack import LOG_DIR, WEB_WORKERS
+    from tests.otlp import otlp_collector
+    from tests.processes import free_port, gunicorn
+
+    path, headers = "/api/v1/payments/", {"Authorization": f"Token {users.customer_token}"}
+    say("wrk GET /api/v1/payments/ with tracing off, then on")
+    wrk(f"{base}{path}", seconds=1, connections=8, headers=headers)
+    off = wrk(f"{base}{path}", seconds=seconds, connections=8, headers=headers)
+    with otlp_collector() as collector:
+        traced = {**env, "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint}
+        # As web_server serves the product, tracing aside.
+        workers = ("--worker-class", "sync", "--workers", str(WEB_WORKERS))
+        port = free_port()
+        with gunicorn(*workers, env=traced, log=LOG_DIR / "web-traced.log", port=port) as on_base:
+            wrk(f"{on_base}{path}", seconds=1, connections=8, headers=headers)
+            on = wrk(f"{on_base}{path}", seconds=seconds, connections=8, headers=headers)
+        spans = len(collector.spans)
+    loaded = subprocess.run(
+        [PYTHON, "-c", _MODULES_AFTER_A_REQUEST],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=BENCH_DIR.parent,
+        env=env,
+    ).stdout.strip()
+    ratio = on.requests_per_second / off.requests_per_second
+    return [
+        Row(
+            f"API list with tracing on ({spans:,} spans exported)",
+            _rate(on),
+            _rate(off) + " off",
+            ratio,
+            "report",
+            None,
+        ),
+        Row("OpenTelemetry modules loaded, tracing off", loaded, "", None, "0", loaded == "0"),
+    ]
+
+
+# A request through the app with tracing off, then how many OpenTelemetry modules are loaded.
+_MODULES_AFTER_A_REQUEST = """
+import sys, django
+django.setup()
+from django.test import Client
+Client(HTTP_HOST="localhost").get("/api/v1/payments/")
+print(sum(name.startswith("opentelemetry") for name in sys.modules))
+"""
 
 
 def _commands(count: int) -> list[Row]:

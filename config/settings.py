@@ -858,3 +858,37 @@ CONTENT_SECURITY_POLICY = {
         "object-src": [NONE],
     }
 }
+
+# OpenTelemetry tracing (core/tracing.py): on when an OTLP endpoint is set, in the variables
+# OpenTelemetry defines (its exporter reads them too); off, nothing of it is loaded.
+TRACING_ENABLED = bool(
+    env.str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", default="")
+    or env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+)
+TRACING_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default="payment-service")
+
+# Errors to Sentry when SENTRY_DSN is set (core/sentry.py): redacted as the logs are, and never
+# given request bodies, local variables or cookies. Unset: nothing is sent, nothing is loaded.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="production")
+# The release the errors belong to: the image's commit, set at build or deploy.
+SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="")
+if SENTRY_DSN:
+    from core.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        release=SENTRY_RELEASE,
+        secrets=[
+            SECRET_KEY,
+            _database.get("PASSWORD", ""),
+            DATABASE_APP_PASSWORD,
+            CARD_PROVIDER_API_KEY,
+            ECPAY_HASH_KEY,
+            ECPAY_HASH_IV,
+            WALLET_CALLBACK_SECRET,
+            BANK_APP_CALLBACK_SECRET,
+            METRICS_TOKEN,
+        ],
+    )

@@ -16,3 +16,8 @@ class CoreConfig(AppConfig):
         # a secret unset or published.
         if settings.DEPLOY_CHECK_ON_START:
             checks.deploy_checks_enforce()
+        # Before the web server builds its middleware: Django's instrumentation adds its own.
+        if settings.TRACING_ENABLED:
+            from core.tracing import tracing_start
+
+            tracing_start(service_name=settings.TRACING_SERVICE_NAME)

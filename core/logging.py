@@ -19,6 +19,8 @@ from typing import Any
 from celery.signals import task_postrun, task_prerun
 from django.http import HttpRequest, HttpResponse
 
+from core.tracing import current_trace_ids
+
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 _task_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("task_id", default=None)
 _payment_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("payment_id", default=None)
@@ -100,12 +102,15 @@ class RedactFilter(logging.Filter):
 
 
 class ContextFilter(logging.Filter):
-    """Puts the request id, task id and payment id of the moment on the record (None if none)."""
+    """Puts the request id, task id and payment id of the moment on the record (None if none),
+    and the trace and span it was written in while tracing is on (core/tracing.py)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = _request_id.get()
         record.task_id = _task_id.get()
         record.payment_id = _payment_id.get()
+        ids = current_trace_ids()
+        record.trace_id, record.span_id = ids if ids else (None, None)
         return True
 
 
@@ -117,7 +122,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for name in ("request_id", "task_id", "payment_id"):
+        for name in ("request_id", "task_id", "payment_id", "trace_id", "span_id"):
             value = getattr(record, name, None)
             if value is not None:
                 line[name] = value

@@ -1,5 +1,6 @@
 """Every write to gateway state kept here: the inbound callbacks and the pause switches."""
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -9,6 +10,8 @@ from django.utils import timezone
 from accounts.models import User
 from gateways.metrics import callback_reason, callbacks_received, callbacks_settled
 from gateways.models import CallbackOutcome, GatewayCallback, GatewaySwitch
+
+logger = logging.getLogger(__name__)
 
 
 def gateway_set_paused(
@@ -126,6 +129,9 @@ def callback_settle(
         )
         why = callback_reason(outcome=outcome, reason=reason, signature_valid=signature_valid)
         transaction.on_commit(callbacks_settled.labels(gateway, outcome, why).inc)
+        if why == "bad_signature":
+            # One line each, for the deployment's alarm on bursts (deploy/service.yaml).
+            logger.warning("%s callback %s refused: bad signature", gateway, callback_id)
 
 
 def gateway_block_queries(*, gateway: str, until: datetime) -> None:

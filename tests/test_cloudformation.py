@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import gateways.services
 import payments.tasks
 from tests.aws import REGION
 from tests.processes import ROOT
@@ -279,3 +280,17 @@ def test_the_unknown_outcomes_alarm_reads_the_field_the_janitor_logs():
     assert transformation["MetricValue"] == "$.oldest_unknown_seconds"
     assert alarm["MetricName"] == transformation["MetricName"]
     assert (alarm["Statistic"], alarm["Threshold"]) == ("Maximum", 900)
+
+
+def test_the_log_alarms_read_the_lines_the_code_writes():
+    """tests/payments/test_metrics.py checks these lines are written as the filters expect."""
+    resources = rendered(SERVICE)["Resources"]
+    refused = resources["CallbacksRefusedFilter"]["Properties"]["FilterPattern"]
+    ledger = resources["LedgerMismatchFilter"]["Properties"]["FilterPattern"]
+
+    assert f'$.logger = "{gateways.services.logger.name}"' in refused
+    assert "refused: bad signature" in refused
+    assert f'$.logger = "{payments.tasks.logger.name}"' in ledger
+    assert "differ from their ledger" in ledger
+    for alarm in ("CallbacksRefusedAlarm", "LedgerMismatchAlarm"):
+        assert resources[alarm]["Properties"]["Namespace"] == {"Ref": "Prefix"}

@@ -6,18 +6,21 @@ The metrics of several processes (gunicorn's, a Celery worker's pool) are added 
 tests/integration/test_metrics_processes.py.
 """
 
+import json
 import re
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateways.card.simulator import cards
 from payments.models import GatewayOperation
 from payments.tasks import gateways_probe, ledger_check, operations_settle_unknown
 from tests.factories import UserFactory
 from tests.metrics import samples, value
+from tests.processes import ROOT
 
 TOKEN = "metrics-test-token-0123456789abcdef"
 Scrape = Callable[[], bytes]
@@ -193,7 +196,7 @@ def test_a_balance_that_differs_from_its_ledger_is_a_gauge_and_an_error_line(scr
 
 @pytest.mark.django_db
 def test_callbacks_are_counted_by_outcome_and_a_bounded_reason(
-    client, scrape, django_capture_on_commit_callbacks
+    client, scrape, django_capture_on_commit_callbacks, caplog
 ):
     notify = "/callbacks/ecpay/notify/"
     form = "application/x-www-form-urlencoded"
@@ -209,6 +212,9 @@ def test_callbacks_are_counted_by_outcome_and_a_bounded_reason(
     assert grew(before, after, "payments_callbacks_total", **forged) == 1
     large = {"gateway": "ecpay", "reason": "too_large"}
     assert grew(before, after, "payments_callbacks_refused_unstored_total", **large) == 1
+    # The line deploy/service.yaml's CallbacksRefusedFilter counts.
+    [line] = [r for r in caplog.records if r.name == "gateways.services"]
+    assert line.getMessage().endswith("refused: bad signature")
 
 
 # Every label the service puts on a series, and what its values look like: names from a fixed
@@ -250,3 +256,53 @@ def test_every_label_of_a_scrape_is_bounded(pay, client, scrape):
             assert re.fullmatch(LABELS[label], label_value), (name, label, label_value)
             assert "pay_" not in label_value, (name, label_value)
             assert "@" not in label_value, (name, label_value)
+
+
+def exposed_names(text: bytes) -> set[str]:
+    """Every series name a scrape can hold, samples or not (a labelled counter nobody has
+    moved yet has its family and no sample)."""
+    names = set()
+    for family in text_string_to_metric_families(text.decode()):
+        names |= {family.name + suffix for suffix in ("", "_total", "_bucket", "_count", "_sum")}
+    return names
+
+
+def referenced_names(text: str) -> set[str]:
+    return set(re.findall(r"\b(?:payments|http)_[a-z_]+\b", text))
+
+
+@pytest.mark.django_db
+def test_the_alert_rules_and_the_dashboard_ask_only_for_series_the_service_exposes(scrape):
+    rules = (ROOT / "deploy/prometheus/alerts.yml").read_text()
+    dashboard = json.loads((ROOT / "deploy/grafana/payments.json").read_text())
+    queries = " ".join(
+        target["expr"] for panel in dashboard["panels"] for target in panel["targets"]
+    )
+
+    exposed = exposed_names(scrape())
+
+    assert referenced_names(queries) - exposed == set()
+    assert referenced_names(rules) - exposed == set()
+    # What the README's Operations section explains: every alert, by its name.
+    readme = (ROOT / "README.md").read_text()
+    for alert in re.findall(r"- alert: (\w+)", rules):
+        assert f"`{alert}`" in readme, alert
+    headings = {
+        re.sub(r"[^a-z0-9 -]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in readme.splitlines()
+        if line.startswith("#")
+    }
+    assert set(re.findall(r"README\.md#([a-z0-9-]+)", rules)) <= headings
+
+
+def test_the_dashboard_is_grafana_json_with_its_datasource_a_variable():
+    dashboard = json.loads((ROOT / "deploy/grafana/payments.json").read_text())
+
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    places = {(panel["gridPos"]["x"], panel["gridPos"]["y"]) for panel in dashboard["panels"]}
+    assert len(places) == len(ids)
+    for panel in dashboard["panels"]:
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == "${datasource}"
