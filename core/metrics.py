@@ -26,6 +26,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -66,6 +67,15 @@ http_request_duration = Histogram(
     ["method", "route"],
     buckets=LATENCY_BUCKETS,
 )
+
+db_query_duration = Histogram(
+    "db_query_duration_seconds",
+    "Time the database took to answer one statement, by its first word (select, insert, "
+    "update, delete; other: savepoints, locks, transaction control).",
+    ["operation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5),
+)
+_OPERATIONS = frozenset({"select", "insert", "update", "delete"})
 
 _state_collectors: list[Callable[[], Collector]] = []
 
@@ -149,6 +159,19 @@ def _route(request: HttpRequest) -> str:
     if match is None or not match.route:
         return "unmatched"
     return str(match.route)[:100]
+
+
+def database_timed(
+    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+) -> Any:
+    """A database connection's execute wrapper (core/apps.py installs it on each connection)."""
+    word = sql.lstrip()[:6].lower()
+    operation = word if word in _OPERATIONS else "other"
+    started = time.perf_counter()
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        db_query_duration.labels(operation).observe(time.perf_counter() - started)
 
 
 def serve_worker_metrics(port: int) -> None:

@@ -92,6 +92,16 @@ def test_requests_are_counted_by_route_pattern_never_by_path(client, scrape):
 
 
 @pytest.mark.django_db
+def test_database_statements_are_timed_by_their_kind(scrape):
+    before = scrape()
+    UserFactory.create()
+    after = scrape()
+
+    assert grew(before, after, "db_query_duration_seconds_count", operation="insert") >= 1
+    assert grew(before, after, "db_query_duration_seconds_count", operation="select") >= 1
+
+
+@pytest.mark.django_db
 def test_a_card_payment_moves_the_payment_pipeline_and_gateway_series(pay, scrape):
     before = scrape()
     pay(cards.APPROVE)
@@ -226,7 +236,9 @@ LABELS = {
     "route": r"unmatched|[A-Za-z0-9_/<>:.\-]*",
     "status": r"[0-9]{3}|[a-z_]+",
     "gateway": r"card|ecpay|wallet|bank_app|balance",
-    "operation": r"tokenize|charge|find_charge|refund|query_trade",
+    # A gateway's operation, or a database statement's first word.
+    "operation": r"tokenize|charge|find_charge|refund|query_trade"
+    r"|select|insert|update|delete|other",
     "outcome": r"ok|declined|transient|outcome_unknown|permanent|bad_signature|error"
     r"|accepted|duplicate|rejected",
     "reason": r"none|bad_signature|crashed|refused|too_large|throttled|malformed",
@@ -268,7 +280,7 @@ def exposed_names(text: bytes) -> set[str]:
 
 
 def referenced_names(text: str) -> set[str]:
-    return set(re.findall(r"\b(?:payments|http)_[a-z_]+\b", text))
+    return set(re.findall(r"\b(?:payments|http|db)_[a-z_]+\b", text))
 
 
 @pytest.mark.django_db
