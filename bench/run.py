@@ -520,23 +520,29 @@ def _scale_rows(small: Reads, large: Reads, payments: int) -> list[Row]:
 def _tracing(env: dict[str, str], base: str, users: "Users", *, seconds: int) -> list[Row]:
     """What tracing costs a request when on (spans exported over OTLP to a collector on
     loopback), against the same server with it off; and that off, nothing of it is loaded."""
-    from bench.stack import LOG_DIR, WEB_WORKERS
+    from bench.stack import WEB_WORKERS
     from tests.otlp import otlp_collector
     from tests.processes import free_port, gunicorn
 
     path, headers = "/api/v1/payments/", {"Authorization": f"Token {users.customer_token}"}
-    say("wrk GET /api/v1/payments/ with tracing off, then on")
-    wrk(f"{base}{path}", seconds=1, connections=8, headers=headers)
-    off = wrk(f"{base}{path}", seconds=seconds, connections=8, headers=headers)
     with otlp_collector() as collector:
         traced = {**env, "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint}
         # As web_server serves the product, tracing aside.
         workers = ("--worker-class", "sync", "--workers", str(WEB_WORKERS))
         port = free_port()
         with gunicorn(*workers, env=traced, log=LOG_DIR / "web-traced.log", port=port) as on_base:
-            wrk(f"{on_base}{path}", seconds=1, connections=8, headers=headers)
-            on = wrk(f"{on_base}{path}", seconds=seconds, connections=8, headers=headers)
+            # In turns, twice each, after a warm-up each: the machine's drift falls on both.
+            loads: dict[str, list[Load]] = {"off": [], "on": []}
+            for url in (base, on_base):
+                wrk(f"{url}{path}", seconds=1, connections=8, headers=headers)
+            for _ in range(2):
+                for name, url in (("off", base), ("on", on_base)):
+                    say(f"wrk GET {path} with tracing {name}")
+                    loads[name].append(
+                        wrk(f"{url}{path}", seconds=seconds, connections=8, headers=headers)
+                    )
         spans = len(collector.spans)
+    off, on = _combined(loads["off"]), _combined(loads["on"])
     loaded = subprocess.run(
         [PYTHON, "-c", _MODULES_AFTER_A_REQUEST],
         capture_output=True,
