@@ -32,6 +32,8 @@ class NotificationAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Not
     fields = (
         "payment",
         "event",
+        "reference",
+        "details",
         "channel",
         "recipient",
         "status",

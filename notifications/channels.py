@@ -7,6 +7,7 @@ brand and the last four digits.
 """
 
 import json
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Protocol
 
@@ -63,7 +64,9 @@ class NotifiedPayment(Protocol):
 
 
 class ChannelSend(Protocol):
-    def __call__(self, *, payment: NotifiedPayment, event: str, recipient: str) -> None: ...
+    def __call__(
+        self, *, payment: NotifiedPayment, event: str, details: Mapping[str, str], recipient: str
+    ) -> None: ...
 
 
 # A card provider's decline codes, as a customer reads them.
@@ -83,8 +86,11 @@ def failure_in_words(reason: str) -> str:
     return _DECLINES.get(reason.removeprefix("declined: "), "your card was declined")
 
 
-def message_context(*, payment: NotifiedPayment, event: str) -> dict[str, str]:
-    """What a message about `event` may say about the payment. Money leaves as a string."""
+def message_context(
+    *, payment: NotifiedPayment, event: str, details: Mapping[str, str]
+) -> dict[str, str]:
+    """What a message about `event` may say about the payment, and the `details` its
+    notification keeps of the event (a refund's amounts). Money leaves as a string."""
     return {
         "event": event,
         "payment_id": payment.public_id,
@@ -98,7 +104,21 @@ def message_context(*, payment: NotifiedPayment, event: str) -> dict[str, str]:
         "failure_in_words": failure_in_words(payment.failure_reason) if event == "failed" else "",
         "card_brand": payment.card_brand,
         "card_last4": payment.card_last4,
+        "refund_amount": details.get("refund_amount", ""),
+        "refunded_amount": details.get("refunded_amount", ""),
+        "refund_part": refund_part(payment=payment, details=details),
     }
+
+
+def refund_part(*, payment: NotifiedPayment, details: Mapping[str, str]) -> str:
+    """Which part of the payment a refund gave back, as it stood then (the payment's status may
+    have moved on since): `whole` at once, a `part` with more left, or the `last` part; "" for
+    a message about no refund."""
+    if "refund_amount" not in details:
+        return ""
+    if Decimal(details["refunded_amount"]) < payment.amount:
+        return "part"
+    return "whole" if Decimal(details["refund_amount"]) == payment.amount else "last"
 
 
 def _subject(*, event: str, context: dict[str, str]) -> str:
@@ -106,9 +126,11 @@ def _subject(*, event: str, context: dict[str, str]) -> str:
     return render_to_string(f"notifications/payment_{event}_subject.txt", context).strip()
 
 
-def email_send(*, payment: NotifiedPayment, event: str, recipient: str) -> None:
+def email_send(
+    *, payment: NotifiedPayment, event: str, details: Mapping[str, str], recipient: str
+) -> None:
     """Email the customer, text and HTML, through `settings.EMAIL_BACKEND` (SES in production)."""
-    context = message_context(payment=payment, event=event)
+    context = message_context(payment=payment, event=event, details=details)
     message = EmailMultiAlternatives(
         subject=_subject(event=event, context=context),
         body=render_to_string(f"notifications/payment_{event}.txt", context),
@@ -120,18 +142,19 @@ def email_send(*, payment: NotifiedPayment, event: str, recipient: str) -> None:
     message.send()
 
 
-def sns_publish(*, payment: NotifiedPayment, event: str, recipient: str) -> None:
+def sns_publish(
+    *, payment: NotifiedPayment, event: str, details: Mapping[str, str], recipient: str
+) -> None:
     """Publish the event as JSON to the topic `recipient` (an ARN).
 
     boto3 finds credentials and, in tests, the endpoint (`AWS_ENDPOINT_URL_SNS`) in the
     environment. A session per call: boto3's default session is not safe to share across threads.
     """
-    context = message_context(payment=payment, event=event)
+    context = message_context(payment=payment, event=event, details=details)
     body = {key: context[key] for key in ("event", "payment_id", "status", "amount", "currency")}
-    if context["order_number"]:
-        body["order_number"] = context["order_number"]
-    if context["failure_reason"]:
-        body["failure_reason"] = context["failure_reason"]
+    for optional in ("order_number", "failure_reason", "refund_amount", "refunded_amount"):
+        if context[optional]:
+            body[optional] = context[optional]
     client = boto3.session.Session().client(
         "sns", region_name=settings.AWS_REGION, config=_SNS_CLIENT_CONFIG
     )

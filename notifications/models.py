@@ -21,8 +21,8 @@ class NotificationStatus(models.TextChoices):
 class Notification(TimeStampedModel):
     """One message about a payment to one recipient on one channel.
 
-    Unique per (payment, event, channel, recipient): a retried or redelivered task finds the row
-    it already wrote instead of sending a second message.
+    Unique per (payment, event, reference, channel, recipient): a retried or redelivered task
+    finds the row it already wrote instead of sending a second message.
     """
 
     payment = models.ForeignKey(
@@ -31,8 +31,14 @@ class Notification(TimeStampedModel):
         related_name="notifications",
         verbose_name=_("payment"),
     )
-    # The payment event the message is about: completed, failed, refunded.
+    # The payment event the message is about: completed, failed, refunded, credited.
     event = models.CharField(max_length=32, verbose_name=_("event"))
+    # Which one, for an event a payment can have more than once: a refund's key (each refund,
+    # partial or the last, is a message of its own). Empty for the others.
+    reference = models.CharField(max_length=64, blank=True, default="", verbose_name=_("reference"))
+    # What the message says that the payment will not say later, as it was when the event
+    # happened: a refund's amount and the total refunded with it. Money as strings.
+    details = models.JSONField(default=dict, blank=True, verbose_name=_("details"))
     channel = models.CharField(
         max_length=8, choices=NotificationChannel.choices, verbose_name=_("channel")
     )
@@ -55,8 +61,8 @@ class Notification(TimeStampedModel):
         permissions = [("resend_notification", "Can resend notifications")]
         constraints = [
             models.UniqueConstraint(
-                fields=["payment", "event", "channel", "recipient"],
-                name="notification_once_per_recipient",
+                fields=["payment", "event", "reference", "channel", "recipient"],
+                name="notification_once_per_event_and_recipient",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=NotificationStatus.values), name="notification_status_known"

@@ -9,7 +9,9 @@ failure is recorded, logged and retried by the sweep, never raised into the paym
 
 import contextlib
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -33,11 +35,27 @@ MAX_ATTEMPTS = 12
 _LAST_ERROR_MAX_CHARS = 500
 
 
-def notify_payment_event(*, payment: NotifiedPayment, event: str) -> list[Notification]:
+@dataclass(frozen=True)
+class RefundNotice:
+    """The refund a `refunded` message tells of, as it was when the gateway made it: a payment
+    refunded in parts has a message for each part, and a later refund must not change what an
+    earlier message (or its retry) says."""
+
+    # The refund's idempotency key: one message per refund.
+    key: str
+    amount: Decimal
+    # All that is refunded of the payment, this refund included.
+    refunded_amount: Decimal
+
+
+def notify_payment_event(
+    *, payment: NotifiedPayment, event: str, refund: RefundNotice | None = None
+) -> list[Notification]:
     """Tell the customer (email) and the SNS topic, if one is set, that a payment `event` happened.
 
     `payment` is read with its user and order (`select_related("user", "order")`): the customer
-    is the recipient, and the message names the order.
+    is the recipient, and the message names the order. A `refunded` event names its `refund`,
+    and only it does.
 
     Writes one notification per channel and recipient, then sends each one not sent yet. Safe
     to call again for the same event: the unique constraint finds the rows already written and
@@ -47,13 +65,27 @@ def notify_payment_event(*, payment: NotifiedPayment, event: str) -> list[Notifi
     """
     if event not in NOTIFIED_EVENTS:
         raise ValueError(f"No notification for payment event {event!r}.")
+    if (event == "refunded") != (refund is not None):
+        raise ValueError("A refunded message, and only one, names its refund.")
+    reference, details = "", {}
+    if refund is not None:
+        reference = refund.key
+        details = {
+            "refund_amount": str(refund.amount),
+            "refunded_amount": str(refund.refunded_amount),
+        }
     recipients = [(NotificationChannel.EMAIL, payment.user.email)]
     if settings.NOTIFICATIONS_SNS_TOPIC_ARN:
         recipients.append((NotificationChannel.SNS, settings.NOTIFICATIONS_SNS_TOPIC_ARN))
     sent = []
     for channel, recipient in recipients:
         notification, created = _notification_get_or_create(
-            payment=payment, event=event, channel=channel, recipient=recipient
+            payment=payment,
+            event=event,
+            reference=reference,
+            details=details,
+            channel=channel,
+            recipient=recipient,
         )
         if created:
             # Claimed by its creation: nobody else can have it, so it is sent as it stands.
@@ -61,6 +93,11 @@ def notify_payment_event(*, payment: NotifiedPayment, event: str) -> list[Notifi
         else:
             sent.append(notification_send(notification_id=notification.pk))
     return sent
+
+
+def notifications_summary(notifications: list[Notification]) -> list[str]:
+    """How sending went, for a payment's timeline: `channel:status` for each message."""
+    return [f"{notification.channel}:{notification.status}" for notification in notifications]
 
 
 def notification_send(*, notification_id: int) -> Notification:
@@ -91,6 +128,7 @@ def _notification_deliver(notification: Notification, *, payment: NotifiedPaymen
         send(
             payment=payment,
             event=notification.event,
+            details=notification.details,
             recipient=notification.recipient,
         )
     # Whatever a channel raises (network, AWS, SMTP, a template) is the channel failing: the
@@ -140,7 +178,13 @@ def notification_retry_failed(*, older_than_seconds: int = 60, limit: int = 100)
 
 
 def _notification_get_or_create(
-    *, payment: NotifiedPayment, event: str, channel: str, recipient: str
+    *,
+    payment: NotifiedPayment,
+    event: str,
+    reference: str,
+    details: dict[str, str],
+    channel: str,
+    recipient: str,
 ) -> tuple[Notification, bool]:
     """The notification, and whether this call created it: then it is created claimed
     (sending, its first attempt counted), for this caller to send."""
@@ -153,6 +197,8 @@ def _notification_get_or_create(
             created = Notification.objects.create(
                 payment_id=payment.pk,
                 event=event,
+                reference=reference,
+                details=details,
                 channel=channel,
                 recipient=recipient,
                 status=NotificationStatus.SENDING,
@@ -161,7 +207,11 @@ def _notification_get_or_create(
             return created, True
     except IntegrityError:
         existing = Notification.objects.get(
-            payment_id=payment.pk, event=event, channel=channel, recipient=recipient
+            payment_id=payment.pk,
+            event=event,
+            reference=reference,
+            channel=channel,
+            recipient=recipient,
         )
         return existing, False
 

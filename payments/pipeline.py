@@ -20,7 +20,7 @@ from gateways.base import (
 )
 from gateways.models import Gateway
 from gateways.selectors import gateway_is_paused
-from notifications.services import notify_payment_event
+from notifications.services import notifications_summary, notify_payment_event
 from orders.models import OrderStatus
 from payments.card.charges import card_charge, succeeded_charges
 from payments.exceptions import InsufficientBalance
@@ -37,6 +37,7 @@ from payments.services import (
     balance_debit,
     payment_complete,
     payment_event_record,
+    payment_event_record_once,
     payment_fail,
     payment_may_take_money,
     payment_transition,
@@ -44,12 +45,12 @@ from payments.services import (
 
 logger = logging.getLogger(__name__)
 
-# The statuses a customer is told about.
+# The statuses a customer is told about at the end of the pipeline. Refunds are told of one by
+# one, partial ones too, when the gateway makes them (`payments.refunds.refund_notify`).
 NOTIFIED_STATUSES = frozenset(
     {
         PaymentStatus.COMPLETED,
         PaymentStatus.FAILED,
-        PaymentStatus.REFUNDED,
         PaymentStatus.CREDITED,
     }
 )
@@ -208,17 +209,13 @@ def notify(payment_id: int) -> None:
     if payment.status not in NOTIFIED_STATUSES:
         return
     notifications = notify_payment_event(payment=payment, event=payment.status)
-    event_type = f"notified_{payment.status}"
-    with transaction.atomic():
-        # Two notify steps at once (a redelivered task beside the first) both send nothing
-        # twice; the payment's lock makes only the first of them write the timeline entry.
-        Payment.objects.select_for_update().only("pk").get(pk=payment_id)
-        if not payment.events.filter(type=event_type).exists():
-            payment_event_record(
-                payment_id=payment_id,
-                type=event_type,
-                data={"messages": [f"{n.channel}:{n.status}" for n in notifications]},
-            )
+    # Two notify steps at once (a redelivered task beside the first) send nothing twice, and
+    # write the timeline entry once.
+    payment_event_record_once(
+        payment_id=payment_id,
+        type=f"notified_{payment.status}",
+        data={"messages": notifications_summary(notifications)},
+    )
 
 
 def record_retry(payment_id: int, error: TransientGatewayError, retry: int, delay: float) -> None:

@@ -44,6 +44,7 @@ from payments.metrics import (
 )
 from payments.models import Payment, PaymentStatus
 from payments.refunds import processing as refund_processing
+from payments.refunds.services import refund_notify
 from payments.selectors import (
     ledger_mismatches,
     operations_unknown,
@@ -216,7 +217,7 @@ def _run_from_update(payment_id: int) -> None:
 def refund_process(operation_id: int, retry: int = 0) -> None:
     """Make a refund staff asked for; transient errors are retried with the same key."""
     try:
-        payment = refund_processing.refund_process(operation_id)
+        refund_processing.refund_process(operation_id)
     except TransientGatewayError:
         if retry < settings.PIPELINE_RETRY_MAX:
             refund_process.apply_async(
@@ -225,7 +226,9 @@ def refund_process(operation_id: int, retry: int = 0) -> None:
         else:
             refund_processing.refund_give_up_retrying(operation_id)
     else:
-        _notify_if_refunded(payment)
+        # Also when the refund was made by an earlier run of this task: its worker may have died
+        # before the customer was told. Telling twice sends nothing twice.
+        refund_notify(operation_id=operation_id)
 
 
 @shared_task
@@ -238,7 +241,8 @@ def operations_settle_unknown() -> int:
     for operation in refund_processing.unsettled_refunds():
         # Errors leave it for the next sweep; an unexpected one is logged by Celery.
         with contextlib.suppress(GatewayError):
-            _notify_if_refunded(refund_processing.refund_process(operation.pk))
+            refund_processing.refund_process(operation.pk)
+            refund_notify(operation_id=operation.pk)
     settled = 0
     for operation in card_charges_unsettled():
         settlement = card_charge_settle(operation)
@@ -341,12 +345,6 @@ def ledger_check() -> int:
             "%d balance(s) differ from their ledger: run manage.py check_ledger", mismatched
         )
     return mismatched
-
-
-def _notify_if_refunded(payment: Payment | None) -> None:
-    # A partial refund leaves the payment completed: the customer hears when it is all refunded.
-    if payment is not None and payment.status == PaymentStatus.REFUNDED:
-        payment_notify.delay(payment.pk)
 
 
 def retry_delay(retry: int) -> float:

@@ -1,4 +1,4 @@
-"""Every write of a refund: asking for one, and applying one the gateway has made.
+"""Every write of a refund: asking for one, applying one the gateway has made, telling of it.
 
 A refund is a `GatewayOperation` of kind refund, written before the gateway is asked, so a
 refund that got no answer is settled later with the same idempotency key, never sent twice.
@@ -14,6 +14,7 @@ from django.utils import translation
 from accounts.models import User
 from core.models import ZERO
 from gateways.models import Gateway
+from notifications.services import RefundNotice, notifications_summary, notify_payment_event
 from orders.models import OrderStatus, PaymentHeader
 from orders.pricing import PRICE_STEP
 from orders.services import order_transition
@@ -23,11 +24,16 @@ from payments.models import (
     OperationKind,
     OperationStatus,
     Payment,
+    PaymentEvent,
     PaymentKind,
     PaymentMethod,
     PaymentStatus,
 )
-from payments.services.transitions import payment_event_record, payment_transition
+from payments.services.transitions import (
+    payment_event_record,
+    payment_event_record_once,
+    payment_transition,
+)
 
 # Gateways whose refunds this service makes itself, and with which methods. ECPay refunds card
 # payments only (DoAction); its ATM and store payments, and the wallet and bank apps (which have
@@ -123,6 +129,44 @@ def refund_apply(*, operation_id: int) -> Payment:
         if PaymentHeader.objects.filter(order_id=order_id, payment_id=payment.pk).exists():
             order_transition(order_id=order_id, to=OrderStatus.REFUNDED, event="refunded")
     return payment
+
+
+def refund_notify(*, operation_id: int) -> None:
+    """Tell the customer of a refund the gateway made: every refund, a part or the whole, is a
+    message of its own, saying what it gave back and what is refunded in all.
+
+    Does nothing for a refund not applied (yet). Safe to call again: the notifications find the
+    messages already sent, and the timeline says `notified_refunded` once per refund. Call it
+    outside a transaction (`notify_payment_event`).
+    """
+    operation = GatewayOperation.objects.get(pk=operation_id)
+    applied = PaymentEvent.objects.filter(
+        payment_id=operation.payment_id,
+        type="refund_applied",
+        data__refund=operation.idempotency_key,
+    ).first()
+    if applied is None:
+        return
+    payment = Payment.objects.select_related("user", "order").get(pk=operation.payment_id)
+    notifications = notify_payment_event(
+        payment=payment,
+        event="refunded",
+        refund=RefundNotice(
+            key=operation.idempotency_key,
+            amount=operation.amount,
+            # What `refund_apply` counted with this refund, not what the payment says now.
+            refunded_amount=Decimal(applied.data["refunded_amount"]),
+        ),
+    )
+    payment_event_record_once(
+        payment_id=payment.pk,
+        type="notified_refunded",
+        data={
+            "refund": operation.idempotency_key,
+            "messages": notifications_summary(notifications),
+        },
+        same={"refund": operation.idempotency_key},
+    )
 
 
 def refund_check_allowed(payment: Payment) -> None:

@@ -50,6 +50,7 @@ from payments.services.reviews import (
 )
 from payments.services.transitions import (
     payment_event_record,
+    payment_event_record_once,
     payment_flag_for_review,
     payment_transition,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "payment_create_with_card",
     "payment_credit",
     "payment_event_record",
+    "payment_event_record_once",
     "payment_fail",
     "payment_flag_for_review",
     "payment_mark_reviewed",

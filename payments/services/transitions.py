@@ -142,6 +142,25 @@ def payment_event_record(
     )
 
 
+def payment_event_record_once(
+    *,
+    payment_id: int,
+    type: str,
+    data: Mapping[str, Any],
+    same: Mapping[str, Any] | None = None,
+) -> bool:
+    """Write a timeline event unless the payment has one of `type` already (one whose data hold
+    `same`, given it); returns whether this call wrote it. Two callers at once (a redelivered
+    task beside the first) write it once: the payment's row lock orders them."""
+    with transaction.atomic():
+        Payment.objects.select_for_update().only("pk").get(pk=payment_id)
+        matching = {f"data__{field}": value for field, value in (same or {}).items()}
+        if PaymentEvent.objects.filter(payment_id=payment_id, type=type, **matching).exists():
+            return False
+        payment_event_record(payment_id=payment_id, type=type, data=data)
+    return True
+
+
 def payment_flag_for_review(
     *, payment_id: int, reason: str, data: Mapping[str, Any] | None = None
 ) -> None:

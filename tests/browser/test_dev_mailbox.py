@@ -57,7 +57,7 @@ def test_the_mailbox_shows_a_customer_s_email_within_the_window(
     settings.EMAIL_BACKEND = MAILBOX_BACKEND
     settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
     payment = order_payment(status=PaymentStatus.FAILED, failure_reason="declined: card_declined")
-    email_send(payment=payment, event="failed", recipient=payment.user.email)
+    email_send(payment=payment, event="failed", details={}, recipient=payment.user.email)
     [message] = mailbox_messages()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 

@@ -26,7 +26,7 @@ def test_a_customer_email_is_a_file_and_one_log_line_not_the_message(mailbox, ca
     payment = order_payment(status=PaymentStatus.COMPLETED)
 
     with caplog.at_level(logging.INFO, logger="notifications.mailbox"):
-        email_send(payment=payment, event="completed", recipient=payment.user.email)
+        email_send(payment=payment, event="completed", details={}, recipient=payment.user.email)
 
     [path] = list(mailbox.iterdir())
     assert path.suffix == ".eml"

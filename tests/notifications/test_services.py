@@ -4,6 +4,7 @@ import re
 import time
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -11,6 +12,7 @@ from notifications.channels import CHANNELS, email_send
 from notifications.models import Notification, NotificationChannel, NotificationStatus
 from notifications.services import (
     MAX_ATTEMPTS,
+    RefundNotice,
     notification_retry_failed,
     notification_send,
     notify_payment_event,
@@ -37,6 +39,15 @@ def order_payment(**fields):
         card_exp_month=12,
         card_exp_year=2031,
         **fields,
+    )
+
+
+def refund_notice(payment, amount: str, *, refunded: str | None = None, key: str = "1"):
+    """A refund of `amount`, `refunded` in all with it (`amount` when None)."""
+    return RefundNotice(
+        key=f"{payment.public_id}-refund-{key}",
+        amount=Decimal(amount),
+        refunded_amount=Decimal(refunded or amount),
     )
 
 
@@ -73,13 +84,14 @@ def test_completed_payment_emails_the_customer_once_in_text_and_html(mailoutbox)
     [
         ("completed", "Payment received: 500.00 TWD", "We have received your payment."),
         ("failed", "Payment failed: 500.00 TWD", "Your payment did not go through"),
-        ("refunded", "Payment refunded: 500.00 TWD", "We have refunded your payment."),
+        ("refunded", "Payment refunded: 500.00 TWD", "We have refunded your payment in full"),
     ],
 )
 def test_each_event_has_its_own_subject_and_text(event, subject, says, mailoutbox):
     payment = PaymentFactory.create(status=event)
+    whole = refund_notice(payment, "500.00") if event == "refunded" else None
 
-    notify_payment_event(payment=payment, event=event)
+    notify_payment_event(payment=payment, event=event, refund=whole)
 
     [email] = mailoutbox
     assert email.subject == subject
@@ -138,6 +150,69 @@ def test_sns_message_is_published_once_and_reads_back(sns_topic, mailoutbox):
         }
     ]
     assert len(mailoutbox) == 1
+
+
+@pytest.mark.django_db
+def test_each_refund_is_a_message_of_its_own_and_keeps_what_it_said(sns_topic, mailoutbox):
+    payment = order_payment(status=PaymentStatus.COMPLETED)
+    first = refund_notice(payment, "100.00", key="1")
+    last = refund_notice(payment, "860.00", refunded="960.00", key="2")
+
+    notify_payment_event(payment=payment, event="refunded", refund=first)
+    notify_payment_event(payment=payment, event="refunded", refund=last)
+    payment.status = PaymentStatus.REFUNDED
+    payment.save()
+    # A retry of the first message, once the payment is refunded in full, says what it said.
+    Notification.objects.filter(reference=first.key, channel="email").update(status="failed")
+    notification_retry_failed(older_than_seconds=0)
+
+    bodies = [email.body for email in mailoutbox]
+    number = payment.order.number
+    partly = (
+        f"We have refunded 100.00 TWD of your payment for order {number}. "
+        "In all, 100.00 TWD of the 960.00 TWD you paid is refunded."
+    )
+    assert partly in bodies[0]
+    assert "Refunded: 100.00 TWD" in bodies[0]
+    assert f"We have refunded the last 860.00 TWD of your payment for order {number}" in bodies[1]
+    assert "Refunded: 960.00 TWD" in bodies[1]
+    assert partly in bodies[2]
+    assert "Refunded: 100.00 TWD" in bodies[2]
+    assert [message["body"] for message in sns_topic.published()] == [
+        {
+            "event": "refunded",
+            "payment_id": payment.public_id,
+            "status": "completed",
+            "amount": "960.00",
+            "currency": "TWD",
+            "order_number": number,
+            "refund_amount": "100.00",
+            "refunded_amount": "100.00",
+        },
+        {
+            "event": "refunded",
+            "payment_id": payment.public_id,
+            "status": "completed",
+            "amount": "960.00",
+            "currency": "TWD",
+            "order_number": number,
+            "refund_amount": "860.00",
+            "refunded_amount": "960.00",
+        },
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("event", "names_a_refund"), [("refunded", False), ("completed", True)])
+def test_only_a_refunded_message_names_a_refund(event, names_a_refund, mailoutbox):
+    payment = order_payment(status=PaymentStatus.COMPLETED)
+    refund = refund_notice(payment, "100.00") if names_a_refund else None
+
+    with pytest.raises(ValueError, match="names its refund"):
+        notify_payment_event(payment=payment, event=event, refund=refund)
+
+    assert not Notification.objects.exists()
+    assert mailoutbox == []
 
 
 @pytest.mark.django_db
@@ -281,8 +356,9 @@ def test_a_message_another_sender_holds_is_left_alone(mailoutbox):
 def test_no_message_carries_card_data_beyond_brand_and_last4(sns_topic, mailoutbox):
     payment = order_payment(status=PaymentStatus.COMPLETED, failure_reason="Declined")
 
-    for event in ("completed", "failed", "refunded"):
+    for event in ("completed", "failed"):
         notify_payment_event(payment=payment, event=event)
+    notify_payment_event(payment=payment, event="refunded", refund=refund_notice(payment, "100.00"))
 
     texts = [str(message) for message in sns_topic.published()]
     for email in mailoutbox:

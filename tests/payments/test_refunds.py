@@ -30,6 +30,7 @@ from payments.models import (
     PaymentMethod,
     PaymentStatus,
 )
+from payments.refunds.services import refund_notify
 from payments.selectors import ledger_mismatches
 from payments.services import (
     balance_credit,
@@ -38,6 +39,7 @@ from payments.services import (
     payment_transition,
 )
 from payments.tasks import operations_settle_unknown
+from payments.tasks import refund_process as refund_process_task
 from tests.factories import OrderFactory, PaymentFactory, StaffFactory, UserFactory
 from tests.payments.test_ecpay_notifications import deliver, paid_notification, signed
 
@@ -104,7 +106,14 @@ def test_a_full_card_refund_refunds_the_payment_and_the_order_and_tells_the_cust
     assert payment.refunded_amount == Decimal("960.00")
     assert payment.order.status == OrderStatus.REFUNDED
     assert refunds_at_provider(payment) == Decimal("960.00")
-    assert [message.to for message in mailoutbox] == [[payment.user.email]]
+    [email] = mailoutbox
+    assert email.to == [payment.user.email]
+    assert email.subject == "Payment refunded: 960.00 TWD"
+    for text in (email.body, email.alternatives[0][0]):
+        assert f"refunded your payment for order {payment.order.number} in full: 960.00" in text
+    assert "Refunded: 960.00 TWD" in email.body
+    told = payment.events.get(type="notified_refunded")
+    assert told.data == {"refund": body["id"], "messages": ["email:sent"]}
     requested = payment.events.get(type="refund_requested")
     assert requested.actor == refunder
     assert requested.data["reason"] == "customer returned the parcel"
@@ -119,14 +128,43 @@ def test_partial_refunds_add_up_and_the_last_one_refunds_the_payment(pay, refund
     assert first.status_code == 202
     assert (payment.status, payment.refunded_amount) == (PaymentStatus.COMPLETED, Decimal("100"))
     assert payment.order.status == OrderStatus.PAID
-    assert mailoutbox == []  # the customer hears when it is all refunded
+    # Each refund is told of as it is made, with what it gave back and what is refunded in all.
+    [email] = mailoutbox
+    assert email.subject == "Payment refunded: 100.00 TWD"
+    assert (
+        f"We have refunded 100.00 TWD of your payment for order {payment.order.number}. "
+        "In all, 100.00 TWD of the 960.00 TWD you paid is refunded."
+    ) in email.body
 
     second = refund(payment)  # what is left
     payment.refresh_from_db()
     assert second.json()["amount"] == "860.00"
     assert (payment.status, payment.refunded_amount) == (PaymentStatus.REFUNDED, Decimal("960"))
     assert refunds_at_provider(payment) == Decimal("960.00")
-    assert len(mailoutbox) == 1
+    assert len(mailoutbox) == 2
+    assert mailoutbox[1].subject == "Payment refunded: 860.00 TWD"
+    assert "We have refunded the last 860.00 TWD of your payment" in mailoutbox[1].body
+    told = payment.events.filter(type="notified_refunded").order_by("pk")
+    assert [event.data["refund"] for event in told] == [first.json()["id"], second.json()["id"]]
+
+
+def test_a_refund_is_told_of_once_however_often_its_task_runs(pay, refund, mailoutbox):
+    payment = pay()
+    refund(payment, "100")
+    operation = payment.operations.get(kind=OperationKind.REFUND)
+    mailoutbox.clear()
+
+    # Redelivered after the refund was made, and again after a later refund changed the totals.
+    refund_process_task.delay(operation.pk)
+    refund(payment, "200")
+    refund_process_task.delay(operation.pk)
+    refund_notify(operation_id=operation.pk)
+
+    assert [email.subject for email in mailoutbox] == ["Payment refunded: 200.00 TWD"]
+    assert payment.events.filter(type="notified_refunded").count() == 2
+    assert payment.notifications.filter(event="refunded").count() == 2
+    first = payment.notifications.get(reference=operation.idempotency_key)
+    assert first.details == {"refund_amount": "100.00", "refunded_amount": "100.00"}
 
 
 @pytest.mark.parametrize(
