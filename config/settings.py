@@ -18,7 +18,7 @@ from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
-from core.published import DEVELOPMENT_DEFAULTS
+from core import published
 
 # Lets classes be written ModelAdmin[Payment] for the type checker; a no-op otherwise.
 django_stubs_ext.monkeypatch()
@@ -69,13 +69,14 @@ def _development_default(name: str) -> str:
     DJANGO_DEBUG on, and otherwise empty, never a value published in this repository. The
     gateways refuse to sign or verify with an empty secret, and `manage.py check --deploy`
     (which the production start runs) fails on one (core/checks.py)."""
-    return DEVELOPMENT_DEFAULTS[name] if DEBUG else ""
+    return published.DEVELOPMENT_DEFAULTS[name] if DEBUG else ""
 
 
 # In development, the port bin/run serves on (PORT; the card provider simulator listens on
 # PORT + 100). The development addresses below follow it, so a command run in another shell with
 # the same PORT (bin/run's export line sets it) reaches the running service and its simulators.
-DEVELOPMENT_PORT = env.int("PORT", default=8000)
+DEVELOPMENT_PORT = env.int("PORT", default=published.DEVELOPMENT_PORT)
+_DEVELOPMENT_ENDPOINTS = published.development_endpoints(DEVELOPMENT_PORT)
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -657,7 +658,7 @@ BENCH_ENDPOINTS_ENABLED = env.bool("BENCH_ENDPOINTS_ENABLED", default=False)
 # simulator as bin/run serves it, in a process of its own.
 CARD_PROVIDER_URL = env.str(
     "CARD_PROVIDER_URL",
-    default=f"http://127.0.0.1:{DEVELOPMENT_PORT + 100}/simulators/card" if DEBUG else "",
+    default=_DEVELOPMENT_ENDPOINTS["CARD_PROVIDER_URL"] if DEBUG else "",
 )
 CARD_PROVIDER_API_KEY = env.str(
     "CARD_PROVIDER_API_KEY", default=_development_default("CARD_PROVIDER_API_KEY")
@@ -772,7 +773,7 @@ EXPIRE_PENDING_AFTER_MINUTES = env.int("EXPIRE_PENDING_AFTER_MINUTES", default=1
 # --- Notifications ----------------------------------------------------------------------------
 # In development a mailbox of files under var/mail/, one log line per message, read at /dev/mail/
 # (notifications/mailbox.py); Amazon SES in production: EMAIL_BACKEND=django_ses.SESBackend.
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="notifications.mailbox.MailboxBackend")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=published.DEVELOPMENT_EMAIL_BACKEND)
 # Where the development mailbox (and Django's filebased backend) writes messages.
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="payments@example.com")
@@ -791,7 +792,7 @@ ECPAY_HASH_IV = env.str("ECPAY_HASH_IV", default=_development_default("ECPAY_HAS
 # hosts are not reachable from here: development points at the app's own ECPay simulator.
 ECPAY_BASE_URL = env.str(
     "ECPAY_BASE_URL",
-    default=f"http://127.0.0.1:{DEVELOPMENT_PORT}/simulators/ecpay" if DEBUG else "",
+    default=_DEVELOPMENT_ENDPOINTS["ECPAY_BASE_URL"] if DEBUG else "",
 )
 # A deployment that talks to ECPay's stage (a staging site, not production): ECPay's public stage
 # merchants are allowed then, and ECPAY_BASE_URL must be the stage host (core/checks.py).
@@ -799,7 +800,7 @@ ECPAY_STAGE = env.bool("ECPAY_STAGE", default=False)
 # Our own address as ECPay's servers and the customer's browser reach it (ReturnURL etc.).
 # In development, the address bin/run serves on (PORT), so a command run in another shell
 # (send_wallet_callback, a link it prints) reaches the same server.
-SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{DEVELOPMENT_PORT}" if DEBUG else "")
+SITE_URL = env.str("SITE_URL", default=_DEVELOPMENT_ENDPOINTS["SITE_URL"] if DEBUG else "")
 # Reconciliation asks ECPay about a card payment still pending after this many minutes
 # (ECPay: about 10 minutes after payment), and about ATM / store codes after their deadline,
 # then again every ECPAY_RECONCILE_REASK_MINUTES until ECPay has settled the payment or its

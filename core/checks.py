@@ -19,6 +19,7 @@ from django.core.checks import CheckMessage, Error, Tags, register, run_checks
 from django.core.exceptions import ImproperlyConfigured
 
 from core.published import (
+    DEVELOPMENT_EMAIL_BACKEND,
     DEVELOPMENT_SECRET_PREFIX,
     DEVELOPMENT_SECRETS,
     ECPAY_STAGE_HASH_IVS,
@@ -62,7 +63,7 @@ UNDELIVERING_EMAIL_BACKENDS = frozenset(
             f"django.core.mail.backends.{name}.EmailBackend"
             for name in ("console", "locmem", "dummy", "filebased")
         ),
-        "notifications.mailbox.MailboxBackend",
+        DEVELOPMENT_EMAIL_BACKEND,
     ]
 )
 

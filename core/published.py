@@ -8,8 +8,23 @@ with one (core/checks.py).
 
 from typing import Final
 
+# The port bin/run serves on when PORT is unset.
+DEVELOPMENT_PORT: Final = 8000
+
+
+def development_endpoints(port: int = DEVELOPMENT_PORT) -> dict[str, str]:
+    """The simulators and the site where bin/run serves them on `port`: the card provider's in a
+    process of its own (port + 100), ECPay's in the web server itself."""
+    return {
+        "CARD_PROVIDER_URL": f"http://127.0.0.1:{port + 100}/simulators/card",
+        "ECPAY_BASE_URL": f"http://127.0.0.1:{port}/simulators/ecpay",
+        "SITE_URL": f"http://127.0.0.1:{port}",
+    }
+
+
 # What the gateways' secrets and endpoints are when unset, in development only (DJANGO_DEBUG on,
-# as bin/run's .env has it). The tests set the same values explicitly (tests/settings.py).
+# as bin/run's .env has it; config/settings.py moves the endpoints with PORT). The tests set the
+# same values explicitly (tests/settings.py).
 DEVELOPMENT_DEFAULTS: Final[dict[str, str]] = {
     "WALLET_CALLBACK_SECRET": "dev-only-wallet-secret",
     "BANK_APP_CALLBACK_SECRET": "dev-only-bank-app-secret",
@@ -18,12 +33,12 @@ DEVELOPMENT_DEFAULTS: Final[dict[str, str]] = {
     "ECPAY_MERCHANT_ID": "3002607",
     "ECPAY_HASH_KEY": "pwFHCqoQZGmho4w6",
     "ECPAY_HASH_IV": "EkRm7iFT261dpevs",
-    # The simulators where bin/run serves them: the card provider's in a process of its own
-    # (PORT + 100), ECPay's in the web server itself.
-    "CARD_PROVIDER_URL": "http://127.0.0.1:8100/simulators/card",
-    "ECPAY_BASE_URL": "http://127.0.0.1:8000/simulators/ecpay",
-    "SITE_URL": "http://127.0.0.1:8000",
+    **development_endpoints(),
 }
+
+# What EMAIL_BACKEND is when unset: the development mailbox (notifications/mailbox.py), which
+# delivers nothing, so production refuses it (core/checks.py).
+DEVELOPMENT_EMAIL_BACKEND: Final = "notifications.mailbox.MailboxBackend"
 
 # Every value of a gateway secret that starts with this is a development one (.env.example,
 # deploy/compose.env, the defaults above).

@@ -14,15 +14,14 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from core.published import DEVELOPMENT_EMAIL_BACKEND
 from notifications.mailbox import PAGE_SIZE, mailbox_message, mailbox_messages
-
-MAILBOX_BACKEND = "notifications.mailbox.MailboxBackend"
 
 
 def development_only(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     @functools.wraps(view)
     def guarded(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponseBase:
-        if not (settings.DEBUG and settings.EMAIL_BACKEND == MAILBOX_BACKEND):
+        if not (settings.DEBUG and settings.EMAIL_BACKEND == DEVELOPMENT_EMAIL_BACKEND):
             raise Http404("The mailbox exists in development only.")
         return view(request, *args, **kwargs)
 

@@ -12,9 +12,9 @@ from django.conf import settings
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from core.published import DEVELOPMENT_EMAIL_BACKEND
 from notifications.channels import email_send
 from notifications.mailbox import mailbox_messages
-from notifications.views import MAILBOX_BACKEND
 from payments.models import PaymentStatus
 from tests.browser.chromium import chromium, policy_violations
 from tests.browser.test_checkout_in_a_browser import wait_for_text
@@ -54,7 +54,7 @@ def test_the_mailbox_shows_a_customer_s_email_within_the_window(
 ):
     size, driver = browser
     settings.DEBUG = True
-    settings.EMAIL_BACKEND = MAILBOX_BACKEND
+    settings.EMAIL_BACKEND = DEVELOPMENT_EMAIL_BACKEND
     settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
     payment = order_payment(status=PaymentStatus.FAILED, failure_reason="declined: card_declined")
     email_send(payment=payment, event="failed", details={}, recipient=payment.user.email)

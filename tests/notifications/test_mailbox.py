@@ -5,9 +5,9 @@ import logging
 import pytest
 from django.core.mail import EmailMultiAlternatives
 
+from core.published import DEVELOPMENT_EMAIL_BACKEND
 from notifications.channels import email_send
 from notifications.mailbox import mailbox_messages
-from notifications.views import MAILBOX_BACKEND
 from payments.models import PaymentStatus
 from tests.notifications.test_services import order_payment
 
@@ -15,7 +15,7 @@ from tests.notifications.test_services import order_payment
 @pytest.fixture
 def mailbox(settings, tmp_path):
     settings.DEBUG = True
-    settings.EMAIL_BACKEND = MAILBOX_BACKEND
+    settings.EMAIL_BACKEND = DEVELOPMENT_EMAIL_BACKEND
     settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
     settings.SITE_URL = "http://127.0.0.1:8000"
     return tmp_path / "mail"
