@@ -9,9 +9,9 @@ Served at two places, to the internal network only:
 
 - **`/metrics` on the web tier**, with `Authorization: Bearer <METRICS_TOKEN>`: off (404) while
   METRICS_TOKEN is unset. A token rather than a port of its own because the load balancer
-  forwards only the web port, and a scraper inside the VPC reaches it on the task's address.
-  It answers ahead of Django's host check and the HTTPS redirect, as the health checks do: a
-  scraper asks by the task's address, over plain HTTP, inside the VPC. The web tier also serves
+  forwards only the web port. A scraper inside the VPC asks by the task's address, over plain
+  HTTP, so it is answered ahead of Django's host check and the HTTPS redirect, as the health
+  checks are. The web tier also serves
   the gauges read from the database at scrape time (`register_state_collector`).
 - **A Celery worker's own port** (METRICS_PORT, off while 0), started in the worker's main
   process: its pool's counters, no token (the port is reachable only inside the VPC: the tasks'

@@ -103,15 +103,15 @@ def callback_record(
 def callback_settle(
     *,
     callback_id: int,
+    gateway: str,
     outcome: str,
     reason: str = "",
     signature_valid: bool | None = None,
     payment_id: int | None = None,
     external_reference: str = "",
-    gateway: str = "",
 ) -> None:
     """Record what a callback turned out to be: accepted, a duplicate, or rejected and why
-    (and count it, by `gateway`, the callback's)."""
+    (and count it, by `gateway`, the callback's: every caller has it at hand)."""
     if outcome == CallbackOutcome.RECEIVED:
         raise ValueError("A settled callback is accepted, a duplicate or rejected.")
     updated = GatewayCallback.objects.filter(pk=callback_id).update(
@@ -123,10 +123,6 @@ def callback_settle(
         processed_at=timezone.now(),
     )
     if updated:
-        # Callers on the hot paths say which gateway; the rare others cost a query.
-        gateway = gateway or GatewayCallback.objects.values_list("gateway", flat=True).get(
-            pk=callback_id
-        )
         why = callback_reason(outcome=outcome, reason=reason, signature_valid=signature_valid)
         transaction.on_commit(callbacks_settled.labels(gateway, outcome, why).inc)
         if why == "bad_signature":

@@ -77,6 +77,8 @@ def queues_waiting(names: list[str] | None = None) -> dict[str, int] | None:
                 _, count, _ = channel.queue_declare(queue=name)
                 waiting[name] = int(count)
     except Exception as error:  # the broker down, or a transport's own "no such queue"
-        logger.warning("queue depth unknown: %s", type(error).__name__)
+        # The transports' messages name the host and the queue, never a password (and the log
+        # formatter redacts one anyway): what the operator needs to know why.
+        logger.warning("queue depth unknown: %s: %s", type(error).__name__, error)
         return None
     return waiting

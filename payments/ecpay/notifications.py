@@ -191,6 +191,7 @@ def _apply_first(waiting: QuerySet[GatewayCallback]) -> bool:
         logger.exception("ECPay notification %s could not be applied", callback_id)
         callback_settle(
             callback_id=callback_id,
+            gateway=Gateway.ECPAY,
             outcome=CallbackOutcome.REJECTED,
             reason=f"processing crashed: {type(error).__name__}: {error}",
         )

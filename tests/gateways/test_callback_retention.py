@@ -17,7 +17,9 @@ def stored(*, days_ago: int, outcome: str, payment_id: int | None = None) -> Gat
     callback = callback_record(
         gateway=Gateway.WALLET, body="{}", content_type="", headers={}, remote_addr=None
     )
-    callback_settle(callback_id=callback.pk, outcome=outcome, payment_id=payment_id)
+    callback_settle(
+        callback_id=callback.pk, gateway=Gateway.WALLET, outcome=outcome, payment_id=payment_id
+    )
     GatewayCallback.objects.filter(pk=callback.pk).update(
         created_at=timezone.now() - timedelta(days=days_ago)
     )

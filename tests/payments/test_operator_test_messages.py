@@ -1,6 +1,7 @@
 """The operators' test messages (seed 002, issue 22, 7): a test payment sent through the real
 path, and each queue's depth read from the real broker."""
 
+import logging
 import uuid
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ from kombu import Queue
 
 from payments.models import Payment, PaymentStatus
 from tests.factories import UserFactory
+from tests.processes import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -99,6 +101,24 @@ def test_the_queue_depth_is_read_from_the_broker(settings, capsys):
         finally:
             bound.purge()
             bound.delete()
+
+
+def test_a_broker_that_cannot_be_reached_is_an_error_that_says_why(monkeypatch, caplog):
+    nobody = f"redis://127.0.0.1:{free_port()}/0"
+    # Celery reads CELERY_BROKER_URL (the real stack's tier sets it) before its setting. The
+    # setting first: monkeypatch keeps what it reads, which the variable would change.
+    monkeypatch.setattr(current_app.conf, "broker_url", nobody)
+    monkeypatch.setenv("CELERY_BROKER_URL", nobody)
+
+    with (
+        caplog.at_level(logging.WARNING, logger="payments.queue"),
+        pytest.raises(CommandError, match="could not be reached"),
+    ):
+        call_command("queue_depth")
+
+    [line] = [r.getMessage() for r in caplog.records if r.name == "payments.queue"]
+    assert line.startswith("queue depth unknown: OperationalError: ")
+    assert "Connection refused" in line
 
 
 def test_every_queue_is_listed(capsys):

@@ -23,6 +23,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         waiting = queues_waiting([options["queue"]] if options["queue"] else None)
         if waiting is None:
-            raise CommandError("The broker could not be reached, or a queue does not exist.")
+            raise CommandError(
+                "The broker could not be reached, or a queue does not exist (the warning above "
+                "says which)."
+            )
         for name, count in waiting.items():
             self.stdout.write(f"{name}: {count} waiting")
