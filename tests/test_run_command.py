@@ -318,7 +318,7 @@ def test_the_readme_s_tours_run_as_written_and_give_what_it_says(bin_run):
     def mailed() -> list[str]:
         return re.findall(r'Mail to customer@example\.com: "([^"]+)"', bin_run.output())
 
-    wait_for(lambda: len(mailed()) >= 6, timeout=60, what="the test payment's email")
+    wait_for(lambda: len(mailed()) >= 7, timeout=60, what="the test payment's email")
     console = bin_run.output()
     assert sorted(mailed()) == sorted(
         [
@@ -328,9 +328,10 @@ def test_the_readme_s_tours_run_as_written_and_give_what_it_says(bin_run):
             "Payment received: 960.00 TWD",  # from the balance
             "Payment received: 960.00 TWD",  # by the wallet
             "Payment received: 500.00 TWD",  # the operators' test payment
+            "Payment refunded: 100.00 TWD",  # the refund of part of the card payment
         ]
     )
-    assert len(list(bin_run.mail.glob("*.eml"))) == 6
+    assert len(list(bin_run.mail.glob("*.eml"))) == 7
     assert "<html" not in console
     with urllib.request.urlopen(f"{bin_run.base}/dev/mail/", timeout=10) as mailbox:
         assert mailbox.read().decode().count("Payment received: 960.00 TWD") == 3
