@@ -46,7 +46,7 @@ from payments.services import (
 logger = logging.getLogger(__name__)
 
 # The statuses a customer is told about at the end of the pipeline. Refunds are told of one by
-# one, partial ones too, when the gateway makes them (`payments.refunds.refund_notify`).
+# one, partial ones too, when the gateway makes them (`payments.refunds.services.refund_notify`).
 NOTIFIED_STATUSES = frozenset(
     {
         PaymentStatus.COMPLETED,

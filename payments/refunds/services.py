@@ -50,11 +50,11 @@ def refund_request(
 ) -> GatewayOperation:
     """Record a refund of `amount` (all that is left when None) of a completed order payment.
 
-    Only records it: `payments.refunds.refund_process` asks the gateway. One refund of a payment
-    is in flight at a time, so what is left to refund is always known; a second request while
-    one is in flight raises `RefundInProgress`. Raises `InvalidRefund` for an amount that is not
-    positive, not in the currency's step, or more than is left, and `PaymentNotRefundable` for a
-    payment this service cannot refund.
+    Only records it: `payments.refunds.processing.refund_process` asks the gateway. One refund
+    of a payment is in flight at a time, so what is left to refund is always known; a second
+    request while one is in flight raises `RefundInProgress`. Raises `InvalidRefund` for an
+    amount that is not positive, not in the currency's step, or more than is left, and
+    `PaymentNotRefundable` for a payment this service cannot refund.
     """
     if amount is not None and not isinstance(amount, Decimal):
         raise TypeError("Money is Decimal, never float.")
