@@ -91,6 +91,7 @@ def message_context(
 ) -> dict[str, str]:
     """What a message about `event` may say about the payment, and the `details` its
     notification keeps of the event (a refund's amounts). Money leaves as a string."""
+    part = refund_part(payment=payment, details=details)
     return {
         "event": event,
         "payment_id": payment.public_id,
@@ -106,7 +107,8 @@ def message_context(
         "card_last4": payment.card_last4,
         "refund_amount": details.get("refund_amount", ""),
         "refunded_amount": details.get("refunded_amount", ""),
-        "refund_part": refund_part(payment=payment, details=details),
+        "refund_part": part,
+        "status_in_words": status_in_words(payment=payment, refund_part=part),
     }
 
 
@@ -119,6 +121,17 @@ def refund_part(*, payment: NotifiedPayment, details: Mapping[str, str]) -> str:
     if Decimal(details["refunded_amount"]) < payment.amount:
         return "part"
     return "whole" if Decimal(details["refund_amount"]) == payment.amount else "last"
+
+
+def status_in_words(*, payment: NotifiedPayment, refund_part: str) -> str:
+    """The status an email shows: a refund's message says where that refund left the payment
+    (a retry sent after a later refund must not contradict the amounts it states); any other
+    message, the payment's status."""
+    if refund_part == "part":
+        return "partly refunded"
+    if refund_part:
+        return "refunded"
+    return payment.status
 
 
 def _subject(*, event: str, context: dict[str, str]) -> str:

@@ -173,11 +173,14 @@ def test_each_refund_is_a_message_of_its_own_and_keeps_what_it_said(sns_topic, m
         "In all, 100.00 TWD of the 960.00 TWD you paid is refunded."
     )
     assert partly in bodies[0]
-    assert "Refunded: 100.00 TWD" in bodies[0]
+    assert "Refunded: 100.00 TWD\nStatus: partly refunded" in bodies[0]
     assert f"We have refunded the last 860.00 TWD of your payment for order {number}" in bodies[1]
-    assert "Refunded: 960.00 TWD" in bodies[1]
+    assert "Refunded: 960.00 TWD\nStatus: refunded" in bodies[1]
+    # Sent once the payment is refunded in full, the retry still says where that refund left it.
     assert partly in bodies[2]
-    assert "Refunded: 100.00 TWD" in bodies[2]
+    assert "Refunded: 100.00 TWD\nStatus: partly refunded" in bodies[2]
+    html = mailoutbox[2].alternatives[0][0]
+    assert '<th align="left">Status</th><td>partly refunded</td>' in html
     assert [message["body"] for message in sns_topic.published()] == [
         {
             "event": "refunded",
