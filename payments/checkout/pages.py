@@ -48,7 +48,8 @@ class PaymentState:
     NONE = "none"  # no payment started yet
     CONFIRMING = "confirming"  # the gateway (or our worker) has not settled it yet
     WAITING = "waiting"  # an ATM account or store code was issued: the customer pays with it
-    PAID = "paid"
+    PAID = "paid"  # a part may have been refunded since: the payment's refunded_amount says
+    REFUNDED = "refunded"  # all of it was given back
     FAILED = "failed"  # failed, cancelled or expired: the customer can try again
     CREDITED = "credited"  # money arrived that could not pay the order: it is in the balance
 
@@ -71,8 +72,12 @@ def customer_order_get(*, user: User, number: str) -> Order:
     return Order.objects.prefetch_related("items").get(user=user, number=number)
 
 
-def order_latest_payment(*, order: Order) -> Payment | None:
-    """The order's most recent payment: the one the customer's last checkout started."""
+def order_payment_shown(*, order: Order) -> Payment | None:
+    """The payment the order's pages tell of: the one that paid it, once one has (an earlier
+    attempt's money that arrived late was credited and paid nothing); until then the one the
+    customer's last checkout started."""
+    if order.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
+        return Payment.objects.filter(order_header__order=order).first()
     return order.payments.order_by("-created_at", "-pk").first()
 
 
@@ -89,11 +94,15 @@ def order_payment_under_way(*, order: Order) -> Payment | None:
 
 def payment_state(*, order: Order, payment: Payment | None) -> str:
     """Which `PaymentState` the order is in, as our database (never ECPay's browser post) says."""
-    if order.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
+    if order.status == OrderStatus.REFUNDED:
+        return PaymentState.REFUNDED
+    if order.status == OrderStatus.PAID:
         return PaymentState.PAID
     if payment is None:
         return PaymentState.NONE
-    if payment.status in (PaymentStatus.COMPLETED, PaymentStatus.REFUNDED):
+    if payment.status == PaymentStatus.REFUNDED:
+        return PaymentState.REFUNDED
+    if payment.status == PaymentStatus.COMPLETED:
         return PaymentState.PAID
     if payment.status in (PaymentStatus.PENDING, PaymentStatus.PROCESSING):
         return PaymentState.WAITING if payment.payment_code else PaymentState.CONFIRMING

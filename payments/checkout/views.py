@@ -21,7 +21,7 @@ from payments.checkout.pages import (
     MethodForm,
     customer_order_get,
     customer_orders,
-    order_latest_payment,
+    order_payment_shown,
     order_payment_under_way,
     payment_state,
 )
@@ -223,7 +223,7 @@ def _checkout_page(
 
 
 def _payment_context(order: Order) -> dict[str, object]:
-    payment = order_latest_payment(order=order)
+    payment = order_payment_shown(order=order)
     return {
         "order": order,
         "status_label": ORDER_STATUS_LABELS[order.status],

@@ -148,6 +148,58 @@ def test_partial_refunds_add_up_and_the_last_one_refunds_the_payment(pay, refund
     assert [event.data["refund"] for event in told] == [first.json()["id"], second.json()["id"]]
 
 
+def test_the_order_page_says_what_was_refunded_and_where_it_went(pay, refund, customer, client):
+    payment = pay()
+    client.force_login(customer)
+    page_url = f"/orders/{payment.order.number}/"
+
+    refund(payment, "100")
+    page = client.get(page_url).text
+    assert "Paid. Thank you!" in page
+    assert "100 TWD of the 960 TWD you paid has been refunded." in page
+    assert "It goes back the way you paid" in page
+
+    refund(payment)  # what is left
+    page = client.get(page_url).text
+    assert "Paid. Thank you!" not in page
+    assert "All 960 TWD you paid has been refunded." in page
+    assert "<strong>Refunded</strong>" in page
+    chinese = client.get(page_url, HTTP_ACCEPT_LANGUAGE="zh-Hant").text
+    assert "您支付的 960 TWD 已全額退款。" in chinese
+
+
+def test_a_balance_refund_is_said_to_be_back_in_the_balance(customer, refund, client):
+    payment = balance_payment(customer)
+    refund(payment, "60")
+    client.force_login(customer)
+
+    page = client.get(f"/orders/{payment.order.number}/").text
+
+    assert "60 TWD of the 960 TWD you paid has been refunded. It is back in your balance." in page
+    assert "It goes back the way you paid" not in page
+
+
+def test_the_order_page_tells_of_the_payment_that_paid_not_a_later_credited_one(
+    pay, refund, customer, client
+):
+    payment = pay()
+    refund(payment, "100")
+    # Money for an attempt given up on arrives after the order was paid: credited, paid nothing.
+    PaymentFactory.create(
+        user=customer,
+        kind=PaymentKind.ORDER,
+        order=payment.order,
+        amount=payment.amount,
+        status=PaymentStatus.CREDITED,
+    )
+    client.force_login(customer)
+
+    page = client.get(f"/orders/{payment.order.number}/").text
+
+    assert "Paid on " in page
+    assert "100 TWD of the 960 TWD you paid has been refunded." in page
+
+
 def test_a_refund_is_told_of_once_however_often_its_task_runs(pay, refund, mailoutbox):
     payment = pay()
     refund(payment, "100")
