@@ -35,6 +35,7 @@ from accounts.two_factor import (
     session_is_trusted,
     verification_attempt,
 )
+from core.admin import ListFilterLookupsOnly
 
 
 class CodeForm(forms.Form):
@@ -54,6 +55,14 @@ class BackOfficeSite(admin.AdminSite):
 
     def has_permission(self, request: HttpRequest) -> bool:
         return super().has_permission(request) and session_is_trusted(request)
+
+    def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
+        """Every admin here, Django's and other packages' too, answers only the lookups its own
+        list filters make (`core.admin.ListFilterLookupsOnly` says why)."""
+        admin_class = admin_class or admin.ModelAdmin
+        if not issubclass(admin_class, ListFilterLookupsOnly):
+            admin_class = type(admin_class.__name__, (ListFilterLookupsOnly, admin_class), {})
+        super().register(model_or_iterable, admin_class, **options)
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
         return [
