@@ -4,6 +4,7 @@ admin's alike; staff see the lockout and a manager lifts it."""
 
 import pytest
 from axes.models import AccessAttempt
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.management import call_command
 from django.test import Client
 
@@ -90,6 +91,28 @@ def test_staff_see_the_lockout_and_a_manager_lifts_it(someone):
 
     assert lifted.status_code == 302
     assert sign_in(Client(), "/accounts/login/", PASSWORD).status_code == 302
+
+
+def test_the_lockout_list_offers_only_the_actions_a_role_may_take(someone):
+    wrong_passwords(5)
+    reviewers_client, managers_client = Client(), Client()
+    back_office_sign_in(reviewers_client, reviewer())
+    back_office_sign_in(managers_client, manager())
+
+    def actions(client: Client) -> set[str]:
+        form = client.get("/admin/axes/accessattempt/").context["action_form"]
+        return set() if form is None else {name for name, _ in form.fields["action"].choices}
+
+    assert actions(reviewers_client) <= {""}  # nothing to run: reviewers only look
+    assert actions(managers_client) == {"", "delete_selected"}
+    # django-axes's own "Clean up expired attempts", asked for anyway, is no action here.
+    attempt_id = AccessAttempt.objects.get().pk
+    asked = reviewers_client.post(
+        "/admin/axes/accessattempt/",
+        {"action": "cleanup_expired_attempts", ACTION_CHECKBOX_NAME: [attempt_id]},
+    )
+    assert asked.status_code in (200, 302)
+    assert AccessAttempt.objects.filter(pk=attempt_id).exists()
 
 
 def test_the_command_lifts_a_lockout(someone):
