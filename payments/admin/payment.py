@@ -25,6 +25,7 @@ from accounts.admin import ActionPermissions, staff_member
 from accounts.models import User
 from core.admin import ReadOnlyRecords
 from core.exceptions import DomainError
+from core.models import MONEY_MAX_DIGITS
 from core.times import local_time
 from gateways.models import GatewayCallback
 from notifications.models import Notification
@@ -128,6 +129,7 @@ class RefundForm(forms.Form):
     amount = forms.DecimalField(
         required=False,
         min_value=Decimal("0.01"),
+        max_digits=MONEY_MAX_DIGITS,
         decimal_places=2,
         help_text=gettext_lazy("Leave empty to refund all that is left."),
     )
@@ -617,7 +619,22 @@ EXPORT_COLUMNS = (
 )
 
 
+# A cell a spreadsheet would read as a formula: = + - @, or a tab or carriage return before one.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _spreadsheet_text(cell: str) -> str:
+    """The cell as text a spreadsheet shows, never runs: the export is opened in one, and a
+    customer chooses their email address (`=HYPERLINK(...)@example.com` is a valid one) and a
+    gateway its references. A leading `'` makes the cell text (OWASP's advice for CSV)."""
+    return f"'{cell}" if cell.startswith(_FORMULA_STARTS) else cell
+
+
 def _export_row(payment: Payment) -> list[str]:
+    return [_spreadsheet_text(cell) for cell in _export_cells(payment)]
+
+
+def _export_cells(payment: Payment) -> list[str]:
     return [
         payment.public_id,
         payment.created_at.isoformat(),

