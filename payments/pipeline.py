@@ -173,7 +173,12 @@ def handle_error(payment_id: int, step: str, error: BaseException) -> Failure:
 
     A decline or an invalid payment is an ordinary failure; anything else (a bug, a permanent
     gateway error, retries exhausted) is a dead letter that a person must look at.
+
+    The payment's `failure_reason` goes to its customer (the API shows it): it names what
+    failed, never an exception's own text, which may hold anything (a database's host, a
+    gateway's answer). That text is for staff: on the timeline's event, and in the log.
     """
+    detail = ""
     if isinstance(error, PaymentDeclinedError):
         failure = Failure(reason=f"declined: {error.code}", needs_review=False)
     elif isinstance(error, PaymentInvalid):
@@ -186,18 +191,16 @@ def handle_error(payment_id: int, step: str, error: BaseException) -> Failure:
             needs_review=True,
         )
     elif isinstance(error, PermanentGatewayError):
-        failure = Failure(reason=f"gateway error: {error.code}: {error}", needs_review=True)
+        failure = Failure(reason=f"gateway error: {error.code}", needs_review=True)
+        detail = str(error)
     else:
-        failure = Failure(
-            reason=f"{step} step crashed: {type(error).__name__}: {error}", needs_review=True
-        )
-        logger.error("payment %s: %s", payment_id, failure.reason, exc_info=error)
-    payment_event_record(
-        payment_id=payment_id,
-        type="error",
-        data={"step": step, "reason": failure.reason, "dead_letter": failure.needs_review},
-        is_error=True,
-    )
+        failure = Failure(reason=f"{step} step crashed: {type(error).__name__}", needs_review=True)
+        detail = str(error)
+        logger.error("payment %s: %s: %s", payment_id, failure.reason, detail, exc_info=error)
+    data = {"step": step, "reason": failure.reason, "dead_letter": failure.needs_review}
+    if detail:
+        data["error"] = detail[:1000]
+    payment_event_record(payment_id=payment_id, type="error", data=data, is_error=True)
     return failure
 
 

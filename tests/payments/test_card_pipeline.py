@@ -197,16 +197,21 @@ def test_while_an_outcome_stays_unknown_each_sweep_logs_its_age_for_the_alarm(
 
 
 def test_a_crash_is_a_dead_letter_that_reprocess_payments_completes_charging_once(
-    pay, monkeypatch, mailoutbox
+    pay, monkeypatch, mailoutbox, api_client_for
 ):
     def crash(**kwargs):
-        raise RuntimeError("bug in the update step")
+        raise RuntimeError("bug in the update step at db-7.internal:3306")
 
     monkeypatch.setattr("payments.pipeline.payment_complete", crash)
     payment = pay(cards.APPROVE)
     payment.refresh_from_db()
     assert (payment.status, payment.needs_review) == (PaymentStatus.FAILED, True)
-    assert "update step crashed: RuntimeError" in payment.failure_reason
+    # The customer reads what failed; the exception's own text is for staff only.
+    assert payment.failure_reason == "update step crashed: RuntimeError"
+    shown = api_client_for(payment.user).get(f"/api/v1/payments/{payment.public_id}/").json()
+    assert shown["failure_reason"] == "update step crashed: RuntimeError"
+    error = payment.events.get(type="error")
+    assert error.data["error"] == "bug in the update step at db-7.internal:3306"
     monkeypatch.undo()  # the fix is deployed
 
     call_command("reprocess_payments")
