@@ -85,6 +85,24 @@ def simulators_off(
 
 
 @register(Tags.security, deploy=True)
+def bench_endpoints_off(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> Sequence[CheckMessage]:
+    """The benchmark's bare endpoints write payment rows without the product's rules (bench/):
+    never in production."""
+    if settings.BENCH_ENDPOINTS_ENABLED:
+        return [
+            Error(
+                "BENCH_ENDPOINTS_ENABLED is on: /bench/ would create payments without the "
+                "product's checks.",
+                hint="Set BENCH_ENDPOINTS_ENABLED=false in production.",
+                id="core.E015",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
 def https_only(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> Sequence[CheckMessage]:

@@ -75,6 +75,7 @@ def test_check_deploy_is_clean_under_production_settings(tmp_path):
     ("overrides", "problems"),
     [
         ({"SIMULATORS_ENABLED": "true"}, ["core.E001"]),
+        ({"BENCH_ENDPOINTS_ENABLED": "true"}, ["core.E015"]),
         ({"DJANGO_HTTPS": "false"}, ["core.E002"]),
         ({"DJANGO_DEBUG": "true"}, ["security.W018", "core.E003"]),
         ({"DJANGO_SECRET_KEY": "dev-only-insecure-secret-key-change-me"}, ["core.E007"]),
