@@ -12,6 +12,32 @@ from gateways.ecpay.config import EcpayConfig
 from gateways.ecpay.signature import check_mac_matches
 
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,12}")
+_ZERO_OR_ONE = re.compile(r"[01]")
+
+# Every field this module reads, spelt as ECPay spells it: `_refuse_ambiguous` refuses one that
+# differs from these only in letter case.
+_FIELDS_READ = frozenset(
+    {
+        "MerchantID",
+        "MerchantTradeNo",
+        "RtnCode",
+        "RtnMsg",
+        "TradeNo",
+        "TradeAmt",
+        "PaymentType",
+        "PaymentDate",
+        "SimulatePaid",
+        "CustomField1",
+        "BankCode",
+        "vAccount",
+        "PaymentNo",
+        "ExpireDate",
+        "Barcode1",
+        "Barcode2",
+        "Barcode3",
+    }
+)
+_FIELDS_READ_BY_LOWER_CASE = {name.lower(): name for name in _FIELDS_READ}
 
 
 class RtnCode:
@@ -62,12 +88,18 @@ def parse_notification(fields: Mapping[str, str], config: EcpayConfig) -> EcpayN
 
     The CheckMacValue is checked over every field received before anything in them is believed:
     BadSignatureError if it is wrong or missing. A required field that is missing or malformed
-    raises PermanentGatewayError (code "malformed_notification") naming it. Whether the
-    MerchantID is ours is the caller's to check, so that it can record why it refused one.
+    raises PermanentGatewayError (code "malformed_notification") naming it, and so does a
+    signed notification in any form but the one ECPay sends (`_refuse_ambiguous`). A paid one
+    must say whether it was simulated (SimulatePaid "0" or "1"). Whether the MerchantID is ours
+    is the caller's to check, so that it can record why it refused one.
     """
     if not check_mac_matches(fields, hash_key=config.hash_key, hash_iv=config.hash_iv):
         raise BadSignatureError("The notification's CheckMacValue does not verify.")
+    _refuse_ambiguous(fields)
     rtn_code = int(_required(fields, "RtnCode", _WHOLE_NUMBER))
+    if rtn_code == RtnCode.PAID:
+        # ECPay always sends it with a result: a paid one without it may have had it removed.
+        _required(fields, "SimulatePaid", _ZERO_OR_ONE)
     code_issued = rtn_code in (RtnCode.ATM_CODE_ISSUED, RtnCode.CVS_CODE_ISSUED)
     if rtn_code == RtnCode.ATM_CODE_ISSUED:
         _required(fields, "BankCode")
@@ -100,6 +132,38 @@ def parse_notification(fields: Mapping[str, str], config: EcpayConfig) -> EcpayN
         ),
         fields=dict(fields),
     )
+
+
+def _refuse_ambiguous(fields: Mapping[str, str]) -> None:
+    """Refuse a signed notification whose CheckMacValue could sign another one just as well.
+
+    ECPay joins the fields as `name=value` with `&` and lower-cases the whole before hashing, so
+    the MAC says neither where a field ends nor how its name is spelt. `RtnMsg=Succeeded` and
+    `SimulatePaid=1` sign as one field `RtnMsg` = `Succeeded&SimulatePaid=1`, and
+    `SimulatePaid=1` as `simulatepaid=1`: either way a genuine notification keeps its MAC and
+    loses the field we read, and a payment simulated in ECPay's back office passes for money.
+    ECPay sends one form only (no `&` in a name or value, no `=` in a name, its own spelling),
+    and only that form is believed: then each signed text has a single reading.
+
+    The letter case of values is not signed either, and is harmless here: what decides money
+    (RtnCode, TradeAmt, SimulatePaid) must be digits; MerchantID is compared with ours and
+    MerchantTradeNo is ours (capitals and digits), looked up in a unique column, so a recased
+    one names the same payment or none. TradeNo and the codes are ECPay's, kept as received; a
+    copy that differs only in their case is the same report, not a new one
+    (`payments.ecpay.notifications`).
+    """
+    for name, value in fields.items():
+        if "&" in name or "=" in name or "&" in value:
+            raise PermanentGatewayError(
+                f"The notification's field {name!r} holds '&' or '=' where ECPay puts none.",
+                code="malformed_notification",
+            )
+        spelt = _FIELDS_READ_BY_LOWER_CASE.get(name.lower(), name)
+        if spelt != name:
+            raise PermanentGatewayError(
+                f"The notification's field {name!r} is not spelt as ECPay's {spelt!r}.",
+                code="malformed_notification",
+            )
 
 
 def _required(fields: Mapping[str, str], name: str, pattern: re.Pattern[str] | None = None) -> str:

@@ -32,6 +32,9 @@ def check_mac_value(
     # Case-insensitive order: ECPay sorts "vAccount" among the V's, not after every capital.
     names = sorted((name for name in params if name != "CheckMacValue"), key=str.lower)
     joined = "&".join(f"{name}={params[name]}" for name in names)
+    # Lower-cased after encoding, as ECPay does. So the MAC signs neither letter case nor where a
+    # field ends (`a=b&c=d` is also one field `a` = `b&c=d`): `messages.parse_notification`
+    # believes a signed notification only in the one form ECPay sends.
     encoded = _dotnet_url_encode(f"HashKey={hash_key}&{joined}&HashIV={hash_iv}").lower()
     return hashlib.new(algorithm, encoded.encode("ascii")).hexdigest().upper()
 

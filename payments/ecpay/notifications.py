@@ -12,7 +12,7 @@ and queues notify.
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import SuspiciousOperation
@@ -21,10 +21,17 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 
 from gateways.base import BadSignatureError, PermanentGatewayError
-from gateways.ecpay import EcpayNotification, ecpay_config, parse_notification
+from gateways.ecpay import (
+    CODE_VALIDITY,
+    EcpayNotification,
+    code_validity,
+    ecpay_config,
+    parse_notification,
+)
 from gateways.models import CallbackOutcome, Gateway, GatewayCallback
 from gateways.selectors import callback_queued_behind_another, callbacks_waiting
 from gateways.services import callback_settle
+from payments.limits import ECPAY_PAGE_METHODS
 from payments.models import Payment, PaymentStatus
 from payments.queue import (
     ECPAY_NOTIFICATIONS_DRAIN,
@@ -52,6 +59,17 @@ OK = "1|OK"
 NOTIFICATION_DRAIN_COVERS = timedelta(seconds=10)
 
 TAIPEI = ZoneInfo("Asia/Taipei")
+
+# The ExpireDates that are no deadline ECPay set. ECPay runs on .NET (its CheckMacValue is
+# HttpUtility.UrlEncode's), which writes a date it does not have as DateTime.MinValue
+# (0001/01/01) and "never" as MaxValue (9999/12/31).
+# No code stays valid longer than an ATM account's 60 days (CODE_VALIDITY), plus the rest of
+# the day an ATM deadline, a date, runs to; and no deadline is older than year 1000, where
+# MariaDB's DATETIME starts. A deadline merely past is ECPay's word that the code is dead.
+_EARLIEST_DEADLINE = datetime(1000, 1, 1, tzinfo=UTC)
+_LONGEST_CODE_VALIDITY = max(
+    validity.duration(validity.high) for validity in CODE_VALIDITY.values()
+) + timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -273,7 +291,7 @@ def _classify(
     if earlier is not None:
         return Verdict(CallbackOutcome.DUPLICATE, f"already applied as callback {earlier}")
     if notification.code_issued:
-        return _code_issued(payment, notification)
+        return _code_issued(payment, notification, callback)
     if notification.simulate_paid:
         # A payment simulated from ECPay's back office: kept as evidence, never money.
         payment_flag_for_review(
@@ -343,7 +361,9 @@ def _failed(payment: Payment, notification: EcpayNotification) -> Verdict:
     return Verdict(CallbackOutcome.ACCEPTED)
 
 
-def _code_issued(payment: Payment, notification: EcpayNotification) -> Verdict:
+def _code_issued(
+    payment: Payment, notification: EcpayNotification, callback: GatewayCallback
+) -> Verdict:
     # ATM: the virtual account; CVS: the payment number; BARCODE: its three barcodes.
     code = (
         notification.v_account
@@ -354,13 +374,59 @@ def _code_issued(payment: Payment, notification: EcpayNotification) -> Verdict:
         return Verdict(CallbackOutcome.DUPLICATE)
     if payment.status != PaymentStatus.PENDING:
         return Verdict(CallbackOutcome.DUPLICATE, f"code ignored: payment is {payment.status}")
+    expires_at, reason = _code_deadline(payment, notification, callback)
     payment_record_code(
-        payment_id=payment.pk,
-        code=code,
-        bank=notification.bank_code,
-        expires_at=_taipei_time(notification.expire_date),
+        payment_id=payment.pk, code=code, bank=notification.bank_code, expires_at=expires_at
     )
-    return Verdict(CallbackOutcome.ACCEPTED)
+    return Verdict(CallbackOutcome.ACCEPTED, reason)
+
+
+def _code_deadline(
+    payment: Payment, notification: EcpayNotification, callback: GatewayCallback
+) -> tuple[datetime | None, str]:
+    """Until when the code can be paid, and "" or why that is not ECPay's ExpireDate.
+
+    An ExpireDate that is no deadline (unreadable, or one of .NET's stand-ins for none:
+    `_EARLIEST_DEADLINE`) is replaced, the payment flagged for a person. The code is still
+    ECPay's and the customer needs it to pay, so it is kept (refusing the notification would
+    refuse every redelivery of it too), but not without a deadline: the expiry sweep would then
+    expire the payment a day after it was created (EXPIRE_PENDING_AFTER_MINUTES) while the code
+    can still be paid, and the money would end as a balance credit, not a paid order; nor with
+    9999's, which would hold the payment and its order pending for ever. The validity we asked
+    ECPay for, counted from the notification, errs late: the payment waits a little longer.
+    """
+    stated = _taipei_time(notification.expire_date)
+    received_at = callback.created_at
+    if stated is not None and (
+        _EARLIEST_DEADLINE <= stated <= received_at + _LONGEST_CODE_VALIDITY
+    ):
+        return stated, ""
+    assumed = _deadline_asked_for(payment, counted_from=received_at)
+    logger.warning(
+        "ECPay notification %s: unusable ExpireDate %r, deadline assumed %s",
+        callback.pk,
+        notification.expire_date,
+        assumed,
+    )
+    payment_flag_for_review(
+        payment_id=payment.pk,
+        reason="ecpay_expire_date_unusable",
+        data={
+            "callback": callback.pk,
+            "expire_date": notification.expire_date,
+            "assumed": assumed.isoformat() if assumed else None,
+        },
+    )
+    return assumed, f"ExpireDate {notification.expire_date!r} unusable: deadline assumed"
+
+
+def _deadline_asked_for(payment: Payment, *, counted_from: datetime) -> datetime | None:
+    """The deadline our checkout form asked ECPay for `payment`'s code (CODE_VALIDITY), from
+    `counted_from`; None for a method that has no code."""
+    method = ECPAY_PAGE_METHODS.get(payment.method)
+    if method is None or method not in CODE_VALIDITY:
+        return None
+    return counted_from + code_validity(method)
 
 
 def _settle(
@@ -383,13 +449,22 @@ def _settle(
 
 
 def _taipei_time(text: str) -> datetime | None:
-    """ECPay's dates: yyyy/MM/dd[ HH:mm:ss], Taiwan time. A date alone means the end of it."""
+    """ECPay's dates: yyyy/MM/dd[ HH:mm:ss], Taiwan time. A date alone means the end of it.
+
+    In UTC, as it is stored; None for text that is no such date, or a date with no UTC time
+    (the first hours of year 1, the end of 9999/12/31): converting it overflows.
+    """
     for pattern, end_of_day in (("%Y/%m/%d %H:%M:%S", False), ("%Y/%m/%d", True)):
         try:
             moment = datetime.strptime(text, pattern).replace(tzinfo=TAIPEI)
         except ValueError:
             continue
-        return moment + timedelta(days=1, seconds=-1) if end_of_day else moment
+        try:
+            if end_of_day:
+                moment += timedelta(days=1, seconds=-1)
+            return moment.astimezone(UTC)
+        except OverflowError:
+            return None
     return None
 
 
@@ -421,12 +496,15 @@ def _same_report(one: EcpayNotification, other: EcpayNotification) -> bool:
 
 
 def _report(notification: EcpayNotification) -> tuple[object, ...]:
+    # ECPay's ids and codes compared in capitals: the CheckMacValue does not sign letter case,
+    # so a signed copy recased by whoever holds one is the same report, never a new TradeNo or
+    # code that would replace the one applied.
     return (
-        notification.trade_no,
+        notification.trade_no.upper(),
         notification.rtn_code,
         notification.trade_amt,
         notification.simulate_paid,
-        notification.v_account,
-        notification.payment_no,
-        tuple(notification.barcodes),
+        notification.v_account.upper(),
+        notification.payment_no.upper(),
+        tuple(part.upper() for part in notification.barcodes),
     )

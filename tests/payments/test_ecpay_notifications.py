@@ -375,6 +375,78 @@ def test_a_barcode_payment_keeps_its_three_barcodes_as_the_code(client, applied)
     assert payment.status == PaymentStatus.PENDING
 
 
+def store_code_notification(payment: Payment, expire_date: str) -> dict[str, str]:
+    return signed(
+        paid_notification(
+            payment,
+            RtnCode="10100073",
+            RtnMsg="Get CVS Code Succeeded.",
+            PaymentType="CVS_CVS",
+            PaymentNo="LLL22251222",
+            ExpireDate=expire_date,
+            TradeNo="2311221530009999",
+        )
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "expire_date",
+    [
+        "0001/01/01 00:00:00",
+        "0001/01/01",
+        "0999/12/31 23:59:59",
+        "9999/12/31 23:59:59",
+        "9999/12/31",
+        "2026/02/30",
+        "",
+    ],
+)
+def test_a_store_code_whose_expire_date_is_no_deadline_is_kept_with_the_validity_we_asked_for(
+    client, applied, settings, expire_date
+):
+    payment = start_payment(PaymentMethod.CVS)
+
+    with applied():
+        answer = deliver(client, store_code_notification(payment, expire_date), url=PAYMENT_INFO)
+
+    assert answer == "1|OK"
+    callback = GatewayCallback.objects.get()
+    assert callback.outcome == CallbackOutcome.ACCEPTED
+    assert "unusable: deadline assumed" in callback.outcome_reason
+    payment.refresh_from_db()
+    assert (payment.status, payment.payment_code) == (PaymentStatus.PENDING, "LLL22251222")
+    validity = timedelta(minutes=settings.ECPAY_CVS_EXPIRE_MINUTES)
+    assert payment.payment_code_expires_at == callback.created_at + validity
+    assert payment.needs_review is True
+    # The code stays payable: the expiry sweep leaves the payment for its customer to pay.
+    Payment.objects.filter(pk=payment.pk).update(created_at=timezone.now() - timedelta(days=2))
+    assert payment_expire(payment_id=payment.pk).status == PaymentStatus.PENDING
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("days_ahead", [-30, 0, 7, 60])
+def test_a_store_code_keeps_the_deadline_ecpay_gave_past_or_up_to_sixty_days_ahead(
+    client, applied, days_ahead
+):
+    payment = start_payment(PaymentMethod.CVS)
+    deadline = (
+        (timezone.now() + timedelta(days=days_ahead)).astimezone(TAIPEI).replace(microsecond=0)
+    )
+
+    with applied():
+        deliver(
+            client,
+            store_code_notification(payment, deadline.strftime("%Y/%m/%d %H:%M:%S")),
+            url=PAYMENT_INFO,
+        )
+
+    payment.refresh_from_db()
+    assert payment.payment_code_expires_at == deadline
+    assert payment.needs_review is False
+    assert GatewayCallback.objects.get().outcome_reason == ""
+
+
 @pytest.mark.django_db
 def test_only_post_is_answered(client):
     assert client.get(NOTIFY).status_code == 405

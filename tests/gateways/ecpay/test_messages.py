@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from gateways.base import BadSignatureError, PermanentGatewayError
-from gateways.ecpay import RtnCode, check_mac_value, parse_notification
+from gateways.ecpay import RtnCode, check_mac_matches, check_mac_value, parse_notification
 
 PAID = {
     "MerchantID": "3002607",
@@ -56,9 +56,36 @@ CVS_CODE = {
 }
 
 
+BARCODE_CODE = {
+    **CVS_CODE,
+    "PaymentType": "BARCODE_BARCODE",
+    "PaymentNo": "",
+    "Barcode1": "250311657",
+    "Barcode2": "1234567890123456",
+    "Barcode3": "1231AI000000100",
+}
+
+
 def signed(fields: dict[str, str], config) -> dict[str, str]:
     mac = check_mac_value(fields, hash_key=config.hash_key, hash_iv=config.hash_iv)
     return {**fields, "CheckMacValue": mac}
+
+
+def recased(fields: dict[str, str], name: str) -> dict[str, str]:
+    """`fields` with `name` in lower case, its CheckMacValue kept."""
+    return {(key.lower() if key == name else key): value for key, value in fields.items()}
+
+
+class FieldsThatCountLookups(dict[str, str]):
+    """A notification's fields, remembering every name the parser looks up."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__(fields)
+        self.looked_up: set[str] = set()
+
+    def get(self, name, default=None):
+        self.looked_up.add(name)
+        return super().get(name, default)
 
 
 def test_a_paid_notification_is_read(config):
@@ -216,3 +243,99 @@ def test_a_code_notification_without_its_amount_is_malformed(config):
 
     with pytest.raises(PermanentGatewayError, match="TradeAmt"):
         parse_notification(signed(fields, config), config)
+
+
+def simulate_paid_folded_into_rtn_msg(fields: dict[str, str]) -> dict[str, str]:
+    """SimulatePaid removed and written into RtnMsg, the field signed just before it."""
+    folded = {name: value for name, value in fields.items() if name != "SimulatePaid"}
+    folded["RtnMsg"] = f"{fields['RtnMsg']}&SimulatePaid={fields['SimulatePaid']}"
+    return folded
+
+
+def simulate_paid_folded_into_a_name(fields: dict[str, str]) -> dict[str, str]:
+    """RtnMsg and SimulatePaid made one field whose name is the first and half the second."""
+    folded = {
+        name: value for name, value in fields.items() if name not in ("RtnMsg", "SimulatePaid")
+    }
+    folded[f"RtnMsg={fields['RtnMsg']}&SimulatePaid"] = fields["SimulatePaid"]
+    return folded
+
+
+def rtn_msg_cut_at_its_equals_sign(fields: dict[str, str]) -> dict[str, str]:
+    """RtnMsg `a=b` sent as a field named `RtnMsg=a` holding `b`."""
+    head, tail = fields["RtnMsg"].split("=", 1)
+    cut = {name: value for name, value in fields.items() if name != "RtnMsg"}
+    cut[f"RtnMsg={head}"] = tail
+    return cut
+
+
+@pytest.mark.parametrize(
+    ("genuine", "tamper"),
+    [
+        ({**PAID, "SimulatePaid": "1"}, simulate_paid_folded_into_rtn_msg),
+        ({**PAID, "SimulatePaid": "1"}, simulate_paid_folded_into_a_name),
+        ({**PAID, "SimulatePaid": "1"}, lambda fields: recased(fields, "SimulatePaid")),
+        ({**PAID, "RtnMsg": "code=0"}, rtn_msg_cut_at_its_equals_sign),
+        (CVS_CODE, lambda fields: recased(fields, "ExpireDate")),
+    ],
+    ids=[
+        "simulate-paid-folded-into-rtn-msg",
+        "simulate-paid-folded-into-a-name",
+        "simulate-paid-recased",
+        "rtn-msg-cut-at-its-equals-sign",
+        "expire-date-recased",
+    ],
+)
+def test_a_signed_notification_recut_or_recased_keeps_its_mac_but_is_malformed(
+    config, genuine, tamper
+):
+    tampered = tamper(signed(genuine, config))
+    # ECPay's MAC lower-cases what it signs and joins the fields with "&": it still verifies.
+    assert check_mac_matches(tampered, hash_key=config.hash_key, hash_iv=config.hash_iv)
+
+    with pytest.raises(PermanentGatewayError) as raised:
+        parse_notification(tampered, config)
+
+    assert raised.value.code == "malformed_notification"
+
+
+@pytest.mark.parametrize(
+    "fields", [PAID, ATM_CODE, CVS_CODE, BARCODE_CODE], ids=["paid", "atm", "cvs", "barcode"]
+)
+def test_every_field_the_parser_reads_is_refused_in_other_letters(config, fields):
+    counted = FieldsThatCountLookups(signed(fields, config))
+    parse_notification(counted, config)
+    read = (counted.looked_up & fields.keys()) - {"CheckMacValue"}
+    assert {"MerchantTradeNo", "RtnCode", "TradeAmt"} <= read
+
+    for name in sorted(read):
+        with pytest.raises(PermanentGatewayError, match=name) as raised:
+            parse_notification(recased(signed(fields, config), name), config)
+        assert raised.value.code == "malformed_notification"
+
+
+def test_a_field_the_parser_does_not_read_may_come_in_any_letters(config):
+    fields = signed({**PAID, "card4no": "2222", "PaymentTypeChargeFee": "19"}, config)
+
+    assert parse_notification(recased(fields, "PaymentTypeChargeFee"), config).paid
+
+
+@pytest.mark.parametrize("simulate_paid", [None, "", "2", "01", "true"])
+def test_a_paid_notification_must_say_whether_it_was_simulated(config, simulate_paid):
+    fields = {name: value for name, value in PAID.items() if name != "SimulatePaid"}
+    if simulate_paid is not None:
+        fields["SimulatePaid"] = simulate_paid
+
+    with pytest.raises(PermanentGatewayError, match="SimulatePaid") as raised:
+        parse_notification(signed(fields, config), config)
+
+    assert raised.value.code == "malformed_notification"
+
+
+def test_a_failure_and_a_code_are_read_without_simulate_paid(config):
+    failure = {name: value for name, value in PAID.items() if name != "SimulatePaid"}
+    failure["RtnCode"] = "10100058"
+
+    assert not parse_notification(signed(failure, config), config).simulate_paid
+    assert "SimulatePaid" not in CVS_CODE
+    assert parse_notification(signed(CVS_CODE, config), config).code_issued
