@@ -10,6 +10,10 @@ from gateways.base import BadSignatureError, MissingSecretError
 # A signed callback is good this long either side of now: long enough for clock drift, short
 # enough that a captured callback cannot be replayed later.
 MAX_SKEW_SECONDS = 300
+# Unix seconds take 10 digits until 2286; 12 leaves room for any clock. A timestamp is bounded
+# before int() reads it: past 4300 digits int() of text raises ValueError (Python's guard
+# against quadratic conversion), and a timestamp anywhere near as long is no time at all.
+_TIMESTAMP_MAX_DIGITS = 12
 
 
 def sign(*, secret: str, timestamp: int | str, body: bytes) -> str:
@@ -37,7 +41,7 @@ def verify_signature(
         raise BadSignatureError("No callback secret is set: no signature can be trusted.")
     if not signature or not timestamp:
         raise BadSignatureError("X-Signature and X-Timestamp are required.")
-    if not timestamp.isascii() or not timestamp.isdigit():
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > _TIMESTAMP_MAX_DIGITS:
         raise BadSignatureError("X-Timestamp must be unix seconds.")
     expected = sign(secret=secret, timestamp=timestamp, body=body)
     # Constant time: a byte-by-byte comparison would tell an attacker how much they got right.

@@ -45,7 +45,8 @@ def payment_complete(
     the order's claim and the order still waits for payment; otherwise its money paid nothing
     and is credited to the customer's balance (`payment_credit`). `cost` is the order re-priced
     (a wallet's payment, seed 003): saved on the order with its header, and more paid than its
-    total pays the order and credits the rest, flagged. A deposit credits the balance. Running
+    total pays the order and credits the rest, flagged (flagged to be returned, if the balance
+    is kept in another currency). A deposit credits the balance. Running
     it again changes nothing: the transition is a no-op and each effect is written at most once
     (unique header per order, one ledger entry per payment and kind). `locked`: as in
     `payment_transition`.
@@ -95,7 +96,8 @@ def _order_pay(
     payment: Payment, order: Order, *, cost: Cost | None, gateway_reference: str
 ) -> None:
     """Pay `order` (locked) with `payment`, just completed: at most its `cost`'s total, the
-    rest credited to the customer's balance and flagged."""
+    rest credited to the customer's balance and flagged, or, in a currency the balance is not
+    kept in, flagged for a person to return at the gateway."""
     paid = payment.amount if cost is None else min(cost.total, payment.amount)
     order_mark_paid(
         order_id=order.pk,
@@ -109,7 +111,23 @@ def _order_pay(
         locked=order,
     )
     if payment.amount > paid:
-        _credit_to_balance(payment, payment.amount - paid)
+        excess = payment.amount - paid
+        if payment.currency != _balance_currency(payment):
+            # The order is paid all the same: only the excess has nowhere to go here. Raising
+            # would roll back the payment of the order with it, and leave a dead letter holding
+            # an order its money paid.
+            payment_flag_for_review(
+                payment_id=payment.pk,
+                reason=f"overpaid: {_NOT_CREDITED}",
+                data={
+                    "paid": str(payment.amount),
+                    "due": str(paid),
+                    "excess": str(excess),
+                    "currency": payment.currency,
+                },
+            )
+            return
+        _credit_to_balance(payment, excess)
         payment_flag_for_review(
             payment_id=payment.pk,
             reason="overpaid",
@@ -132,8 +150,9 @@ def payment_credit(
     The payment becomes `credited` (letting go of its order's claim), its whole amount is
     credited to the balance as a ledger entry of its own kind, and it is flagged for a person
     with `reason`, who may return the money. Money is never kept silently. Money in a currency
-    the balance is not kept in cannot be credited: the payment is only flagged, for a person to
-    return it at the gateway. Once only: a rerun credits nothing more. `locked`: as in
+    the balance is not kept in cannot be credited: it is flagged for a person to return at the
+    gateway, and a processing payment fails (`_payment_fail_not_credited`), letting go of its
+    order's claim. Once only: a rerun credits nothing more. `locked`: as in
     `payment_transition`.
     """
     with transaction.atomic(savepoint=locked is None):
@@ -141,17 +160,9 @@ def payment_credit(
             locked = Payment.objects.select_for_update().get(pk=payment_id)
         if locked.status == PaymentStatus.CREDITED:
             return locked
-        balance_currency = User.objects.values_list("balance_currency", flat=True).get(
-            pk=locked.user_id
-        )
         details = {"amount": str(locked.amount), "currency": locked.currency, **(data or {})}
-        if locked.currency != balance_currency:
-            payment_flag_for_review(
-                payment_id=payment_id,
-                reason=f"{reason}: not credited, another currency",
-                data=details,
-            )
-            return locked
+        if locked.currency != _balance_currency(locked):
+            return _payment_fail_not_credited(locked, reason=reason, details=details)
         changes = {} if gateway_reference is None else {"gateway_reference": gateway_reference}
         payment = payment_transition(
             payment_id=payment_id,
@@ -164,6 +175,59 @@ def payment_credit(
         _credit_to_balance(payment, payment.amount)
         payment_flag_for_review(payment_id=payment_id, reason=reason, data=details)
     return payment
+
+
+# Why money a gateway took was flagged rather than credited: the customer's balance is kept in
+# another currency than the payment's (an order in USD or THB, a balance in TWD), and a balance
+# holds one currency. A person returns such money at the gateway.
+_NOT_CREDITED = "not credited, another currency"
+
+# The event of a payment failed by `_payment_fail_not_credited`: `payment_reprocess` reads it.
+_FAILED_NOT_CREDITED = "failed_not_credited"
+
+
+def _payment_fail_not_credited(
+    payment: Payment, *, reason: str, details: Mapping[str, Any]
+) -> Payment:
+    """Flag money that paid nothing and that the balance cannot take, for a person to return at
+    the gateway; a processing payment (locked) also fails, letting go of its order's claim.
+
+    Failed, not left processing: a processing payment is the stranded sweep's to run again
+    (each run flagging it again), and its claim would keep the customer from paying the order
+    another way, for money that pays nothing. Failed, not credited: nothing reached the
+    balance, and the customer is told the payment did not go through. It keeps `needs_review`
+    until a person has returned the money, and is never run again (`payment_reprocess`): no
+    run could pay the order with it. A payment that had moved on already (failed, cancelled,
+    expired: late money) keeps its status and is only flagged.
+    """
+    flag_reason = f"{reason}: {_NOT_CREDITED}"
+    if payment.status == PaymentStatus.PROCESSING:
+        payment = payment_transition(
+            payment_id=payment.pk,
+            to=PaymentStatus.FAILED,
+            event=_FAILED_NOT_CREDITED,
+            data={"reason": flag_reason, **details},
+            is_error=True,
+            changes={
+                "failure_reason": (
+                    f"{reason}: {payment.amount} {payment.currency} {_NOT_CREDITED}: "
+                    "to be returned at the gateway"
+                ),
+                "needs_review": True,
+                # Dropped although money moved (`payment_fail` would keep it): this money
+                # can pay nothing, so nothing waits on the order any more.
+                "claimed_order_id": None,
+            },
+            locked=payment,
+        )
+    payment_flag_for_review(payment_id=payment.pk, reason=flag_reason, data=details)
+    return payment
+
+
+def _balance_currency(payment: Payment) -> str:
+    """The currency the payment's customer's balance is kept in. Read without the user's lock,
+    which comes after the payment's and the order's: `balance_credit` checks it again under it."""
+    return str(User.objects.values_list("balance_currency", flat=True).get(pk=payment.user_id))
 
 
 def _credit_to_balance(payment: Payment, amount: Decimal) -> None:
@@ -274,13 +338,22 @@ def payment_reprocess(*, payment_id: int, actor: User | None = None) -> Payment:
     Safe whatever happened before: the pipeline never charges again once a charge succeeded.
     An order payment that let go of its order's claim takes it again, or raises
     `OrderPaymentInProgress` / `OrderAlreadyPaid` when another payment has it now. Raises
-    `IllegalTransition` for any payment that is not a dead letter.
+    `IllegalTransition` for any payment that is not a dead letter, and for one failed because
+    its money could not be credited (`_payment_fail_not_credited`).
     """
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment_id)
         if payment.status != PaymentStatus.FAILED or not payment.needs_review:
             raise IllegalTransition(
                 "Only a failed payment that needs review can be reprocessed.",
+                from_status=payment.status,
+                to_status=PaymentStatus.PROCESSING,
+            )
+        if payment.events.filter(type=_FAILED_NOT_CREDITED).exists():
+            # Its money can pay nothing and is a person's to return: run again, it would take
+            # the order's claim back and keep it (the money moved), for nothing.
+            raise IllegalTransition(
+                "This payment's money is to be returned at the gateway: it is not run again.",
                 from_status=payment.status,
                 to_status=PaymentStatus.PROCESSING,
             )

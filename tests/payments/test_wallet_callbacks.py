@@ -303,6 +303,28 @@ def test_with_no_secret_set_a_callback_signed_with_an_empty_one_is_refused(
     assert order.status == OrderStatus.PENDING_PAYMENT
 
 
+def test_a_signed_callback_with_a_timestamp_of_thousands_of_digits_is_refused_and_recorded(
+    client, order
+):
+    body = callback_body(order)
+    # Past Python's 4300-digit limit on int() of text: a crash (an HTML 500) if ever parsed.
+    timestamp = "9" * 5000
+    signature = sign(secret=settings.WALLET_CALLBACK_SECRET, timestamp=timestamp, body=body)
+
+    response = client.post(
+        WALLET,
+        body,
+        content_type="application/json",
+        headers={"X-Signature": signature, "X-Timestamp": timestamp},
+    )
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "bad_signature"
+    callback = only_callback()
+    assert (callback.outcome, callback.signature_valid) == (CallbackOutcome.REJECTED, False)
+    assert not Payment.objects.exists()
+
+
 def test_a_callback_without_signature_headers_is_refused(client, order):
     response = client.post(WALLET, callback_body(order), content_type="application/json")
 

@@ -65,3 +65,13 @@ def test_a_signature_that_is_not_ascii_is_refused_not_crashed_on():
 
     with pytest.raises(BadSignatureError, match="does not match"):
         verify_signature(secret=SECRET, body=BODY, signature="\xe9" * 64, timestamp=now)
+
+
+@pytest.mark.parametrize("digits", [13, 5000], ids=["past-any-unix-time", "past-int-limit"])
+def test_a_correctly_signed_timestamp_too_long_for_unix_seconds_is_refused_not_crashed_on(digits):
+    # 5000 digits: past Python's 4300-digit limit on int() of text, which raises ValueError.
+    timestamp = "1" * digits
+    signature = sign(secret=SECRET, timestamp=timestamp, body=BODY)
+
+    with pytest.raises(BadSignatureError, match="must be unix seconds"):
+        verify_signature(secret=SECRET, body=BODY, signature=signature, timestamp=timestamp)
