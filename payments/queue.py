@@ -21,6 +21,7 @@ PAYMENT_PROCESS: Final = "payments.tasks.payment_process"
 PAYMENT_UPDATE: Final = "payments.tasks.payment_update"
 PAYMENT_WALLET_SETTLE: Final = "payments.tasks.payment_wallet_settle"
 PAYMENT_NOTIFY: Final = "payments.tasks.payment_notify"
+PAYMENT_RESUME: Final = "payments.tasks.payment_resume"
 REFUND_PROCESS: Final = "payments.tasks.refund_process"
 ECPAY_NOTIFICATIONS_DRAIN: Final = "payments.tasks.ecpay_notifications_drain"
 

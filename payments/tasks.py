@@ -147,9 +147,10 @@ def _retry_or_raise(
     task.apply_async(args, {"retry": retry + 1}, countdown=retry_delay(retry))
 
 
-@shared_task
+@shared_task(name=queue.PAYMENT_RESUME)
 def payment_resume(payment_id: int) -> None:
-    """Run a payment the pipeline lost on from where it stands (see `payments_resume_stranded`).
+    """Run a payment from where it stands, by its gateway: one the pipeline lost on (see
+    `payments_resume_stranded`), or a dead letter reprocessed (`payment_reprocess`).
 
     Every step is idempotent, so resuming one that was only slow repeats nothing.
     """

@@ -39,7 +39,7 @@ from payments.models import (
     PaymentEvent,
     RefundApproval,
 )
-from payments.queue import PAYMENT_PROCESS, queue_after_commit
+from payments.queue import PAYMENT_RESUME, queue_after_commit
 from payments.refunds.approvals import refund_ask
 from payments.services import (
     payment_mark_reviewed,
@@ -383,7 +383,7 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
                     messages.ERROR,
                 )
                 continue
-            queue_after_commit(PAYMENT_PROCESS, payment.pk)
+            queue_after_commit(PAYMENT_RESUME, payment.pk)
             self.message_user(
                 request, _("Reprocessing %(payment)s.") % {"payment": payment}, messages.SUCCESS
             )

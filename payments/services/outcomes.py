@@ -338,8 +338,9 @@ def payment_reprocess(*, payment_id: int, actor: User | None = None) -> Payment:
     Safe whatever happened before: the pipeline never charges again once a charge succeeded.
     An order payment that let go of its order's claim takes it again, or raises
     `OrderPaymentInProgress` / `OrderAlreadyPaid` when another payment has it now. Raises
-    `IllegalTransition` for any payment that is not a dead letter, and for one failed because
-    its money could not be credited (`_payment_fail_not_credited`).
+    `IllegalTransition` for any payment that is not a dead letter, for one failed because
+    its money could not be credited (`_payment_fail_not_credited`), and for an ECPay payment
+    ECPay never reported paid. What runs next is `payments.tasks.payment_resume`'s, by gateway.
     """
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment_id)
@@ -354,6 +355,15 @@ def payment_reprocess(*, payment_id: int, actor: User | None = None) -> Payment:
             # the order's claim back and keep it (the money moved), for nothing.
             raise IllegalTransition(
                 "This payment's money is to be returned at the gateway: it is not run again.",
+                from_status=payment.status,
+                to_status=PaymentStatus.PROCESSING,
+            )
+        if payment.gateway == Gateway.ECPAY and not payment.gateway_reference:
+            # ECPay's paid notification records its TradeNo as it moves the payment on: without
+            # one, ECPay took no money we know of and no step of ours has anything to run. If it
+            # does report the money, its notification applies it (or replay it: callbacks).
+            raise IllegalTransition(
+                "ECPay never reported this payment paid: there is nothing to run again.",
                 from_status=payment.status,
                 to_status=PaymentStatus.PROCESSING,
             )

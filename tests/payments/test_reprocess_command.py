@@ -1,4 +1,5 @@
-"""Which payments `reprocess_payments` takes up (its real runs are in test_card_pipeline)."""
+"""Which payments `reprocess_payments` takes up, and what it runs for each gateway's dead letter
+(a card's real runs are in test_card_pipeline)."""
 
 from datetime import timedelta
 
@@ -7,9 +8,14 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from core.batches import BATCH_SIZE
+from orders.models import OrderStatus
 from payments.models import Payment, PaymentKind, PaymentStatus
 from payments.services import payment_fail
 from tests.factories import OrderFactory, PaymentFactory, UserFactory
+from tests.payments.test_ecpay_notifications import deliver, paid_notification, signed
+from tests.payments.test_ecpay_notifications import start_payment as start_ecpay_payment
+from tests.payments.test_wallet_callbacks import callback_body as wallet_callback_body
+from tests.payments.test_wallet_callbacks import post as wallet_post
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +123,60 @@ def test_it_walks_past_the_first_batch_up_to_the_limit(capsys):
     )
 
     assert len(listed(capsys, "--limit", str(BATCH_SIZE + 5))) == BATCH_SIZE + 5
+
+
+# Each gateway's dead letter runs again from where it stands (`payments.tasks.payment_resume`).
+
+
+def crashing(*args, **kwargs):
+    raise RuntimeError("bug in the update step")
+
+
+def test_a_wallet_dead_letter_is_settled_as_the_wallet_reported_it(
+    client, monkeypatch, django_capture_on_commit_callbacks
+):
+    order = OrderFactory.create()
+    monkeypatch.setattr("payments.wallet.callbacks.payment_complete", crashing)
+    with django_capture_on_commit_callbacks(execute=True):
+        wallet_post(client, wallet_callback_body(order))
+    payment = Payment.objects.get()
+    assert (payment.status, payment.needs_review) == (PaymentStatus.FAILED, True)
+    monkeypatch.undo()  # the fix is deployed
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("reprocess_payments")
+
+    payment.refresh_from_db()
+    order.refresh_from_db()
+    assert (payment.status, order.status) == (PaymentStatus.COMPLETED, OrderStatus.PAID)
+
+
+def test_an_ecpay_dead_letter_ecpay_reported_paid_is_completed(
+    client, monkeypatch, django_capture_on_commit_callbacks
+):
+    payment = start_ecpay_payment()
+    monkeypatch.setattr("payments.pipeline.payment_complete", crashing)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, signed(paid_notification(payment))) == "1|OK"
+    payment.refresh_from_db()
+    assert (payment.status, payment.needs_review) == (PaymentStatus.FAILED, True)
+    monkeypatch.undo()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("reprocess_payments", payment.public_id)
+
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.COMPLETED
+    assert payment.order.status == OrderStatus.PAID
+
+
+def test_an_ecpay_payment_ecpay_never_reported_paid_is_not_run_again(capsys):
+    payment = start_ecpay_payment()
+    payment_fail(payment_id=payment.pk, reason="validate step crashed", needs_review=True)
+
+    with pytest.raises(CommandError):
+        call_command("reprocess_payments", payment.public_id)
+
+    assert "ECPay never reported this payment paid" in capsys.readouterr().err
+    payment.refresh_from_db()
+    assert (payment.status, payment.needs_review) == (PaymentStatus.FAILED, True)

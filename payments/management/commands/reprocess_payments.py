@@ -13,7 +13,7 @@ from core.exceptions import DomainError
 from core.progress import Progress
 from payments.models import Payment, PaymentStatus
 from payments.services import payment_reprocess
-from payments.tasks import payment_process, payment_validate
+from payments.tasks import payment_resume, payment_validate
 
 # What "run again" means for each status: dead letters go back to processing first; a
 # payment stuck pending or processing only needs its step queued again (steps are idempotent).
@@ -91,7 +91,9 @@ class Command(BaseCommand):
             return
         if payment.status != PaymentStatus.PROCESSING:
             payment_reprocess(payment_id=payment.pk)
-        payment_process.delay(payment.pk)
+        # From where it stands, by its gateway: a card is charged (once), a balance debited, a
+        # wallet's report settled, an ECPay payment ECPay reported paid completed.
+        payment_resume.delay(payment.pk)
 
 
 def _moment(text: str) -> datetime:
