@@ -151,6 +151,8 @@ MIDDLEWARE = [
     "core.metrics.MetricsMiddleware",
     # Errors Django answers itself under /api/ (404, 500) in the API's shape, DEBUG or not.
     "core.views.ApiErrorShape",
+    # Before anything reads a page's form (the CSRF check does): UTF-8 only.
+    "core.views.RequestCharsetCheck",
     "django.middleware.security.SecurityMiddleware",
     # The Content-Security-Policy header on every answer (CONTENT_SECURITY_POLICY below).
     "csp.middleware.CSPMiddleware",

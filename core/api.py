@@ -11,8 +11,10 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from django.utils.dateparse import parse_datetime
+from django.utils.http import parse_header_parameters
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import Cursor, CursorPagination
@@ -25,17 +27,41 @@ from core.exceptions import DomainError
 from core.models import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 
 
+class RequestTooLarge(exceptions.APIException):
+    """A body larger than DATA_UPLOAD_MAX_MEMORY_SIZE: Django refuses to read it."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "request_too_large"
+    default_detail = "The request body is larger than the API reads."
+
+
 def exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
+    response = _error_response(error, context)
+    if response is not None:
+        # A message may echo what the caller sent (DRF's '"x" is not a valid choice.'), and a
+        # JSON string may hold a lone surrogate ("\ud800" in the JSON text), which UTF-8 cannot
+        # encode: rendering the 400 would fail, a 500. Such a character is shown escaped.
+        response.data = _encodable(response.data)
+    return response
+
+
+def _error_response(error: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(error, DomainError):
         return Response(
             {"code": error.code, "message": error.message, "fields": error.fields, **error.shown},
             status=error.http_status,
         )
-    # Django's own 404 and 403 become DRF's, so they get the same shape as the rest.
+    # Django's own 404 and 403 become DRF's, so they get the same shape as the rest; and a body
+    # Django would not read says so, instead of Django's page for a 400.
     if isinstance(error, Http404):
         error = exceptions.NotFound()
     elif isinstance(error, DjangoPermissionDenied):
         error = exceptions.PermissionDenied()
+    elif isinstance(error, RequestDataTooBig):
+        error = RequestTooLarge(
+            f"The request body is larger than the {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes "
+            "the API reads."
+        )
     response = drf_exception_handler(error, context)
     if response is None:
         return None  # not an API error: Django's 500 handling (and its logging) takes over
@@ -71,6 +97,21 @@ def flatten_field_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "non_field_errors": [str(message) for message in messages]}
 
 
+def _encodable(data: Any) -> Any:
+    """`data` with every character UTF-8 cannot encode (a lone surrogate) backslash-escaped, in
+    keys and values alike; the rest as it was."""
+    if isinstance(data, dict):
+        return {_encodable(key): _encodable(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_encodable(value) for value in data]
+    if isinstance(data, str):
+        try:
+            data.encode()
+        except UnicodeEncodeError:
+            return data.encode(errors="backslashreplace").decode()
+    return data
+
+
 def _error_code(error: exceptions.APIException) -> str:
     codes = error.get_codes()
     if isinstance(codes, str):
@@ -79,7 +120,12 @@ def _error_code(error: exceptions.APIException) -> str:
 
 
 class DecimalJSONParser(JSONParser):
-    """JSON numbers become Decimal, never float, so an amount is exact from the first byte."""
+    """JSON numbers become Decimal, never float, so an amount is exact from the first byte.
+
+    The body is read in the charset its Content-Type names, UTF-8 if it names none. A charset
+    that is no text encoding is a 415: a name Python does not know (Django would quietly read
+    the body as UTF-8 instead), or a codec that is not a text one (hex, base64, zlib, rot13),
+    which Django takes and decoding with it fails. A body its charset cannot decode is a 400."""
 
     def parse(
         self,
@@ -87,9 +133,16 @@ class DecimalJSONParser(JSONParser):
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
-        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        media_type = media_type or ""
+        _, parameters = parse_header_parameters(media_type)
+        charset = parameters.get("charset", settings.DEFAULT_CHARSET)
         try:
-            return json.loads(stream.read().decode(encoding), parse_float=Decimal)
+            return json.loads(stream.read().decode(charset), parse_float=Decimal)
+        except LookupError:
+            raise exceptions.UnsupportedMediaType(
+                media_type,
+                detail=f'The charset "{charset}" is not a text encoding: send JSON in UTF-8.',
+            ) from None
         except ValueError as error:
             raise exceptions.ParseError(f"JSON parse error: {error}") from error
         except RecursionError:

@@ -14,6 +14,11 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         # Registers the project's system checks (`manage.py check --deploy`).
         from core import checks
+        from core.requests import text_charsets_only
+
+        # Before any request is built: a charset that decodes no text crashed Django's own
+        # request setup (core/requests.py).
+        text_charsets_only()
 
         # zappa starts the app with no entrypoint to run `manage.py check --deploy` first
         # (deploy/entrypoint.sh): the app refuses to load instead, so Lambda never serves with

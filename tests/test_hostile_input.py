@@ -40,6 +40,12 @@ CONTENT_TYPES = st.one_of(
         [
             "application/json",
             "application/json; charset=latin-1",
+            # Codecs Python knows that decode no text, a name it does not know, and UTF-7, in
+            # which "+2AA-" is a lone surrogate.
+            "application/json; charset=hex",
+            "application/json; charset=nonsense",
+            "application/json; charset=utf-7",
+            "multipart/form-data; boundary=xyz; charset=zlib",
             "application/x-www-form-urlencoded",
             "application/x-www-form-urlencoded; charset=no-such-charset",
             "multipart/form-data",
@@ -70,9 +76,18 @@ LEAVES = st.one_of(
     st.floats(allow_nan=False),
     st.text(max_size=30),
 )
+# The API's own field names, with any values: lone surrogates too ("\ud800" in the JSON text),
+# which an error message echoing the input must still render.
+API_FIELDS = ["kind", "order", "amount", "currency", "gateway", "method", "card", "items"]
+LONE_SURROGATES = st.text(
+    st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1, max_size=3
+)
 BODIES = st.one_of(
     st.binary(max_size=2048),
     _json_values(LEAVES).map(lambda value: json.dumps(value).encode()),
+    st.dictionaries(st.sampled_from(API_FIELDS), st.one_of(LEAVES, LONE_SURROGATES)).map(
+        lambda fields: json.dumps(fields).encode()
+    ),
     st.integers(min_value=1, max_value=200_000).map(lambda depth: b"[" * depth + b"]" * depth),
     st.dictionaries(st.text(max_size=20), st.text(max_size=40), max_size=8).map(
         lambda fields: "&".join(f"{key}={value}" for key, value in fields.items()).encode()

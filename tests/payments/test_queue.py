@@ -14,7 +14,7 @@ TASK_NAMES = sorted(
 
 
 def test_the_queue_names_every_task_the_application_queues() -> None:
-    assert len(TASK_NAMES) == 7
+    assert len(TASK_NAMES) == 8
 
 
 @pytest.mark.parametrize("task_name", TASK_NAMES)
