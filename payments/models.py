@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import SHA256
 from django.utils.translation import gettext_lazy as _
 
 from core.models import MONEY_MAX, ZERO, MoneyField, TimeStampedModel, currency_field
@@ -169,8 +170,23 @@ class Payment(TimeStampedModel):
     # Set when a person must look: the pipeline crashed or gave up (a dead letter), or the
     # money does not add up. Cleared only by staff.
     needs_review = models.BooleanField(default=False, verbose_name=_("needs review"))
+    # As the client sent it (`Idempotency-Key`), for people reading the row.
     idempotency_key = models.CharField(  # noqa: DJ001
         max_length=255, null=True, blank=True, verbose_name=_("idempotency key")
+    )
+    # sha256 hex of `idempotency_key`: keys are compared by it (unique per user), never as text,
+    # which MariaDB's utf8mb4_unicode_ci compares ignoring case and trailing spaces ("abc", "ABC"
+    # and "abc " were one key: a second deposit came back as the first). Hex digits compare the
+    # same on every database, as core.IdempotencyKey's do; a binary collation would not do
+    # (MariaDB's utf8mb4_bin still ignores trailing spaces, and SQLite has none by that name).
+    # The database computes it, so every row has it however it was written, older rows too
+    # (payments 0011). NULL without a key; not `null=True`, with which Django adds the column
+    # to SQLite in a way SQLite refuses for a stored one.
+    idempotency_key_digest = models.GeneratedField(
+        expression=SHA256("idempotency_key"),
+        output_field=models.CharField(max_length=64),
+        db_persist=True,
+        verbose_name=_("idempotency key digest"),
     )
     completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
 
@@ -217,7 +233,8 @@ class Payment(TimeStampedModel):
                 fields=["gateway_reference", "gateway"], name="payment_gateway_reference_unique"
             ),
             models.UniqueConstraint(
-                fields=["user", "idempotency_key"], name="payment_idempotency_key_per_user"
+                fields=["user", "idempotency_key_digest"],
+                name="payment_idempotency_key_digest_per_user",
             ),
             # Served by lookups by public id (API, admin search).
             models.UniqueConstraint(fields=["public_id"], name="payment_public_id_unique"),

@@ -11,6 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Value
+from django.db.models.functions import SHA256
 from django.utils import timezone
 
 from accounts.models import User
@@ -176,7 +178,11 @@ def _created_before(
     `IdempotencyKeyReused` if that call asked for something else."""
     if idempotency_key is None:
         return None
-    payment = Payment.objects.filter(user=user, idempotency_key=idempotency_key).first()
+    # By digest, as the unique constraint compares keys: by the key itself, MariaDB would find
+    # the payment of "abc" for "ABC" (`Payment.idempotency_key_digest`).
+    payment = Payment.objects.filter(
+        user=user, idempotency_key_digest=SHA256(Value(idempotency_key))
+    ).first()
     if payment is None:
         return None
     reused_for_another = payment.order_id != (order.pk if order else None) or any(
