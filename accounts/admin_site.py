@@ -72,6 +72,11 @@ class BackOfficeSite(admin.AdminSite):
                 never_cache(self.two_factor_enrol),
                 name="two_factor_enrol",
             ),
+            # Signing out needs no second factor: Django's admin_view would send a member of
+            # staff who gave their password but no code back to the code page, signed in
+            # still (the code page's "Sign out" did nothing). Django's own view, before its
+            # pattern of the same path: POST only, CSRF-checked.
+            path("logout/", never_cache(self.logout), name="logout"),
             *super().get_urls(),
         ]
 

@@ -99,6 +99,27 @@ def test_a_manager_with_only_a_password_is_sent_to_the_code_page_everywhere():
     assert api.json()["code"] == "two_factor_required"
 
 
+def test_the_code_page_s_sign_out_signs_out(enrolled):
+    client = Client()
+    password_sign_in(client, enrolled.user)
+    page = client.get("/admin/two-factor/").content.decode()
+    assert 'action="/admin/logout/"' in page
+
+    signed_out = client.post("/admin/logout/")
+
+    assert signed_out.status_code == 200  # Django's "Logged out" page
+    assert "_auth_user_id" not in client.session
+    assert client.get("/admin/")["Location"].startswith("/admin/login/")
+
+
+def test_signing_out_still_needs_the_page_s_csrf_token(enrolled):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(enrolled.user)  # the password, no code yet
+
+    assert client.post("/admin/logout/").status_code == 403
+    assert "_auth_user_id" in client.session
+
+
 def test_a_manager_enrols_from_the_link_and_gets_in_with_ten_recovery_codes():
     client = Client()
     user = manager()
