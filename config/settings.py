@@ -389,11 +389,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The address as the throttles take it (TRUSTED_PROXY_COUNT): X-Forwarded-For only behind a
-# proxy that sets it.
-AXES_IPWARE_PROXY_COUNT = REST_FRAMEWORK["NUM_PROXIES"] or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if REST_FRAMEWORK["NUM_PROXIES"] else ["REMOTE_ADDR"]
-)
+# proxy that sets it, counted from the right (core/api.py says why not django-ipware's way).
+AXES_CLIENT_IP_CALLABLE = "core.api.client_address"
 # A sign-in's password is never written to the attempts' records.
 AXES_SENSITIVE_PARAMETERS = ["password"]
 # The attempts and lockouts are records in the admin; no log line at every start.

@@ -61,6 +61,51 @@ def test_a_lockout_is_for_that_account_from_that_address_only(someone):
     assert elsewhere.status_code == 302
 
 
+# Behind the load balancer (TRUSTED_PROXY_COUNT=1): it appends the address it saw to whatever
+# X-Forwarded-For the client sent.
+BALANCER = "10.0.0.5"
+
+
+@pytest.fixture
+def behind_the_balancer(settings) -> None:
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+
+
+def sign_in_through_the_balancer(password: str, *, client_address: str, claimed: str = ""):
+    forwarded = f"{claimed}, {client_address}" if claimed else client_address
+    return Client().post(
+        "/accounts/login/",
+        {"username": EMAIL, "password": password},
+        REMOTE_ADDR=BALANCER,
+        HTTP_X_FORWARDED_FOR=forwarded,
+    )
+
+
+@pytest.mark.usefixtures("someone", "behind_the_balancer")
+def test_behind_the_balancer_an_address_the_client_writes_does_not_dodge_the_lockout():
+    for guess in range(5):
+        sign_in_through_the_balancer(
+            "wrong password", client_address="198.51.100.7", claimed=f"203.0.113.{guess}"
+        )
+
+    right = sign_in_through_the_balancer(
+        PASSWORD, client_address="198.51.100.7", claimed="203.0.113.99"
+    )
+
+    assert right.status_code == 429
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"198.51.100.7"}
+
+
+@pytest.mark.usefixtures("someone", "behind_the_balancer")
+def test_behind_the_balancer_nobody_locks_a_customer_out_from_elsewhere():
+    for _ in range(5):
+        sign_in_through_the_balancer("wrong password", client_address="198.51.100.7")
+
+    customer = sign_in_through_the_balancer(PASSWORD, client_address="192.0.2.44")
+
+    assert customer.status_code == 302
+
+
 def test_signing_in_before_the_limit_starts_the_count_again(someone):
     wrong_passwords(4)
     assert sign_in(Client(), "/accounts/login/", PASSWORD).status_code == 302
