@@ -303,4 +303,4 @@ def client_address(request: HttpRequest) -> str:
     what it likes (a new address per guess, no lockout ever), and with one proxy finds no address at
     all when the client sent none (one bucket for everyone: five wrong passwords from anywhere
     locked the account out everywhere)."""
-    return str(BaseThrottle().get_ident(request))
+    return str(BaseThrottle().get_ident(Request(request)))
