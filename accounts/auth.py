@@ -6,8 +6,9 @@ token's `kid`), comes from the pool (`iss`), has not expired, is a kind of token
 an id token). Its `sub` is then the local user with that `cognito_sub`.
 
 The pool's keys are kept in the Django cache for COGNITO_JWKS_CACHE_SECONDS. A token signed by a
-key we do not have makes one fetch sooner (Cognito rotated its keys), at most once a minute, so a
-flood of made-up key ids cannot turn into a flood of requests to Cognito.
+key we do not have makes one fetch sooner (Cognito rotated its keys), at most once a minute, and
+a failed fetch is not tried again for JWKS_RETRY_AFTER_FAILURE_SECONDS, so a flood of made-up key
+ids cannot turn into a flood of requests to Cognito, whether it answers or not.
 
 Every refusal is a 401 with a precise `code`, and fails closed: keys that cannot be fetched
 refuse the token, they never let it through.
@@ -42,6 +43,10 @@ ALGORITHM = "RS256"
 JWKS_TIMEOUT_SECONDS = (2.0, 3.0)
 # Fewest seconds between two fetches made for a key id we did not have.
 JWKS_REFETCH_INTERVAL_SECONDS = 60
+# Seconds without a fetch after one failed: while Cognito's keys cannot be had, every token is
+# refused at once, rather than each making its caller wait on a fetch of its own (and a flood of
+# tokens, signed or not, a flood of requests to Cognito).
+JWKS_RETRY_AFTER_FAILURE_SECONDS = 10
 # RFC 6750: what a caller whose bearer token was refused is told to send instead.
 BEARER_CHALLENGE = 'Bearer realm="api", error="invalid_token"'
 
@@ -178,7 +183,11 @@ def _signing_key(key_id: str) -> jwt.PyJWK:
 
 
 def _fetch_keys(url: str, cache_key: str) -> dict[str, dict[str, Any]]:
-    """The pool's RS256 signing keys by key id, fetched from `url` and cached."""
+    """The pool's RS256 signing keys by key id, fetched from `url` and cached; none fetched
+    for JWKS_RETRY_AFTER_FAILURE_SECONDS after a fetch failed."""
+    failed_key = f"{cache_key}:failed"
+    if cache.get(failed_key):
+        raise _keys_unavailable()
     try:
         response = requests.get(url, timeout=JWKS_TIMEOUT_SECONDS)
         response.raise_for_status()
@@ -186,12 +195,17 @@ def _fetch_keys(url: str, cache_key: str) -> dict[str, dict[str, Any]]:
         keys = {jwk["kid"]: jwk for jwk in published if _is_signing_key(jwk)}
     except (requests.RequestException, ValueError, KeyError, TypeError) as error:
         logger.error("Cognito JWKS %s cannot be fetched: %r", url, error)
-        raise BearerTokenRefused(
-            "The token's signing keys cannot be fetched right now. Try again shortly.",
-            code="jwks_unavailable",
-        ) from None
+        cache.set(failed_key, True, timeout=JWKS_RETRY_AFTER_FAILURE_SECONDS)
+        raise _keys_unavailable() from None
     cache.set(cache_key, keys, timeout=settings.COGNITO_JWKS_CACHE_SECONDS)
     return keys
+
+
+def _keys_unavailable() -> "BearerTokenRefused":
+    return BearerTokenRefused(
+        "The token's signing keys cannot be fetched right now. Try again shortly.",
+        code="jwks_unavailable",
+    )
 
 
 def _is_signing_key(jwk: Any) -> bool:

@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from rest_framework.test import APIClient
 
+from accounts import auth
 from accounts.models import User
 from accounts.services import user_from_cognito
 from tests.accounts.cognito import (
@@ -256,8 +257,9 @@ def test_an_inactive_users_token_is_refused(pool):
     ids=["503", "not json", "no keys"],
 )
 def test_keys_that_cannot_be_fetched_refuse_the_token_and_say_so(
-    pool, cognito_user, caplog, answer
+    pool, cognito_user, caplog, answer, monkeypatch
 ):
+    monkeypatch.setattr(auth, "JWKS_RETRY_AFTER_FAILURE_SECONDS", 1)
     pool.answer = answer
 
     with caplog.at_level(logging.ERROR, logger="accounts.auth"):
@@ -265,9 +267,23 @@ def test_keys_that_cannot_be_fetched_refuse_the_token_and_say_so(
 
     assert_refused(response, "jwks_unavailable")
     assert "Cognito JWKS" in caplog.text
-    # Nothing bad was cached: once the pool answers again, its tokens pass.
+    # Nothing bad was cached: once the pool answers again, its tokens pass, as soon as the wait
+    # after a failure is over (a second here).
     pool.answer = None
+    assert_refused(me(pool.token(SUB)), "jwks_unavailable")
+    time.sleep(1.1)
     assert me(pool.token(SUB)).status_code == 200
+
+
+def test_while_the_keys_cannot_be_fetched_tokens_are_refused_without_asking_again(
+    pool, cognito_user
+):
+    pool.answer = (503, b"Service Unavailable")
+
+    for _ in range(20):  # signed or made up, each would have asked Cognito again
+        assert_refused(me(pool.token(SUB)), "jwks_unavailable")
+
+    assert pool.fetches == 1
 
 
 def test_a_pool_nobody_answers_for_refuses_the_token(pool, cognito_user, settings):
