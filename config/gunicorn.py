@@ -6,6 +6,7 @@ from the environment: PORT, WEB_CONCURRENCY (processes), GUNICORN_THREADS (threa
 
 import json
 import os
+import re
 import shutil
 from datetime import UTC, datetime
 from typing import Any
@@ -55,9 +56,15 @@ accesslog = "-"
 errorlog = "-"
 
 
+# A path that holds a secret: the back office's two-factor enrolment link carries its token
+# (accounts/admin_site.py), which, with the password, sets up an authenticator.
+_SECRET_IN_PATH = re.compile(r"(/two-factor/enrol/)[^/]+")
+
+
 class JsonAccessLogger(glogging.Logger):
     """Writes each access line as one JSON object, like the application's log (core/logging.py),
-    so CloudWatch Logs Insights reads both. The query string is left out: it is not redacted."""
+    so CloudWatch Logs Insights reads both. The query string is left out: it is not redacted; so
+    is an enrolment link's token (`_SECRET_IN_PATH`)."""
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
         if not self.access_log_enabled:
@@ -69,7 +76,7 @@ class JsonAccessLogger(glogging.Logger):
             "logger": "gunicorn.access",
             "request_id": atoms.get("{x-request-id}o"),
             "method": atoms["m"],
-            "path": atoms["U"],
+            "path": _SECRET_IN_PATH.sub(r"\1[REDACTED]", atoms["U"]),
             "status": int(atoms["s"]),
             "bytes": atoms["B"],
             "duration_ms": atoms["M"],

@@ -399,6 +399,21 @@ def test_gunicorn_writes_each_request_as_one_json_line_without_its_query_string(
     assert "not-for-the-log" not in log.read_text()
 
 
+def test_an_enrolment_link_s_token_stays_out_of_the_access_log(web):
+    base, log, _ = web
+    token = f"enrolment-token-{free_port()}"
+
+    request = urllib.request.Request(
+        f"{base}/admin/two-factor/enrol/{token}/", headers={"Host": PRODUCTION_HOST}
+    )
+    with urllib.request.urlopen(request, timeout=10) as page:  # to the sign-in page
+        assert page.status == 200
+
+    redacted = "/two-factor/enrol/[REDACTED]/"
+    wait_for(lambda: redacted in log.read_text(), timeout=10, what="the access line")
+    assert token not in log.read_text()
+
+
 def test_the_image_health_check_passes_while_gunicorn_answers_and_fails_when_it_does_not(web):
     _, _, env = web
 
