@@ -13,8 +13,8 @@ from rest_framework.authtoken.models import Token
 
 from accounts.models import User
 from core.admin import ListFilterLookupsOnly
-from tests.back_office import back_office_sign_in, manager, reviewer
 from payments.models import PaymentKind
+from tests.back_office import back_office_sign_in, manager, reviewer
 from tests.factories import OrderFactory, PaymentFactory
 
 pytestmark = pytest.mark.django_db
