@@ -12,8 +12,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.models import CENT, ZERO, MoneyField
+from gateways.ecpay import late_result_allowance
 from gateways.models import Gateway
-from gateways.selectors import callback_awaiting_apply, gateways_paused
+from gateways.selectors import callback_awaiting_apply, callbacks_waiting, gateways_paused
+from payments.limits import ECPAY_PAGE_METHODS
 from payments.models import (
     GatewayOperation,
     LedgerEntry,
@@ -158,9 +160,10 @@ class UnknownOutcomes:
 
 def operations_unknown() -> UnknownOutcomes:
     """How many gateway operations have an unknown outcome, and since when the oldest: the
-    janitor settles each within minutes, so an old one means asking the gateway keeps failing
-    (its outage, our credentials) and money may have moved that no record shows. One range of
-    the index on (status, created_at)."""
+    janitor settles a card charge or refund within minutes, so an old one means asking the
+    gateway keeps failing (its outage, our credentials) and money may have moved that no record
+    shows; an ECPay refund stays unknown until a person has checked it in ECPay's back office.
+    One range of the index on (status, created_at)."""
     found = GatewayOperation.objects.filter(status=OperationStatus.UNKNOWN).aggregate(
         count=Count("pk"), oldest=Min("created_at")
     )
@@ -178,12 +181,40 @@ def wallet_reported_success(*, payment_id: int) -> bool:
 
 
 def payments_expirable(*, older_than: timedelta) -> QuerySet[Payment]:
-    """Pending payments older than `older_than` with no payment code still valid."""
+    """Pending payments older than `older_than` that nobody can pay any more
+    (`payments_nobody_can_pay`), oldest first: what the expiry sweep expires."""
+    return payments_nobody_can_pay().filter(created_at__lt=timezone.now() - older_than)
+
+
+def payments_nobody_can_pay() -> QuerySet[Payment]:
+    """Pending payments no money can still arrive for, in primary-key (so creation) order.
+
+    Left out: one whose ATM account or store code is still valid, or whose money ECPay may
+    still be reporting (a store barcode's result comes ECPAY_BARCODE_RESULT_DELAY_HOURS after
+    its deadline: `late_result_allowance`); and an ECPay payment with a notification stored and
+    not yet applied (`ecpay_notification_awaiting`), which may say paid. The one home of the
+    rule: `payment_expire` asks it again under the payment's lock, and the sweep never picks a
+    payment it would skip, so however many wait on a late result a capped run is not spent on
+    them while the abandoned ones keep holding their orders.
+    """
     now = timezone.now()
-    return Payment.objects.filter(
-        Q(payment_code_expires_at__isnull=True) | Q(payment_code_expires_at__lt=now),
-        status=PaymentStatus.PENDING,
-        created_at__lt=now - older_than,
+    code_payable = Q(payment_code_expires_at__gte=now)
+    for method, ecpay_method in ECPAY_PAGE_METHODS.items():
+        code_payable |= Q(
+            gateway=Gateway.ECPAY,
+            method=method,
+            payment_code_expires_at__gte=now - late_result_allowance(ecpay_method),
+        )
+    notification_awaiting = Q(gateway=Gateway.ECPAY) & Exists(
+        callbacks_waiting(Gateway.ECPAY).filter(
+            external_reference=OuterRef("merchant_trade_no"), signature_valid=True
+        )
+    )
+    return (
+        Payment.objects.filter(status=PaymentStatus.PENDING)
+        .exclude(code_payable)
+        .exclude(notification_awaiting)
+        .order_by("pk")
     )
 
 

@@ -236,14 +236,20 @@ def refund_process(operation_id: int, retry: int = 0) -> None:
 def operations_settle_unknown() -> int:
     """Periodic janitor: settle charges and refunds left without an answer.
 
-    A charge is settled by asking the provider, then its payment goes on; a refund by sending it
-    again with the same key (the provider answers with the refund it made, if it made one).
+    A charge is settled by asking the provider, then its payment goes on; a card or balance
+    refund by sending it again with the same key (the provider answers with the refund it made,
+    if it made one). An ECPay refund left pending is never sent from here (DoAction takes no
+    key): it is marked unknown and flagged for a person.
     """
     for operation in refund_processing.unsettled_refunds():
         # Errors leave it for the next sweep; an unexpected one is logged by Celery.
         with contextlib.suppress(GatewayError):
             refund_processing.refund_process(operation.pk)
             refund_notify(operation_id=operation.pk)
+    for operation in refund_processing.ecpay_refunds_unanswered():
+        refund_processing.ecpay_refund_mark_unknown(
+            operation_id=operation.pk, error_code="left_pending"
+        )
     settled = 0
     for operation in card_charges_unsettled():
         settlement = card_charge_settle(operation)
@@ -298,12 +304,15 @@ def payments_resume_stranded(limit: int = 500) -> int:
 @shared_task
 def payments_expire_pending(limit: int = 1000) -> int:
     """Periodic: expire payments left pending past EXPIRE_PENDING_AFTER_MINUTES (as
-    `manage.py expire_pending` does). Returns how many it expired."""
+    `manage.py expire_pending` does), oldest first. Returns how many it expired.
+
+    The selector leaves out every payment `payment_expire` would skip, so the `limit` rows a
+    run takes are ones it expires (bar one paid meanwhile): payments waiting on a late result
+    never use up the run while abandoned ones keep holding their orders."""
     older_than = timedelta(minutes=settings.EXPIRE_PENDING_AFTER_MINUTES)
     expired = 0
-    for payment_id in payments_expirable(older_than=older_than).values_list("pk", flat=True)[
-        :limit
-    ]:
+    expirable = payments_expirable(older_than=older_than)
+    for payment_id in expirable.values_list("pk", flat=True)[:limit]:
         if payment_expire(payment_id=payment_id).status == PaymentStatus.EXPIRED:
             expired += 1
     return expired

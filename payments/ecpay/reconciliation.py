@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -64,6 +64,16 @@ FOLLOW_UP_MARGIN = timedelta(days=1)
 # Ways to pay with a code: the customer pays at an ATM or a store, later, and ECPay reports it.
 _CODE_METHODS = (PaymentMethod.ATM, PaymentMethod.CVS, PaymentMethod.BARCODE)
 _GAVE_UP = (PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED)
+# Statuses in which our record says ECPay's money arrived: ECPay saying paid, under the TradeNo
+# we applied, agrees with it (the notification got here first, or staff asked about a good one).
+_MONEY_ARRIVED = frozenset(
+    {
+        PaymentStatus.PROCESSING,
+        PaymentStatus.COMPLETED,
+        PaymentStatus.REFUNDED,
+        PaymentStatus.CREDITED,
+    }
+)
 
 
 def ecpay_payments_to_check(*, card_age: timedelta) -> QuerySet[Payment]:
@@ -75,8 +85,11 @@ def ecpay_payments_to_check(*, card_age: timedelta) -> QuerySet[Payment]:
       as long as ECPay may still report money paid with the code (`_code_followed`).
     - Card payments given up on, for GAVE_UP_LOOKBACK after they were created.
 
-    None whose money ECPay already reported here, none reported to staff as paid at ECPay
-    while given up on, and none asked about within ECPAY_RECONCILE_REASK_MINUTES.
+    None whose money ECPay already reported here, none asked about within
+    ECPAY_RECONCILE_REASK_MINUTES, and none with a discrepancy staff have not resolved yet:
+    asking again would only repeat it (every half hour, as ECPay's answer rarely changes). Once
+    resolved, a payment still in its window is followed again: the same difference is not
+    recorded or flagged twice (`_record`), a new answer (money under the right amount) is acted on.
     """
     now = timezone.now()
     card = Q(method=PaymentMethod.CARD)
@@ -96,7 +109,13 @@ def ecpay_payments_to_check(*, card_age: timedelta) -> QuerySet[Payment]:
         )
         .filter(card_due | card_gave_up | (code_due & _code_followed(now)))
         .exclude(asked_lately)
-        .exclude(discrepancies__kind=DiscrepancyKind.STATUS_MISMATCH)
+        .exclude(
+            Exists(
+                ReconciliationDiscrepancy.objects.filter(
+                    payment=OuterRef("pk"), resolved_at__isnull=True
+                )
+            )
+        )
     )
 
 
@@ -165,30 +184,38 @@ def reconcile_trade_status(
 ) -> None:
     """Act on what ECPay says of `payment`: recover a lost notification through the
     notification's own code path, record any difference for staff (once) in `report` and as a
-    discrepancy. Nothing to do when ECPay has no payment yet."""
+    discrepancy, flagging the payment when the discrepancy is first recorded. Nothing to do when
+    ECPay has no payment yet, or when our record already says its money arrived under the same
+    TradeNo and amount: `payment` may have been read before the notification was applied (the
+    sweep), or be a good payment staff asked about (`payment_requery`)."""
     if not status.paid:
         return  # not paid yet: nothing to recover (expiry is its own job)
     if status.trade_amt != payment.amount:
-        _record(payment, DiscrepancyKind.AMOUNT_MISMATCH, status, report)
-        payment_flag_for_review(
-            payment_id=payment.pk,
-            reason="amount_mismatch",
-            data={
-                "trade_amt": str(status.trade_amt),
-                "difference": str(status.trade_amt - payment.amount),
-                "source": "reconciliation",
-            },
-        )
+        with transaction.atomic():
+            if _record(payment, DiscrepancyKind.AMOUNT_MISMATCH, status, report):
+                payment_flag_for_review(
+                    payment_id=payment.pk,
+                    reason="amount_mismatch",
+                    data={
+                        "trade_amt": str(status.trade_amt),
+                        "difference": str(status.trade_amt - payment.amount),
+                        "source": "reconciliation",
+                    },
+                )
         return
     with transaction.atomic():
         locked = Payment.objects.select_for_update().get(pk=payment.pk)
         was_pending = locked.status == PaymentStatus.PENDING
+        agrees = locked.status in _MONEY_ARRIVED and locked.gateway_reference == status.trade_no
+        if agrees:
+            return
         ecpay_paid(locked, trade_no=status.trade_no, source={"source": "reconciliation"})
     if was_pending:
         _record(payment, DiscrepancyKind.MISSING_CALLBACK, status, report)
         report.recovered.append(payment.public_id)
     else:
-        # Paid at ECPay, given up on here: ecpay_paid flagged it; staff decide.
+        # Paid at ECPay, given up on here (or under another TradeNo): ecpay_paid flagged it;
+        # staff decide.
         _record(payment, DiscrepancyKind.STATUS_MISMATCH, status, report)
 
 
@@ -212,7 +239,9 @@ def _answer(status: TradeStatus) -> dict[str, str]:
     }
 
 
-def _record(payment: Payment, kind: str, status: TradeStatus, report: ReconciliationReport) -> None:
+def _record(payment: Payment, kind: str, status: TradeStatus, report: ReconciliationReport) -> bool:
+    """Record the difference once per payment and kind (the unique constraint); whether this
+    call recorded it, so what goes with a new discrepancy (a flag for review) happens once."""
     try:
         with transaction.atomic():
             ReconciliationDiscrepancy.objects.create(
@@ -225,8 +254,9 @@ def _record(payment: Payment, kind: str, status: TradeStatus, report: Reconcilia
                 },
             )
     except IntegrityError:
-        return  # found before: recorded once
+        return False  # found before: recorded once
     report.discrepancies.append(f"{payment.public_id}: {kind}")
+    return True
 
 
 class RequeryNotPossible(DomainError):

@@ -5,7 +5,8 @@ sending it again — after a lost answer, a retry, a redelivered task — can on
 refund. So a card refund left pending or unknown is settled by sending the same request again,
 which the provider answers with the refund it already made, if it made one. ECPay's DoAction takes
 no such key: an ECPay refund that may have reached ECPay is never sent again, and one whose answer
-was lost is flagged for a person. A balance refund is a ledger entry, posted once per refund.
+was lost is flagged for a person; so is one left pending (its task lost, or its worker gone
+mid-call: `ecpay_refunds_unanswered`). A balance refund is a ledger entry, posted once per refund.
 """
 
 from datetime import timedelta
@@ -64,17 +65,16 @@ def refund_process(operation_id: int) -> Payment | None:
     except TransientGatewayError:
         raise
     except OutcomeUnknownError as error:
-        operation_settle(
-            operation_id=operation.pk,
-            to=OperationStatus.UNKNOWN,
-            error_code=error.code,
-            error_message=str(error),
-        )
         if operation.gateway == Gateway.ECPAY:
-            payment_flag_for_review(
-                payment_id=operation.payment_id,
-                reason="refund_outcome_unknown",
-                data={"refund": operation.idempotency_key},
+            ecpay_refund_mark_unknown(
+                operation_id=operation.pk, error_code=error.code, error_message=str(error)
+            )
+        else:
+            operation_settle(
+                operation_id=operation.pk,
+                to=OperationStatus.UNKNOWN,
+                error_code=error.code,
+                error_message=str(error),
             )
         return None
     except GatewayError as error:
@@ -99,7 +99,8 @@ def refund_give_up_retrying(operation_id: int) -> None:
 
 
 def unsettled_refunds(limit: int = 100) -> list[GatewayOperation]:
-    """Refunds with no answer for longer than any answer can take, oldest first."""
+    """Card and balance refunds with no answer for longer than any answer can take, oldest
+    first: the janitor makes them again, with the same key."""
     cutoff = timezone.now() - timedelta(seconds=settings.OPERATION_SETTLE_AFTER_SECONDS)
     return list(
         GatewayOperation.objects.filter(
@@ -110,6 +111,60 @@ def unsettled_refunds(limit: int = 100) -> list[GatewayOperation]:
             created_at__lt=cutoff,
         ).order_by("created_at")[:limit]
     )
+
+
+def ecpay_refunds_unanswered(limit: int = 100) -> list[GatewayOperation]:
+    """ECPay refunds still pending long after their task should have settled them, oldest
+    first: its message was lost (the broker was down when it was queued), or its worker died
+    before or during the call. The janitor marks them unknown (`ecpay_refund_mark_unknown`).
+
+    Why not send them: nothing here can tell "never sent" from "sent, answer lost" (no mark
+    is written before the call), nor a lost message from one still queued or retrying, and
+    DoAction takes no idempotency key, so sending from here could refund twice. A mark written
+    before the call would still race a late delivery of the task unless sending were claimed
+    under a lock, a column the operation does not have. A person checking one refund in ECPay's
+    back office costs less than a customer refunded twice. Pending for longer than
+    PIPELINE_STRANDED_AFTER_SECONDS, which settings keep longer than the task's retries wait:
+    a refund whose retries are still under way is not taken for a lost one.
+    """
+    waited = max(settings.OPERATION_SETTLE_AFTER_SECONDS, settings.PIPELINE_STRANDED_AFTER_SECONDS)
+    cutoff = timezone.now() - timedelta(seconds=waited)
+    return list(
+        GatewayOperation.objects.filter(
+            kind=OperationKind.REFUND,
+            gateway=Gateway.ECPAY,
+            status=OperationStatus.PENDING,
+            created_at__lt=cutoff,
+        ).order_by("created_at")[:limit]
+    )
+
+
+def ecpay_refund_mark_unknown(
+    *, operation_id: int, error_code: str, error_message: str = ""
+) -> None:
+    """Settle a pending ECPay refund as unknown and flag its payment for a person, once.
+
+    Under the operation's row lock, so the janitor and a task whose answer was lost cannot both
+    flag it, and a refund settled meanwhile (the call did answer) is left as it is. From then on
+    it is never sent (`refund_process`), counts among the unknown outcomes the alarm watches
+    (`payments.selectors.operations_unknown`), and holds back the payment's next refund until
+    a person has checked it in ECPay's back office.
+    """
+    with transaction.atomic():
+        operation = GatewayOperation.objects.select_for_update().get(pk=operation_id)
+        if operation.status != OperationStatus.PENDING:
+            return
+        operation_settle(
+            operation_id=operation_id,
+            to=OperationStatus.UNKNOWN,
+            error_code=error_code,
+            error_message=error_message,
+        )
+        payment_flag_for_review(
+            payment_id=operation.payment_id,
+            reason="refund_outcome_unknown",
+            data={"refund": operation.idempotency_key, "error_code": error_code},
+        )
 
 
 def _refund_at_gateway(operation: GatewayOperation) -> str:
