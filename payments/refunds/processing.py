@@ -15,6 +15,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
+from core.exceptions import IllegalTransition
 from gateways.base import GatewayError, OutcomeUnknownError, RefundRequest, TransientGatewayError
 from gateways.card import get_card_gateway
 from gateways.ecpay import credit_refund, ecpay_config
@@ -26,8 +28,13 @@ from payments.models import (
     OperationStatus,
     Payment,
 )
-from payments.refunds.services import refund_apply
-from payments.services import balance_credit, operation_settle, payment_flag_for_review
+from payments.refunds.services import refund_apply, refund_notify
+from payments.services import (
+    balance_credit,
+    operation_settle,
+    payment_event_record,
+    payment_flag_for_review,
+)
 
 # A refund still pending or unknown this long after it was recorded is the janitor's to settle.
 _UNSETTLED = (OperationStatus.PENDING, OperationStatus.UNKNOWN)
@@ -165,6 +172,50 @@ def ecpay_refund_mark_unknown(
             reason="refund_outcome_unknown",
             data={"refund": operation.idempotency_key, "error_code": error_code},
         )
+
+
+def ecpay_refund_settle_checked(
+    *, refund_key: str, made: bool, actor: User, note: str
+) -> GatewayOperation:
+    """Settle an ECPay refund whose outcome is unknown as a person found it in ECPay's back
+    office (`manage.py settle_ecpay_refund`): made, it counts against its payment as ECPay's
+    answer would have (`refund_apply`) and the customer is told once this commits; not made, it
+    fails, and staff may ask for the refund again. Either way the payment's next refund is no
+    longer held back, and the timeline keeps who checked and what they wrote.
+
+    Only an ECPay refund in `unknown` (every other refund is settled by its gateway's answer):
+    `IllegalTransition` for any other. Lock order as everywhere: the payment, then the refund.
+    """
+    with transaction.atomic():
+        operation = GatewayOperation.objects.get(
+            kind=OperationKind.REFUND, idempotency_key=refund_key
+        )
+        payment = Payment.objects.select_for_update().get(pk=operation.payment_id)
+        operation = GatewayOperation.objects.select_for_update().get(pk=operation.pk)
+        if operation.gateway != Gateway.ECPAY or operation.status != OperationStatus.UNKNOWN:
+            raise IllegalTransition(
+                "Only an ECPay refund whose outcome is unknown is settled by hand.",
+                from_status=operation.status,
+                to_status=OperationStatus.SUCCEEDED if made else OperationStatus.FAILED,
+            )
+        payment_event_record(
+            payment_id=payment.pk,
+            type="refund_checked",
+            actor=actor,
+            data={"refund": refund_key, "made": made, "note": note},
+        )
+        if made:
+            _succeeded(operation, external_id=f"{payment.gateway_reference}-{refund_key}"[:64])
+            transaction.on_commit(lambda: refund_notify(operation_id=operation.pk))
+        else:
+            operation_settle(
+                operation_id=operation.pk,
+                to=OperationStatus.FAILED,
+                error_code="checked_not_made",
+                error_message=note,
+            )
+    operation.refresh_from_db()
+    return operation
 
 
 def _refund_at_gateway(operation: GatewayOperation) -> str:

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -461,6 +462,85 @@ def test_an_ecpay_refund_with_a_lost_answer_is_never_sent_again_and_asks_for_a_p
     operations_settle_unknown()  # the janitor leaves it to the person
     operation.refresh_from_db()
     assert operation.status == OperationStatus.UNKNOWN
+
+
+@pytest.fixture
+def unknown_ecpay_refund(ecpay_card_payment, refund, settings) -> GatewayOperation:
+    """A refund of 100 TWD sent to ECPay whose answer was lost: only a person can tell."""
+    real_ecpay = settings.ECPAY_BASE_URL
+    settings.ECPAY_BASE_URL = real_ecpay.replace("/simulators/ecpay", "/not-ecpay")
+    refund(ecpay_card_payment, "100")
+    settings.ECPAY_BASE_URL = real_ecpay
+    operation = ecpay_card_payment.operations.get(kind=OperationKind.REFUND)
+    assert operation.status == OperationStatus.UNKNOWN
+    return operation
+
+
+def settle_checked(refund_key: str, outcome: str, by: User) -> None:
+    call_command(
+        "settle_ecpay_refund", refund_key, outcome, "--by", by.email, "--note", "seen in ECPay"
+    )
+
+
+def test_an_unknown_ecpay_refund_found_made_counts_and_tells_the_customer(
+    unknown_ecpay_refund, refunder, mailoutbox, django_capture_on_commit_callbacks
+):
+    mailoutbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        settle_checked(unknown_ecpay_refund.idempotency_key, "--made", refunder)
+
+    unknown_ecpay_refund.refresh_from_db()
+    payment = unknown_ecpay_refund.payment
+    payment.refresh_from_db()
+    assert unknown_ecpay_refund.status == OperationStatus.SUCCEEDED
+    assert payment.refunded_amount == Decimal("100.00")
+    [email] = mailoutbox
+    assert email.subject == "Payment refunded: 100.00 TWD"
+    checked = payment.events.get(type="refund_checked")
+    assert (checked.actor, checked.data["made"], checked.data["note"]) == (
+        refunder,
+        True,
+        "seen in ECPay",
+    )
+
+
+def test_an_unknown_ecpay_refund_found_not_made_fails_and_may_be_asked_again(
+    unknown_ecpay_refund, refund, refunder
+):
+    payment = unknown_ecpay_refund.payment
+    settle_checked(unknown_ecpay_refund.idempotency_key, "--not-made", refunder)
+
+    unknown_ecpay_refund.refresh_from_db()
+    payment.refresh_from_db()
+    assert unknown_ecpay_refund.status == OperationStatus.FAILED
+    assert payment.refunded_amount == Decimal("0")
+    again = refund(payment, "100")  # no longer held back by the unknown one
+    assert again.status_code == 202, again.json()
+    payment.refresh_from_db()
+    assert payment.refunded_amount == Decimal("100.00")
+
+
+def test_only_an_unknown_ecpay_refund_is_settled_by_hand_and_only_by_whoever_may_refund(
+    unknown_ecpay_refund, refunder, pay, refund
+):
+    card_refund = refund(pay(), "100").json()["id"]  # settled by the provider's answer
+    reviewer_only = StaffFactory.create()
+
+    for refund_key, by in (
+        (unknown_ecpay_refund.idempotency_key, reviewer_only),
+        (card_refund, refunder),
+        ("pay_nope-refund-1", refunder),
+    ):
+        with pytest.raises(CommandError) as refused:
+            settle_checked(refund_key, "--made", by)
+        assert refused.value.returncode == 2
+
+    settle_checked(unknown_ecpay_refund.idempotency_key, "--not-made", refunder)
+    with pytest.raises(CommandError, match="Only an ECPay refund whose outcome is unknown"):
+        settle_checked(unknown_ecpay_refund.idempotency_key, "--made", refunder)
+    unknown_ecpay_refund.refresh_from_db()
+    assert unknown_ecpay_refund.status == OperationStatus.FAILED
 
 
 def test_the_refunds_of_a_payment_are_listed_for_its_owner_and_staff(
