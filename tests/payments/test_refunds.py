@@ -471,7 +471,7 @@ def unknown_ecpay_refund(ecpay_card_payment, refund, settings) -> GatewayOperati
     settings.ECPAY_BASE_URL = real_ecpay.replace("/simulators/ecpay", "/not-ecpay")
     refund(ecpay_card_payment, "100")
     settings.ECPAY_BASE_URL = real_ecpay
-    operation = ecpay_card_payment.operations.get(kind=OperationKind.REFUND)
+    operation = GatewayOperation.objects.get(payment=ecpay_card_payment, kind=OperationKind.REFUND)
     assert operation.status == OperationStatus.UNKNOWN
     return operation
 
