@@ -59,8 +59,13 @@ def test_a_reviewer_finds_a_dead_letter_by_its_merchant_trade_no_and_reprocesses
 ):
     print(f"screenshots: {SCREENSHOTS}")  # noqa: T201 (where to find the artifacts, with -s)
     staff = reviewer()
-    letter = PaymentFactory.create(gateway=Gateway.ECPAY, merchant_trade_no="TS2025060300017")
-    payment_fail(payment_id=letter.pk, reason="process step crashed", needs_review=True)
+    # ECPay reported it paid (its TradeNo is recorded), then our update step crashed.
+    letter = PaymentFactory.create(
+        gateway=Gateway.ECPAY,
+        merchant_trade_no="TS2025060300017",
+        gateway_reference="2506031200017",
+    )
+    payment_fail(payment_id=letter.pk, reason="update step crashed", needs_review=True)
     other = PaymentFactory.create(gateway=Gateway.ECPAY, merchant_trade_no="TS2025060300018")
 
     browser.get(f"{live_server.url}/admin/login/?next=/admin/payments/payment/")
