@@ -41,6 +41,7 @@ from payments.models import (
 )
 from payments.queue import PAYMENT_RESUME, queue_after_commit
 from payments.refunds.approvals import refund_ask
+from payments.refunds.processing import ecpay_refund_settle_checked, ecpay_refund_unknown
 from payments.services import (
     payment_mark_reviewed,
     payment_note_add,
@@ -135,6 +136,20 @@ class RefundForm(forms.Form):
     )
     reason = forms.CharField(
         max_length=255, help_text=gettext_lazy("Kept on the payment's timeline.")
+    )
+
+
+class RefundCheckForm(forms.Form):
+    outcome = forms.ChoiceField(
+        label=gettext_lazy("What ECPay's back office shows"),
+        choices=[
+            ("made", gettext_lazy("ECPay refunded it")),
+            ("not_made", gettext_lazy("ECPay did not refund it")),
+        ],
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(
+        max_length=1000, help_text=gettext_lazy("Kept on the payment's timeline.")
     )
 
 
@@ -237,7 +252,15 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
         GatewayOperationInline,
         RefundApprovalInline,
     )
-    actions = ("reprocess", "mark_reviewed", "add_note", "requery", "refund", "export_csv")
+    actions = (
+        "reprocess",
+        "mark_reviewed",
+        "add_note",
+        "requery",
+        "refund",
+        "settle_unknown_refund",
+        "export_csv",
+    )
     change_form_template = "admin/payments/payment/change_form.html"
 
     def render_change_form(
@@ -546,6 +569,62 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
                 _("Payment %(payment)s: refund asked of the gateway.") % {"payment": payment},
                 messages.SUCCESS,
             )
+        return None
+
+    @admin.action(
+        description=gettext_lazy("Settle an unknown ECPay refund (one payment)"),
+        permissions=["refund"],
+    )
+    def settle_unknown_refund(
+        self, request: HttpRequest, queryset: QuerySet[Payment]
+    ) -> HttpResponse | None:
+        payments = list(queryset.order_by("pk")[:2])
+        unknown = ecpay_refund_unknown(payments[0].pk) if len(payments) == 1 else None
+        if unknown is None:
+            self.message_user(
+                request,
+                _("Choose one payment with an ECPay refund whose outcome is unknown."),
+                messages.WARNING,
+            )
+            return None
+        payment = payments[0]
+        form = RefundCheckForm(request.POST if request.POST.get("post") == "yes" else None)
+        if not form.is_valid():
+            return self._confirm(
+                request,
+                payments,
+                action="settle_unknown_refund",
+                title=_("Settle an unknown ECPay refund"),
+                intro=_(
+                    "ECPay's answer to the refund of %(amount)s %(currency)s of %(payment)s was "
+                    "lost: look it up in ECPay's back office. Refunded, it counts against the "
+                    "payment and the customer is emailed; not refunded, it fails and may be "
+                    "asked again."
+                )
+                % {"amount": unknown.amount, "currency": unknown.currency, "payment": payment},
+                submit=_("Settle it"),
+                form=form,
+            )
+        try:
+            operation = ecpay_refund_settle_checked(
+                refund_key=unknown.idempotency_key,
+                made=form.cleaned_data["outcome"] == "made",
+                actor=staff_member(request),
+                note=form.cleaned_data["note"],
+            )
+        except DomainError as error:
+            self.message_user(
+                request,
+                _("Payment %(payment)s: %(error)s") % {"payment": payment, "error": error.message},
+                messages.ERROR,
+            )
+            return None
+        self.message_user(
+            request,
+            _("Payment %(payment)s: the refund is %(status)s.")
+            % {"payment": payment, "status": operation.get_status_display()},
+            messages.SUCCESS,
+        )
         return None
 
     @admin.action(description=gettext_lazy("Export as CSV"), permissions=["export"])

@@ -20,11 +20,20 @@ from core.times import local_time
 from gateways.models import Gateway
 from payments.exceptions import PaymentNotRefundable
 from payments.models import Payment, PaymentKind, PaymentStatus
+from payments.refunds.processing import ecpay_refund_unknown
 from payments.refunds.services import refund_check_allowed
 from payments.selectors import payment_review_reason
 
 # The actions a payment's page offers, in the order a reviewer reaches for them.
-PAGE_ACTIONS = ("mark_reviewed", "add_note", "refund", "requery", "reprocess", "export_csv")
+PAGE_ACTIONS = (
+    "mark_reviewed",
+    "add_note",
+    "refund",
+    "settle_unknown_refund",
+    "requery",
+    "reprocess",
+    "export_csv",
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,10 @@ def page_actions(payment: Payment, allowed: Iterable[str]) -> list[PageAction]:
         "mark_reviewed": payment.needs_review,
         "add_note": True,
         "refund": _refundable(payment),
+        # Asked only of a refundable ECPay payment, the one kind that can have such a refund.
+        "settle_unknown_refund": payment.gateway == Gateway.ECPAY
+        and payment.status in (PaymentStatus.COMPLETED, PaymentStatus.REFUNDED)
+        and ecpay_refund_unknown(payment.pk) is not None,
         "requery": payment.gateway == Gateway.ECPAY,
         "reprocess": payment.status == PaymentStatus.FAILED and payment.needs_review,
         "export_csv": True,
@@ -106,6 +119,7 @@ def page_actions(payment: Payment, allowed: Iterable[str]) -> list[PageAction]:
         "mark_reviewed": _("Mark reviewed…"),
         "add_note": _("Add a note…"),
         "refund": _("Refund…"),
+        "settle_unknown_refund": _("Settle the unknown refund…"),
         "requery": _("Ask ECPay…"),
         "reprocess": _("Reprocess…"),
         "export_csv": _("Export as CSV…"),

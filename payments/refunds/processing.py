@@ -174,14 +174,26 @@ def ecpay_refund_mark_unknown(
         )
 
 
+def ecpay_refund_unknown(payment_id: int) -> GatewayOperation | None:
+    """The payment's ECPay refund whose outcome is unknown, if it has one (it holds back every
+    later refund, so there is at most one): what `ecpay_refund_settle_checked` settles."""
+    return GatewayOperation.objects.filter(
+        payment_id=payment_id,
+        kind=OperationKind.REFUND,
+        gateway=Gateway.ECPAY,
+        status=OperationStatus.UNKNOWN,
+    ).first()
+
+
 def ecpay_refund_settle_checked(
     *, refund_key: str, made: bool, actor: User, note: str
 ) -> GatewayOperation:
     """Settle an ECPay refund whose outcome is unknown as a person found it in ECPay's back
-    office (`manage.py settle_ecpay_refund`): made, it counts against its payment as ECPay's
-    answer would have (`refund_apply`) and the customer is told once this commits; not made, it
-    fails, and staff may ask for the refund again. Either way the payment's next refund is no
-    longer held back, and the timeline keeps who checked and what they wrote.
+    office (the payment page's "Settle the unknown refund", `manage.py settle_ecpay_refund`):
+    made, it counts against its payment as ECPay's answer would have (`refund_apply`) and the
+    customer is told once this commits; not made, it fails, and staff may ask for the refund
+    again. Either way the payment's next refund is no longer held back, and the timeline keeps
+    who checked and what they wrote.
 
     Only an ECPay refund in `unknown` (every other refund is settled by its gateway's answer):
     `IllegalTransition` for any other. Lock order as everywhere: the payment, then the refund.

@@ -41,7 +41,9 @@ from payments.services import (
 )
 from payments.tasks import operations_settle_unknown
 from payments.tasks import refund_process as refund_process_task
+from tests.back_office import back_office_sign_in, manager, reviewer
 from tests.factories import OrderFactory, PaymentFactory, StaffFactory, UserFactory
+from tests.payments.test_admin_payments import act
 from tests.payments.test_ecpay_notifications import deliver, paid_notification, signed
 
 pytestmark = pytest.mark.django_db
@@ -541,6 +543,42 @@ def test_only_an_unknown_ecpay_refund_is_settled_by_hand_and_only_by_whoever_may
         settle_checked(unknown_ecpay_refund.idempotency_key, "--made", refunder)
     unknown_ecpay_refund.refresh_from_db()
     assert unknown_ecpay_refund.status == OperationStatus.FAILED
+
+
+def test_a_manager_settles_an_unknown_ecpay_refund_from_the_payment_s_page(
+    unknown_ecpay_refund, client, mailoutbox, django_capture_on_commit_callbacks
+):
+    payment = unknown_ecpay_refund.payment
+    page_url = reverse("admin:payments_payment_change", args=[payment.pk])
+    back_office_sign_in(client, reviewer())
+    assert "settle_unknown_refund" not in client.get(page_url).text  # reviewers only look
+    staff = manager()
+    back_office_sign_in(client, staff)
+    assert 'value="settle_unknown_refund"' in client.get(page_url).text
+    mailoutbox.clear()
+
+    asked = act(client, "settle_unknown_refund", [payment])
+    assert "was lost: look it up in" in asked.text
+    with django_capture_on_commit_callbacks(execute=True):
+        act(client, "settle_unknown_refund", [payment], outcome="made", note="seen, R 100")
+
+    unknown_ecpay_refund.refresh_from_db()
+    payment.refresh_from_db()
+    assert unknown_ecpay_refund.status == OperationStatus.SUCCEEDED
+    assert payment.refunded_amount == Decimal("100.00")
+    assert payment.events.get(type="refund_checked").actor == staff
+    assert len(mailoutbox) == 1
+    assert 'value="settle_unknown_refund"' not in client.get(page_url).text
+
+
+def test_settling_needs_a_payment_with_an_unknown_ecpay_refund(client, pay):
+    payment = pay()
+    back_office_sign_in(client, manager())
+
+    act(client, "settle_unknown_refund", [payment], outcome="made", note="nothing to settle")
+
+    assert not payment.events.filter(type="refund_checked").exists()
+    assert not payment.operations.filter(kind=OperationKind.REFUND).exists()
 
 
 def test_the_refunds_of_a_payment_are_listed_for_its_owner_and_staff(
