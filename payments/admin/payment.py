@@ -399,12 +399,7 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
             try:
                 payment_reprocess(payment_id=payment.pk, actor=actor)
             except DomainError as error:
-                self.message_user(
-                    request,
-                    _("Payment %(payment)s: %(error)s")
-                    % {"payment": payment, "error": error.message},
-                    messages.ERROR,
-                )
+                self._refused(request, payment, error)
                 continue
             queue_after_commit(PAYMENT_RESUME, payment.pk)
             self.message_user(
@@ -488,12 +483,7 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
             try:
                 event = payment_requery(payment_id=payment.pk, actor=actor)
             except DomainError as error:
-                self.message_user(
-                    request,
-                    _("Payment %(payment)s: %(error)s")
-                    % {"payment": payment, "error": error.message},
-                    messages.ERROR,
-                )
+                self._refused(request, payment, error)
                 continue
             if event.is_error:
                 text = _("Payment %(payment)s: could not ask ECPay (%(error)s).") % {
@@ -550,11 +540,7 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
                 actor=staff_member(request),
             )
         except DomainError as error:
-            self.message_user(
-                request,
-                _("Payment %(payment)s: %(error)s") % {"payment": payment, "error": error.message},
-                messages.ERROR,
-            )
+            self._refused(request, payment, error)
             return None
         if asked.approval is not None:
             self.message_user(
@@ -613,11 +599,7 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
                 note=form.cleaned_data["note"],
             )
         except DomainError as error:
-            self.message_user(
-                request,
-                _("Payment %(payment)s: %(error)s") % {"payment": payment, "error": error.message},
-                messages.ERROR,
-            )
+            self._refused(request, payment, error)
             return None
         self.message_user(
             request,
@@ -652,6 +634,14 @@ class PaymentAdmin(ActionPermissions, ReadOnlyRecords, admin.ModelAdmin[Payment]
         for payment in payments:
             writer.writerow(_export_row(payment))
         return response
+
+    def _refused(self, request: HttpRequest, payment: Payment, error: DomainError) -> None:
+        """Tell staff an action's service refused `payment`, in the service's own words."""
+        self.message_user(
+            request,
+            _("Payment %(payment)s: %(error)s") % {"payment": payment, "error": error.message},
+            messages.ERROR,
+        )
 
     def _confirm(
         self,

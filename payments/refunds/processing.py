@@ -196,7 +196,8 @@ def ecpay_refund_settle_checked(
     who checked and what they wrote.
 
     Only an ECPay refund in `unknown` (every other refund is settled by its gateway's answer):
-    `IllegalTransition` for any other. Lock order as everywhere: the payment, then the refund.
+    `IllegalTransition` for any other, `GatewayOperation.DoesNotExist` for no such refund. Lock
+    order as everywhere: the payment, then the refund.
     """
     with transaction.atomic():
         operation = GatewayOperation.objects.get(

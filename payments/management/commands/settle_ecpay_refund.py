@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
 from core.exceptions import DomainError
-from payments.models import GatewayOperation, OperationKind
+from payments.models import GatewayOperation
 from payments.refunds.processing import ecpay_refund_settle_checked
 
 # Nothing settled: no such refund, one that is not an unknown ECPay refund, or --by names nobody
@@ -43,14 +43,12 @@ class Command(BaseCommand):
                 f"{options['by']} is not a member of staff allowed to refund", returncode=REFUSED
             )
         refund = options["refund"]
-        if not GatewayOperation.objects.filter(
-            kind=OperationKind.REFUND, idempotency_key=refund
-        ).exists():
-            raise CommandError(f"no refund {refund}", returncode=REFUSED)
         try:
             operation = ecpay_refund_settle_checked(
                 refund_key=refund, made=options["made"], actor=actor, note=options["note"]
             )
+        except GatewayOperation.DoesNotExist:
+            raise CommandError(f"no refund {refund}", returncode=REFUSED) from None
         except DomainError as error:
             raise CommandError(f"{refund}: {error.message}", returncode=REFUSED) from None
         self.stdout.write(f"{refund}: {operation.status}")
